@@ -1,0 +1,16 @@
+/**
+ * The sans-I/O core: pure computation over Uint8Arrays and strings.
+ * @module
+ */
+export * from "./types.ts";
+export * from "./errors.ts";
+export * from "./events.ts";
+export { pooledRandom, sequentialRandom } from "./random.ts";
+export type { ConnectionOptions } from "./options.ts";
+export * from "./extensions/extension.ts";
+// Each module below owns its own exports:
+export * from "./connection.ts";
+export * from "./handshake.ts";
+export * from "./ws-connection.ts";
+export * from "./headers.ts";
+export * from "./extensions/index.ts";

@@ -1,0 +1,74 @@
+/**
+ * Options shared by every connection object: the limits wsproto lacks and the
+ * random source.
+ * @module
+ */
+import { LocalProtocolError } from "./errors.ts";
+import { defaultRandom } from "./random.ts";
+import type { RandomSource } from "./types.ts";
+
+/** Limits and randomness for a connection. Every limit has a safe default. */
+export interface ConnectionOptions {
+  /**
+   * Largest message accepted from the peer, in bytes after decompression and
+   * across fragments; a larger one fails the connection with 1009.
+   * @default 67108864 (64 MiB)
+   */
+  maxMessageSize?: number;
+  /**
+   * Largest single frame payload accepted from the peer, checked from the
+   * header before any payload is buffered; larger fails with 1009.
+   * @default the value of maxMessageSize
+   */
+  maxFrameSize?: number;
+  /**
+   * Largest HTTP head (request or response line plus headers) accepted
+   * during the handshake, in bytes (431 for a request, 400 otherwise).
+   * @default 16384
+   */
+  maxHandshakeSize?: number;
+  /**
+   * Most header lines accepted in an HTTP head during the handshake.
+   * @default 128
+   */
+  maxHeaders?: number;
+  /** Fills a buffer with random bytes (masks, nonces). @default pooled `crypto.getRandomValues` */
+  random?: RandomSource;
+}
+
+/** {@link ConnectionOptions} with every default applied. */
+export interface ResolvedConnectionOptions {
+  readonly maxMessageSize: number;
+  readonly maxFrameSize: number;
+  readonly maxHandshakeSize: number;
+  readonly maxHeaders: number;
+  readonly random: RandomSource;
+}
+
+export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
+export const DEFAULT_MAX_HANDSHAKE_SIZE = 16 * 1024;
+export const DEFAULT_MAX_HEADERS = 128;
+
+/** Apply defaults (and reject nonsense limits) once, at construction. */
+export function resolveOptions(options: ConnectionOptions = {}): ResolvedConnectionOptions {
+  const maxMessageSize = positive(options.maxMessageSize, DEFAULT_MAX_MESSAGE_SIZE, "maxMessageSize");
+  return {
+    maxMessageSize,
+    maxFrameSize: positive(options.maxFrameSize, maxMessageSize, "maxFrameSize"),
+    maxHandshakeSize: positive(options.maxHandshakeSize, DEFAULT_MAX_HANDSHAKE_SIZE, "maxHandshakeSize"),
+    maxHeaders: positive(options.maxHeaders, DEFAULT_MAX_HEADERS, "maxHeaders"),
+    random: options.random ?? defaultRandom,
+  };
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(value >= 0) || (!Number.isInteger(value) && value !== Infinity)) {
+    throw new LocalProtocolError(
+      `${name} must be a non-negative integer or Infinity, got ${String(value)}`,
+      "WS_ERR_INVALID_OPTION",
+    );
+  }
+  return value;
+}
+
