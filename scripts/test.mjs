@@ -109,13 +109,14 @@ function count(lines) {
 const started = Date.now();
 mkdirSync(join(root, ".test-tmp"), { recursive: true });
 await run(process.execPath, [join(root, "scripts/readme-blocks.mjs")]);
-await step("type-check (sources, tests, examples, bench, README blocks)", "npx", ["tsc", "-p", "tsconfig.json"]);
-await step("type-check src/protocol against the portable platform surface", "npx", ["tsc", "-p", "tsconfig.protocol.json"]);
+const bin = (name) => join(root, "node_modules/.bin", name);
+await step("type-check (sources, tests, examples, bench, README blocks)", bin("tsc"), ["-p", "tsconfig.json"]);
+await step("type-check src/protocol against the portable platform surface", bin("tsc"), ["-p", "tsconfig.protocol.json"]);
 const files = findTests(join(root, "test"));
 const extra = process.argv.slice(2);
 const { code } = await run(
-  "npx",
-  ["tap", "--reporter=tap", "--disable-coverage", "--timeout=600", "--jobs=2", ...(extra.length ? extra : files)],
+  bin("tap"),
+  [ "--reporter=tap", "--disable-coverage", "--timeout=600", "--jobs=2", ...(extra.length ? extra : files)],
   { capture: true },
 );
 writeFileSync(join(root, ".test-tmp/test-output.tap"), tapLines.join("\n"));
