@@ -44,6 +44,8 @@ export interface PeerOptions {
   timeoutMs?: number;
   /** What the ready line looks like; group 1 is the URL. @default /listening on (\S+)/ */
   ready?: RegExp;
+  /** Which output carries the ready line. @default "stdout" */
+  readyOn?: "stdout" | "stderr";
   /** Text written to the process's stdin, which is then closed. */
   stdin?: string | Uint8Array;
 }
@@ -151,6 +153,7 @@ export async function startPeer(
   const timeoutMs = options.timeoutMs ?? 20000;
   const ready = options.ready ?? /listening on (\S+)/;
   const p = launch(cmd, args, options);
+  const stream = options.readyOn === "stderr" ? p.child.stderr! : p.child.stdout!;
   t.teardown(() => p.kill());
   const url = await new Promise<string>((resolve, reject) => {
     let seen = "";
@@ -183,9 +186,9 @@ export async function startPeer(
     });
     function cleanup() {
       clearTimeout(timer);
-      p.child.stdout!.off("data", onData);
+      stream.off("data", onData);
     }
-    p.child.stdout!.on("data", onData);
+    stream.on("data", onData);
   });
   const port = Number(/:(\d+)(?:\/|$)/.exec(url)?.[1] ?? NaN);
   return { pid: p.child.pid!, url, port, child: p.child, stdout: p.stdout, stderr: p.stderr, exited: p.exited, kill: p.kill };
