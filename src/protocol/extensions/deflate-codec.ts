@@ -1,0 +1,333 @@
+/**
+ * The raw-DEFLATE engine behind permessage-deflate, behind a small interface
+ * so a faster synchronous engine can replace pako without touching the
+ * extension.
+ *
+ * Invariants of the pako implementation:
+ * - Everything is synchronous (a sans-I/O `send()` must return its bytes).
+ * - Output is produced into one module-level scratch area shared by every
+ *   stream (JavaScript runs one call at a time, and each call copies its
+ *   result out before returning), so an idle connection holds only zlib's
+ *   own window and hash tables, never an output buffer.
+ * - Inflate output is bounded: a call never produces more than `maxOutput + 1`
+ *   bytes, so a decompression bomb costs at most the limit in memory.
+ * @module
+ */
+import {
+  ZStream,
+  zlibDeflate,
+  zlibDeflateInit2,
+  zlibDeflateReset,
+  zlibInflate,
+  zlibInflateInit2,
+  zlibInflateReset,
+  zlibInflateSetDictionary,
+  Z_BUF_ERROR,
+  Z_DEFAULT_STRATEGY,
+  Z_NO_FLUSH,
+  Z_OK,
+  Z_STREAM_END,
+  Z_SYNC_FLUSH,
+} from "pako";
+import { LocalProtocolError } from "../errors.ts";
+
+/** Parameters of a raw-DEFLATE compressor. */
+export interface DeflaterOptions {
+  /** Base-2 logarithm of the LZ77 window, 9..15 (zlib cannot deflate raw with 8). */
+  windowBits: number;
+  /** Compression level 0..9 (zlib's default is 6). */
+  level: number;
+  /** Memory level 1..9 (zlib's default is 8). */
+  memLevel: number;
+}
+
+/** Parameters of a raw-DEFLATE decompressor. */
+export interface InflaterOptions {
+  /** Base-2 logarithm of the LZ77 window the peer compresses with, 8..15. */
+  windowBits: number;
+}
+
+/**
+ * A compressor with context kept across calls (RFC 7692 §7.2.1).
+ * @example
+ * ```ts
+ * const d = pakoCodec.createDeflater({ windowBits: 15, level: 6, memLevel: 8 });
+ * d.compress(new TextEncoder().encode("Hello"), true); // f2 48 cd c9 c9 07 00
+ * ```
+ */
+export interface Deflater {
+  /**
+   * Compress `data`. When `fin` is true the output is flushed with
+   * `Z_SYNC_FLUSH` and the final `00 00 ff ff` is removed (RFC 7692 §7.2.1),
+   * so the result is a complete message payload; otherwise it may be empty.
+   * The result is a fresh array the caller may keep.
+   */
+  compress(data: Uint8Array, fin: boolean): Uint8Array;
+  /** Forget the sliding window (no context takeover), keeping the allocations. */
+  reset(): void;
+}
+
+/** Why {@link Inflater.inflate} failed. */
+export type InflateFailure = "too-big" | "invalid-data";
+
+/**
+ * A decompressor with context kept across calls.
+ * @example
+ * ```ts
+ * const i = pakoCodec.createInflater({ windowBits: 15 });
+ * const hello = new Uint8Array([0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+ * const out = i.inflate(hello, 1024); // may hold back the last bytes ...
+ * const rest = i.inflate(new Uint8Array([0, 0, 0xff, 0xff]), 1024); // ... until the tail
+ * ```
+ */
+export interface Inflater {
+  /**
+   * Inflate `data` and return the bytes it yields (possibly none). If the
+   * output would exceed `maxOutput` bytes, stop at once and return
+   * `"too-big"`; a corrupt stream returns `"invalid-data"`. After either
+   * failure the inflater must be `reset()` before further use.
+   */
+  inflate(data: Uint8Array, maxOutput: number): Uint8Array | InflateFailure;
+  /**
+   * `true` once the stream ended with a block marked BFINAL (RFC 7692
+   * §7.2.3.4); further input is ignored until {@link Inflater.reset}.
+   */
+  readonly ended: boolean;
+  /**
+   * Start a new DEFLATE stream, keeping the allocations. By default the
+   * sliding window is forgotten (no context takeover); with `keepWindow` the
+   * output so far stays available to back-references, for the message after
+   * one that ended with a BFINAL block under context takeover.
+   */
+  reset(keepWindow?: boolean): void;
+}
+
+/**
+ * A synchronous raw-DEFLATE engine: the pluggable part of
+ * {@link PerMessageDeflate}.
+ * @example
+ * ```ts
+ * const ext = new PerMessageDeflate({ codec: pakoCodec });
+ * ```
+ */
+export interface DeflateCodec {
+  /** A short name for diagnostics, e.g. `"pako"`. */
+  readonly name: string;
+  createDeflater(options: DeflaterOptions): Deflater;
+  createInflater(options: InflaterOptions): Inflater;
+}
+
+const EMPTY = new Uint8Array(0);
+// Output chunk for inflate: the largest piece produced per zlib call.
+const INFLATE_CHUNK = 64 * 1024;
+// The deflate scratch area grows to the largest message seen, up to this;
+// beyond it a temporary area is used and dropped.
+const MAX_KEPT_SCRATCH = 1024 * 1024;
+// zlib manual: with Z_SYNC_FLUSH, keep avail_out above six so the flush
+// marker is never split across calls.
+const FLUSH_MARGIN = 16;
+
+let inflateScratch: Uint8Array | null = null;
+let deflateScratch: Uint8Array = new Uint8Array(0);
+
+/** Room for deflating `n` more input bytes: zlib's deflateBound plus the flush marker. */
+function deflateBound(n: number): number {
+  return n + (n >>> 12) + (n >>> 14) + (n >>> 25) + 64;
+}
+
+class PakoDeflater implements Deflater {
+  readonly #strm = new ZStream();
+
+  constructor(options: DeflaterOptions) {
+    // Negative windowBits selects raw DEFLATE (no zlib header or checksum).
+    // legacyHash: zlib's classic hash, so the output is byte-identical to
+    // zlib's (the RFC 7692 examples, Python's wsproto).
+    const status = zlibDeflateInit2(
+      this.#strm,
+      options.level,
+      8,
+      -options.windowBits,
+      options.memLevel,
+      Z_DEFAULT_STRATEGY,
+      true,
+    );
+    if (status !== Z_OK) {
+      throw new LocalProtocolError(
+        `cannot create a deflater with windowBits=${options.windowBits}, level=${options.level}, memLevel=${options.memLevel}`,
+        "WS_ERR_DEFLATE_OPTIONS",
+      );
+    }
+  }
+
+  compress(data: Uint8Array, fin: boolean): Uint8Array {
+    const strm = this.#strm;
+    const flush = fin ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+    let out = deflateScratch;
+    const need = deflateBound(data.length);
+    if (out.length < need) {
+      out = new Uint8Array(Math.max(need, 1024));
+      if (need <= MAX_KEPT_SCRATCH) deflateScratch = out;
+    }
+    strm.input = data;
+    strm.next_in = 0;
+    strm.avail_in = data.length;
+    strm.output = out as Uint8Array<ArrayBuffer>;
+    strm.next_out = 0;
+    strm.avail_out = out.length;
+    if (fin && data.length === 0) {
+      // zlib refuses a second Z_SYNC_FLUSH with no input in between
+      // (Z_BUF_ERROR, no output); a no-op Z_NO_FLUSH call re-arms it, so an
+      // empty message still ends in the empty stored block.
+      zlibDeflate(strm, Z_NO_FLUSH);
+    }
+    for (;;) {
+      const status = zlibDeflate(strm, flush);
+      if (status !== Z_OK && status !== Z_BUF_ERROR) {
+        throw new LocalProtocolError(`deflate failed (zlib status ${status})`, "WS_ERR_DEFLATE_FAILED");
+      }
+      // zlib: when deflate returns with room left, it consumed all input and
+      // finished the flush; with none left, call again with more room.
+      if (strm.avail_out > FLUSH_MARGIN || (strm.avail_out > 0 && !fin)) break;
+      const used = strm.next_out;
+      const bigger = new Uint8Array(out.length * 2 + FLUSH_MARGIN);
+      bigger.set(out.subarray(0, used));
+      out = bigger;
+      if (out.length <= MAX_KEPT_SCRATCH) deflateScratch = out;
+      strm.output = out as Uint8Array<ArrayBuffer>;
+      strm.next_out = used;
+      strm.avail_out = out.length - used;
+    }
+    let end = strm.next_out;
+    // RFC 7692 §7.2.1: remove the 4 octets 00 00 ff ff at the tail end.
+    if (fin) end -= 4;
+    const result = end > 0 ? out.slice(0, end) : EMPTY;
+    strm.input = EMPTY as Uint8Array<ArrayBuffer>;
+    strm.output = EMPTY as Uint8Array<ArrayBuffer>;
+    return result;
+  }
+
+  reset(): void {
+    zlibDeflateReset(this.#strm);
+  }
+}
+
+class PakoInflater implements Inflater {
+  readonly #strm = new ZStream();
+  #ended = false;
+
+  constructor(options: InflaterOptions) {
+    const status = zlibInflateInit2(this.#strm, -options.windowBits);
+    if (status !== Z_OK) {
+      throw new LocalProtocolError(
+        `cannot create an inflater with windowBits=${options.windowBits}`,
+        "WS_ERR_DEFLATE_OPTIONS",
+      );
+    }
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  inflate(data: Uint8Array, maxOutput: number): Uint8Array | InflateFailure {
+    if (this.#ended || data.length === 0) return EMPTY;
+    const strm = this.#strm;
+    const scratch = (inflateScratch ??= new Uint8Array(INFLATE_CHUNK));
+    // Never ask zlib for more than one byte past the limit: that byte, if
+    // produced, proves the limit is exceeded without inflating further.
+    const cap = Math.max(0, maxOutput) + 1;
+    let first: Uint8Array | null = null;
+    let pieces: Uint8Array[] | null = null;
+    let total = 0;
+    strm.input = data as Uint8Array<ArrayBuffer>;
+    strm.next_in = 0;
+    strm.avail_in = data.length;
+    let failure: InflateFailure | null = null;
+    for (;;) {
+      const room = Math.min(scratch.length, cap - total);
+      strm.output = scratch as Uint8Array<ArrayBuffer>;
+      strm.next_out = 0;
+      strm.avail_out = room;
+      const status = zlibInflate(strm, Z_SYNC_FLUSH);
+      const produced = strm.next_out;
+      if (status !== Z_OK && status !== Z_STREAM_END && status !== Z_BUF_ERROR) {
+        failure = "invalid-data";
+        break;
+      }
+      if (produced > 0) {
+        total += produced;
+        if (total > maxOutput) {
+          failure = "too-big";
+          break;
+        }
+        const piece = scratch.slice(0, produced);
+        if (first === null) first = piece;
+        else (pieces ??= [first]).push(piece);
+      }
+      if (status === Z_STREAM_END) {
+        // RFC 7692 §7.2.3.4: a sender may end a message with a BFINAL block;
+        // what follows (the appended 00 00 ff ff) is not part of the stream.
+        this.#ended = true;
+        break;
+      }
+      // Room left over means zlib wants more input; a full buffer means
+      // there may be more output for the input it holds.
+      if (strm.avail_out !== 0) break;
+    }
+    strm.input = EMPTY as Uint8Array<ArrayBuffer>;
+    strm.output = EMPTY as Uint8Array<ArrayBuffer>;
+    if (failure !== null) return failure;
+    if (pieces === null) return first ?? EMPTY;
+    const result = new Uint8Array(total);
+    let at = 0;
+    for (const p of pieces) {
+      result.set(p, at);
+      at += p.length;
+    }
+    return result;
+  }
+
+  reset(keepWindow = false): void {
+    this.#ended = false;
+    const dictionary = keepWindow ? this.#window() : null;
+    zlibInflateReset(this.#strm);
+    if (dictionary !== null && dictionary.length > 0) zlibInflateSetDictionary(this.#strm, dictionary);
+  }
+
+  /** The last bytes of output (up to the window size), oldest first. */
+  #window(): Uint8Array | null {
+    // pako keeps zlib's circular window in `state`: `whave` valid bytes,
+    // `wnext` the next write position, `wsize` the capacity.
+    const state = this.#strm.state as { window?: unknown; wsize?: unknown; whave?: unknown; wnext?: unknown } | null;
+    if (state === null || !(state.window instanceof Uint8Array)) return null;
+    const { window, wsize, whave, wnext } = state;
+    if (typeof wsize !== "number" || typeof whave !== "number" || typeof wnext !== "number") return null;
+    if (whave < wsize) return window.slice(0, whave);
+    const out = new Uint8Array(wsize);
+    out.set(window.subarray(wnext, wsize), 0);
+    out.set(window.subarray(0, wnext), wsize - wnext);
+    return out;
+  }
+}
+
+/**
+ * The default {@link DeflateCodec}: pako 3 (a JavaScript port of zlib),
+ * driven through its low-level stream API.
+ * @example
+ * ```ts
+ * const d = pakoCodec.createDeflater({ windowBits: 15, level: 6, memLevel: 8 });
+ * const i = pakoCodec.createInflater({ windowBits: 15 });
+ * const payload = d.compress(new TextEncoder().encode("Hello"), true);
+ * const head = i.inflate(payload, 1 << 20);
+ * const tail = i.inflate(new Uint8Array([0, 0, 0xff, 0xff]), 1 << 20);
+ * ```
+ */
+export const pakoCodec: DeflateCodec = Object.freeze({
+  name: "pako",
+  createDeflater(options: DeflaterOptions): Deflater {
+    return new PakoDeflater(options);
+  },
+  createInflater(options: InflaterOptions): Inflater {
+    return new PakoInflater(options);
+  },
+});

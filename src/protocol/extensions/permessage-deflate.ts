@@ -1,0 +1,637 @@
+/**
+ * permessage-deflate (RFC 7692): negotiation and per-message compression.
+ *
+ * Invariants:
+ * - The configured object is never negotiated: the handshake negotiates on a
+ *   {@link PerMessageDeflate.fork}, and the negotiated parameters live apart
+ *   from the configuration, so a declined offer leaves no trace.
+ * - Every window this side inflates with was agreed in the handshake (or is
+ *   larger than the peer may use); every window it deflates with is one the
+ *   peer agreed to.
+ * - Whether a message is compressed is decided at its first frame, before
+ *   any byte is compressed, and latched for its continuation frames; control
+ *   frames in between never touch that state (RFC 7692 §6.1 keeps them
+ *   uncompressed).
+ * - Inflated output per message is bounded by the connection's
+ *   `maxMessageSize`: inflation stops as soon as the limit is passed (1009).
+ * @module
+ */
+import { LocalProtocolError, RemoteProtocolError } from "../errors.ts";
+import { CloseReason, Opcode } from "../types.ts";
+import { Extension, type CloseCode, type FrameProtocolView, type RsvBits } from "./extension.ts";
+import { pakoCodec, type DeflateCodec, type Deflater, type Inflater } from "./deflate-codec.ts";
+
+/** Options of {@link PerMessageDeflate}. */
+export interface PerMessageDeflateOptions {
+  /**
+   * Ask for (client) or impose (server) a fresh compression context for
+   * every message the client sends.
+   * @default false
+   */
+  clientNoContextTakeover?: boolean | undefined;
+  /**
+   * Largest LZ77 window (base-2 logarithm, 8..15) of the client's
+   * compressor. A client offers it; a server uses it to answer an offer
+   * that carries `client_max_window_bits`. 8 is allowed only on a server
+   * (zlib cannot deflate with a 256-byte window).
+   * @default 15
+   */
+  clientMaxWindowBits?: number | null | undefined;
+  /**
+   * Ask for (client) or impose (server) a fresh compression context for
+   * every message the server sends.
+   * @default false
+   */
+  serverNoContextTakeover?: boolean | undefined;
+  /**
+   * Largest LZ77 window (base-2 logarithm, 8..15) of the server's
+   * compressor: a client asks for it, a server compresses with at most it.
+   * A server configured with 8 declines every offer.
+   * @default 15
+   */
+  serverMaxWindowBits?: number | null | undefined;
+  /**
+   * zlib compression level 0..9.
+   * @default 6
+   */
+  level?: number | undefined;
+  /**
+   * zlib memory level 1..9.
+   * @default 8
+   */
+  memLevel?: number | undefined;
+  /**
+   * Messages sent in one frame with fewer bytes than this go out
+   * uncompressed (decided before compressing, so both windows stay in step).
+   * @default 0 (compress everything, as wsproto does)
+   */
+  threshold?: number | undefined;
+  /**
+   * The DEFLATE engine.
+   * @default pakoCodec
+   */
+  codec?: DeflateCodec | undefined;
+}
+
+/** The parameters both sides agreed on in the handshake. */
+interface Agreed {
+  readonly clientNoContextTakeover: boolean;
+  readonly serverNoContextTakeover: boolean;
+  /** The client's compressor window. */
+  readonly clientMaxWindowBits: number;
+  /** The server's compressor window. */
+  readonly serverMaxWindowBits: number;
+}
+
+interface Config {
+  readonly clientNoContextTakeover: boolean;
+  readonly serverNoContextTakeover: boolean;
+  readonly clientMaxWindowBits: number;
+  readonly serverMaxWindowBits: number;
+  readonly level: number;
+  readonly memLevel: number;
+  readonly threshold: number;
+  readonly codec: DeflateCodec;
+}
+
+/** A parsed `name; param[=value]; ...` item of `Sec-WebSocket-Extensions`. */
+interface ExtensionItem {
+  readonly name: string;
+  readonly params: ReadonlyArray<readonly [string, string | null]>;
+}
+
+const DEFAULT_WINDOW_BITS = 15;
+/** zlib refuses to deflate raw with an 8-bit window (and Node bumps 8 to 9). */
+const MIN_DEFLATE_WINDOW_BITS = 9;
+const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
+const CLAIM_RSV1: RsvBits = Object.freeze({ rsv1: true, rsv2: false, rsv3: false });
+const KNOWN_PARAMS: ReadonlySet<string> = new Set([
+  "client_no_context_takeover",
+  "server_no_context_takeover",
+  "client_max_window_bits",
+  "server_max_window_bits",
+]);
+
+/**
+ * The permessage-deflate extension (RFC 7692), synchronous, on pako by
+ * default. Pass one configured instance to a client `Request` or a server
+ * `AcceptConnection`; each connection negotiates on its own fork.
+ * @example
+ * ```ts
+ * import { PerMessageDeflate, Request, WSConnection, ConnectionType } from "wsproto";
+ * const ws = new WSConnection(ConnectionType.CLIENT);
+ * const pmd = new PerMessageDeflate({ serverNoContextTakeover: true, threshold: 64 });
+ * const bytes = ws.send(new Request({ host: "example.com", target: "/", extensions: [pmd] }));
+ * ```
+ */
+export class PerMessageDeflate extends Extension {
+  /** The token of this extension in `Sec-WebSocket-Extensions`. */
+  static readonly NAME = "permessage-deflate";
+  /** wsproto's defaults for both window sizes. */
+  static readonly DEFAULT_CLIENT_MAX_WINDOW_BITS = DEFAULT_WINDOW_BITS;
+  static readonly DEFAULT_SERVER_MAX_WINDOW_BITS = DEFAULT_WINDOW_BITS;
+
+  readonly name = PerMessageDeflate.NAME;
+
+  readonly #options: PerMessageDeflateOptions;
+  readonly #config: Config;
+  #agreed: Agreed | null = null;
+
+  #deflater: Deflater | null = null;
+  #inflater: Inflater | null = null;
+  /** The message being sent is compressed (latched at its first frame). */
+  #outCompressed = false;
+  /** The message being received is compressed (latched at its first frame). */
+  #inCompressed = false;
+  /** The frame being received is a data frame of a compressed message. */
+  #frameCompressed = false;
+  /** The frame being received is a control frame. */
+  #frameControl = false;
+  /** Bytes inflated so far for the message being received. */
+  #inTotal = 0;
+
+  constructor(options: PerMessageDeflateOptions = {}) {
+    super();
+    this.#options = { ...options };
+    this.#config = {
+      clientNoContextTakeover: flag(options.clientNoContextTakeover, "clientNoContextTakeover"),
+      serverNoContextTakeover: flag(options.serverNoContextTakeover, "serverNoContextTakeover"),
+      clientMaxWindowBits: windowBits(options.clientMaxWindowBits, "clientMaxWindowBits"),
+      serverMaxWindowBits: windowBits(options.serverMaxWindowBits, "serverMaxWindowBits"),
+      level: integer(options.level, 6, 0, 9, "level"),
+      memLevel: integer(options.memLevel, 8, 1, 9, "memLevel"),
+      threshold: threshold(options.threshold),
+      codec: options.codec ?? pakoCodec,
+    };
+  }
+
+  /** Negotiated value if negotiated, else the configured one. */
+  get clientNoContextTakeover(): boolean {
+    return (this.#agreed ?? this.#config).clientNoContextTakeover;
+  }
+  /** Negotiated value if negotiated, else the configured one. */
+  get serverNoContextTakeover(): boolean {
+    return (this.#agreed ?? this.#config).serverNoContextTakeover;
+  }
+  /** Negotiated window of the client's compressor if negotiated, else the configured one. */
+  get clientMaxWindowBits(): number {
+    return (this.#agreed ?? this.#config).clientMaxWindowBits;
+  }
+  /** Negotiated window of the server's compressor if negotiated, else the configured one. */
+  get serverMaxWindowBits(): number {
+    return (this.#agreed ?? this.#config).serverMaxWindowBits;
+  }
+  /** The zlib compression level. */
+  get level(): number {
+    return this.#config.level;
+  }
+  /** The zlib memory level. */
+  get memLevel(): number {
+    return this.#config.memLevel;
+  }
+  /** Single-frame messages shorter than this are sent uncompressed. */
+  get threshold(): number {
+    return this.#config.threshold;
+  }
+  /** The DEFLATE engine. */
+  get codec(): DeflateCodec {
+    return this.#config.codec;
+  }
+
+  override enabled(): boolean {
+    return this.#agreed !== null;
+  }
+
+  /** A fresh, unnegotiated copy with the same configuration. */
+  override fork(): PerMessageDeflate {
+    return new PerMessageDeflate(this.#options);
+  }
+
+  /**
+   * Client: the offer, as wsproto makes it: both window sizes with values,
+   * then the context-takeover flags that are set.
+   */
+  override offer(): string {
+    const c = this.#config;
+    if (c.clientMaxWindowBits < MIN_DEFLATE_WINDOW_BITS) {
+      throw new LocalProtocolError(
+        "clientMaxWindowBits=8 cannot be offered by a client: zlib cannot deflate with a 256-byte window",
+        "WS_ERR_PMD_WINDOW_BITS",
+      );
+    }
+    const params = [
+      `client_max_window_bits=${c.clientMaxWindowBits}`,
+      `server_max_window_bits=${c.serverMaxWindowBits}`,
+    ];
+    if (c.clientNoContextTakeover) params.push("client_no_context_takeover");
+    if (c.serverNoContextTakeover) params.push("server_no_context_takeover");
+    return params.join("; ");
+  }
+
+  /**
+   * Server: answer one offer (`"permessage-deflate; params"`). Returns the
+   * response parameters (`""` for none) and enables the extension, or `null`
+   * to decline. A declined offer leaves an earlier accepted one in force.
+   */
+  override accept(offer: string): string | null {
+    const item = parseExtensionItem(offer);
+    // RFC 7692 §7: a server MUST decline an offer with an unknown parameter,
+    // an invalid value, or a parameter given twice.
+    const params = item === null ? null : checkParams(item);
+    if (params === null) return null;
+    const c = this.#config;
+
+    let clientNoContextTakeover = c.clientNoContextTakeover;
+    if (params.has("client_no_context_takeover")) {
+      if (params.get("client_no_context_takeover") !== null) return null;
+      clientNoContextTakeover = true;
+    }
+    let serverNoContextTakeover = c.serverNoContextTakeover;
+    if (params.has("server_no_context_takeover")) {
+      if (params.get("server_no_context_takeover") !== null) return null;
+      serverNoContextTakeover = true;
+    }
+
+    // RFC 7692 §7.1.2.1: the server answers with the same or a smaller
+    // window. Without a value (not allowed by the RFC; wsproto takes it) the
+    // configured window is used.
+    let serverBits = c.serverMaxWindowBits;
+    const serverOffered = params.has("server_max_window_bits");
+    if (serverOffered) {
+      const raw = params.get("server_max_window_bits") ?? null;
+      if (raw !== null) {
+        const bits = parseWindowBits(raw);
+        if (bits === null) return null;
+        serverBits = Math.min(bits, serverBits);
+      }
+    }
+    // We would have to deflate within 256 bytes, which zlib cannot do.
+    if (serverBits < MIN_DEFLATE_WINDOW_BITS) return null;
+
+    // RFC 7692 §7.1.2.2: only when the client offered client_max_window_bits
+    // may the response limit its window; then it is the configured value,
+    // or the client's own smaller value. Otherwise the client compresses
+    // with up to 15 bits and the server must inflate with 15 (wsproto
+    // inflated with its configured value it never told the client).
+    let clientBits = DEFAULT_WINDOW_BITS;
+    const clientOffered = params.has("client_max_window_bits");
+    if (clientOffered) {
+      clientBits = c.clientMaxWindowBits;
+      const raw = params.get("client_max_window_bits") ?? null;
+      if (raw !== null) {
+        const bits = parseWindowBits(raw);
+        if (bits === null) return null;
+        clientBits = Math.min(bits, clientBits);
+      }
+    }
+
+    const response: string[] = [];
+    if (clientNoContextTakeover) response.push("client_no_context_takeover");
+    if (serverNoContextTakeover) response.push("server_no_context_takeover");
+    if (clientOffered) response.push(`client_max_window_bits=${clientBits}`);
+    if (serverOffered) response.push(`server_max_window_bits=${serverBits}`);
+    this.#agree({
+      clientNoContextTakeover,
+      serverNoContextTakeover,
+      clientMaxWindowBits: clientBits,
+      serverMaxWindowBits: serverBits,
+    });
+    return response.join("; ");
+  }
+
+  /**
+   * Client: apply the server's response item. Throws a
+   * `RemoteProtocolError` (hint `null`) when RFC 7692 §7 requires the client
+   * to fail the connection, or when the response asks for an 8-bit window
+   * for our compressor.
+   */
+  override finalize(response: string): void {
+    const item = parseExtensionItem(response);
+    if (item === null) fail(`malformed permessage-deflate response: ${JSON.stringify(response)}`);
+    if (item.name.toLowerCase() !== PerMessageDeflate.NAME) {
+      fail(`expected a permessage-deflate response, got ${JSON.stringify(item.name)}`);
+    }
+    const params = checkParams(item);
+    if (params === null) {
+      fail(`permessage-deflate response has an unknown or repeated parameter: ${JSON.stringify(response)}`);
+    }
+    // What we offered (or would have offered: finalize without offer()
+    // behaves as after the default offer).
+    const offer = this.offer();
+    const offered = typeof offer === "string" && offer !== "" ? parseExtensionItem(`x; ${offer}`) : null;
+    const offeredParams = new Map(offered?.params ?? []);
+    const c = this.#config;
+
+    for (const name of ["client_no_context_takeover", "server_no_context_takeover"]) {
+      if (params.has(name) && params.get(name) !== null) fail(`${name} must not have a value`);
+    }
+    // RFC 7692 §7.1.1: the server may impose either flag even if not offered.
+    const clientNoContextTakeover = c.clientNoContextTakeover || params.has("client_no_context_takeover");
+    const serverNoContextTakeover = params.has("server_no_context_takeover");
+
+    // RFC 7692 §7.1.2.1: the response carries the server's window with a
+    // value no larger than the one offered. Absent, the server may use 15.
+    let serverBits = DEFAULT_WINDOW_BITS;
+    if (params.has("server_max_window_bits")) {
+      const bits = parseWindowBits(params.get("server_max_window_bits") ?? null);
+      if (bits === null) fail("server_max_window_bits needs a value from 8 to 15");
+      const limit = parseWindowBits(offeredParams.get("server_max_window_bits") ?? null);
+      if (limit !== null && bits > limit) {
+        fail(`server_max_window_bits=${bits} is larger than the ${limit} offered`);
+      }
+      serverBits = bits;
+    }
+
+    // RFC 7692 §7.1.2.2: client_max_window_bits in a response needs a value
+    // and is only allowed if the client offered the parameter.
+    let clientBits = c.clientMaxWindowBits;
+    if (params.has("client_max_window_bits")) {
+      if (!offeredParams.has("client_max_window_bits")) {
+        fail("client_max_window_bits in the response, but the client did not offer it");
+      }
+      const bits = parseWindowBits(params.get("client_max_window_bits") ?? null);
+      if (bits === null) fail("client_max_window_bits needs a value from 8 to 15");
+      if (bits < MIN_DEFLATE_WINDOW_BITS) {
+        fail("client_max_window_bits=8 cannot be honoured: zlib cannot deflate with a 256-byte window");
+      }
+      clientBits = Math.min(bits, clientBits);
+    }
+
+    this.#agree({
+      clientNoContextTakeover,
+      serverNoContextTakeover,
+      clientMaxWindowBits: clientBits,
+      serverMaxWindowBits: serverBits,
+    });
+  }
+
+  override frameInboundHeader(
+    _proto: FrameProtocolView,
+    opcode: Opcode,
+    rsv: RsvBits,
+    _payloadLength: number,
+  ): RsvBits | CloseCode {
+    if (opcode & 0x8) {
+      // RFC 7692 §6.1: an endpoint MUST NOT set RSV1 on control frames.
+      if (rsv.rsv1) return CloseReason.PROTOCOL_ERROR;
+      // A control frame between fragments leaves the message's state alone
+      // (wsproto 1.2 reset it here: pmd_interleaved_control_bug).
+      this.#frameControl = true;
+      this.#frameCompressed = false;
+      return CLAIM_RSV1;
+    }
+    this.#frameControl = false;
+    if (opcode === Opcode.CONTINUATION) {
+      // RFC 7692 §6.1: RSV1 is set on the first frame of a message only.
+      if (rsv.rsv1) return CloseReason.PROTOCOL_ERROR;
+    } else {
+      this.#inCompressed = rsv.rsv1;
+      this.#inTotal = 0;
+    }
+    this.#frameCompressed = this.#inCompressed;
+    return CLAIM_RSV1;
+  }
+
+  override frameInboundPayloadData(proto: FrameProtocolView, data: Uint8Array): Uint8Array | CloseCode {
+    if (!this.#frameCompressed) return data;
+    return this.#inflate(proto, data);
+  }
+
+  override frameInboundComplete(proto: FrameProtocolView, fin: boolean): Uint8Array | CloseCode | null {
+    if (this.#frameControl || !fin) return null;
+    if (!this.#frameCompressed) return null;
+    this.#frameCompressed = false;
+    this.#inCompressed = false;
+    // RFC 7692 §7.2.2: append 00 00 ff ff to the payload, then inflate.
+    const out = this.#inflate(proto, TAIL);
+    const inflater = this.#inflater;
+    if (inflater !== null) {
+      const agreed = this.#agreedOrThrow();
+      const peerNoContextTakeover = proto.client
+        ? agreed.serverNoContextTakeover
+        : agreed.clientNoContextTakeover;
+      // A message ended by a BFINAL block ends the DEFLATE stream; under
+      // context takeover the next one may still refer back into it.
+      if (peerNoContextTakeover) inflater.reset();
+      else if (inflater.ended) inflater.reset(true);
+    }
+    return out;
+  }
+
+  override frameOutbound(
+    proto: FrameProtocolView,
+    opcode: Opcode,
+    rsv: RsvBits,
+    data: Uint8Array,
+    fin: boolean,
+  ): [RsvBits, Uint8Array] {
+    if (opcode & 0x8) return [rsv, data];
+    if (opcode !== Opcode.CONTINUATION) {
+      // Decide before compressing: a message left uncompressed never enters
+      // the compressor, so the peer's window and ours stay identical.
+      this.#outCompressed = !(fin && data.length < this.#config.threshold);
+      if (!this.#outCompressed) return [rsv, data];
+      // RFC 7692 §6: RSV1 marks the first frame of a compressed message.
+      rsv = { rsv1: true, rsv2: rsv.rsv2, rsv3: rsv.rsv3 };
+    } else if (!this.#outCompressed) {
+      return [rsv, data];
+    }
+    const agreed = this.#agreedOrThrow();
+    const deflater = (this.#deflater ??= this.#config.codec.createDeflater({
+      windowBits: proto.client ? agreed.clientMaxWindowBits : agreed.serverMaxWindowBits,
+      level: this.#config.level,
+      memLevel: this.#config.memLevel,
+    }));
+    const payload = deflater.compress(data, fin);
+    if (fin) {
+      this.#outCompressed = false;
+      // RFC 7692 §7.1.1: without context takeover every message starts afresh.
+      if (proto.client ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover) deflater.reset();
+    }
+    return [rsv, payload];
+  }
+
+  /** wsproto's repr. */
+  override toString(): string {
+    const descr = [`client_max_window_bits=${this.clientMaxWindowBits}`];
+    if (this.clientNoContextTakeover) descr.push("client_no_context_takeover");
+    descr.push(`server_max_window_bits=${this.serverMaxWindowBits}`);
+    if (this.serverNoContextTakeover) descr.push("server_no_context_takeover");
+    return `<PerMessageDeflate ${descr.join("; ")}>`;
+  }
+
+  #agree(agreed: Agreed): void {
+    this.#agreed = agreed;
+    // A renegotiation (the server answering a later offer) starts afresh.
+    this.#deflater = null;
+    this.#inflater = null;
+  }
+
+  #agreedOrThrow(): Agreed {
+    if (this.#agreed === null) {
+      throw new LocalProtocolError("permessage-deflate used before it was negotiated", "WS_ERR_PMD_NOT_NEGOTIATED");
+    }
+    return this.#agreed;
+  }
+
+  #inflate(proto: FrameProtocolView, data: Uint8Array): Uint8Array | CloseCode {
+    let inflater = this.#inflater;
+    if (inflater === null) {
+      const agreed = this.#agreedOrThrow();
+      const bits = proto.client ? agreed.serverMaxWindowBits : agreed.clientMaxWindowBits;
+      // An agreed 8 is inflated with 9: zlib-based peers (Node, ws) deflate
+      // with 9 when asked for 8, and a larger window accepts every stream
+      // a smaller one does.
+      inflater = this.#inflater = this.#config.codec.createInflater({
+        windowBits: Math.max(bits, MIN_DEFLATE_WINDOW_BITS),
+      });
+    }
+    const out = inflater.inflate(data, proto.maxMessageSize - this.#inTotal);
+    if (typeof out === "string") {
+      inflater.reset();
+      return out === "too-big" ? CloseReason.MESSAGE_TOO_BIG : CloseReason.INVALID_FRAME_PAYLOAD_DATA;
+    }
+    this.#inTotal += out.length;
+    return out;
+  }
+}
+
+/**
+ * The extensions this library implements, by token (wsproto's
+ * `SUPPORTED_EXTENSIONS`).
+ * @example
+ * ```ts
+ * const Ext = SUPPORTED_EXTENSIONS["permessage-deflate"];
+ * const pmd = Ext ? new Ext() : null;
+ * ```
+ */
+export const SUPPORTED_EXTENSIONS: Readonly<Record<string, new () => Extension>> = Object.freeze({
+  [PerMessageDeflate.NAME]: PerMessageDeflate,
+});
+
+function fail(message: string): never {
+  throw new RemoteProtocolError(message, null, "WS_ERR_PMD_NEGOTIATION");
+}
+
+/** Parameters as a map, or `null` if one is unknown or repeated. */
+function checkParams(item: ExtensionItem): Map<string, string | null> | null {
+  const map = new Map<string, string | null>();
+  for (const [name, value] of item.params) {
+    const key = name.toLowerCase();
+    if (!KNOWN_PARAMS.has(key) || map.has(key)) return null;
+    map.set(key, value);
+  }
+  return map;
+}
+
+/**
+ * RFC 7692 §7.1.2: a window size is a decimal integer without leading zeros
+ * from 8 to 15 (quoted or not; the quotes are already removed).
+ */
+function parseWindowBits(value: string | null): number | null {
+  if (value === null || !/^(?:[89]|1[0-5])$/.test(value)) return null;
+  return Number(value);
+}
+
+// RFC 7230 §3.2.6 tchar.
+const TCHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
+
+/**
+ * Parse one `Sec-WebSocket-Extensions` item (RFC 6455 §9.1):
+ * `token *( OWS ";" OWS token [ OWS "=" OWS ( token / quoted-string ) ] ) OWS`.
+ * Returns `null` for anything else. Quoted values come back unquoted.
+ * @example
+ * ```ts
+ * parseExtensionItem('permessage-deflate; client_max_window_bits="10"');
+ * // { name: "permessage-deflate", params: [["client_max_window_bits", "10"]] }
+ * ```
+ */
+export function parseExtensionItem(text: string): ExtensionItem | null {
+  let i = 0;
+  const n = text.length;
+  const ows = (): void => {
+    while (i < n && (text[i] === " " || text[i] === "\t")) i++;
+  };
+  const token = (): string | null => {
+    const start = i;
+    while (i < n && TCHAR.test(text[i]!)) i++;
+    return i > start ? text.slice(start, i) : null;
+  };
+  const quoted = (): string | null => {
+    // RFC 7230 §3.2.6 quoted-string with quoted-pair.
+    i++;
+    let out = "";
+    while (i < n) {
+      const ch = text[i]!;
+      if (ch === '"') {
+        i++;
+        return out;
+      }
+      if (ch === "\\") {
+        if (i + 1 >= n) return null;
+        out += text[i + 1];
+        i += 2;
+        continue;
+      }
+      const code = ch.charCodeAt(0);
+      if ((code < 0x20 && ch !== "\t") || code === 0x7f || code > 0xff) return null;
+      out += ch;
+      i++;
+    }
+    return null;
+  };
+  ows();
+  const name = token();
+  if (name === null) return null;
+  const params: Array<[string, string | null]> = [];
+  ows();
+  while (i < n) {
+    if (text[i] !== ";") return null;
+    i++;
+    ows();
+    const key = token();
+    if (key === null) return null;
+    ows();
+    let value: string | null = null;
+    if (text[i] === "=") {
+      i++;
+      ows();
+      value = text[i] === '"' ? quoted() : token();
+      if (value === null) return null;
+      ows();
+    }
+    params.push([key, value]);
+  }
+  return { name, params };
+}
+
+function flag(value: boolean | undefined, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") invalid(name, value, "a boolean");
+  return value;
+}
+
+function windowBits(value: number | null | undefined, name: string): number {
+  if (value === undefined || value === null) return DEFAULT_WINDOW_BITS;
+  if (!Number.isInteger(value) || value < 8 || value > 15) invalid(name, value, "an integer from 8 to 15");
+  return value;
+}
+
+function integer(value: number | undefined, fallback: number, min: number, max: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) invalid(name, value, `an integer from ${min} to ${max}`);
+  return value;
+}
+
+function threshold(value: number | undefined): number {
+  if (value === undefined) return 0;
+  if (typeof value !== "number" || !(value >= 0)) invalid("threshold", value, "a non-negative number");
+  return value;
+}
+
+function invalid(name: string, value: unknown, what: string): never {
+  throw new LocalProtocolError(
+    `PerMessageDeflate option ${name} must be ${what}, got ${String(value)}`,
+    "WS_ERR_INVALID_OPTION",
+  );
+}
