@@ -197,8 +197,9 @@ export class FrameProtocol {
 
   /** Limits, decided from the header before any payload is read. */
   #admitFrame(opcode: Opcode, length: number): void {
+    // Lengths past 2^53 cannot be counted exactly in a JS number: refused even without a limit.
     if (length > Number.MAX_SAFE_INTEGER) {
-      throw new ParseFailed(`Frame payload length exceeds ${Number.MAX_SAFE_INTEGER} bytes`, CloseReason.MESSAGE_TOO_BIG);
+      throw new ParseFailed(`Frame payload of more than ${Number.MAX_SAFE_INTEGER} bytes`, CloseReason.MESSAGE_TOO_BIG);
     }
     if (length > this.#maxFrameSize) {
       throw new ParseFailed(
