@@ -1,0 +1,382 @@
+/**
+ * The Node adapter (its own entry point, `wsproto/node`, so the portable
+ * layers never load `node:*`): a `net.Socket` / `tls.TLSSocket` as the
+ * `{ readable, writable }` byte transport the streams layer runs on, and the
+ * hand-off from an HTTP server's `'upgrade'` event.
+ *
+ * Why not `stream.Duplex.toWeb`: on Node 20 its writable side counts chunks
+ * instead of bytes (so back-pressure lets megabytes pile up) and its readable
+ * side never ends on a half-open socket (every socket from an HTTP
+ * `'upgrade'` event is one), so a peer's FIN would go unnoticed.
+ *
+ * Invariants:
+ * - readable: bytes are queued up to `readableHighWaterMark` BYTES, then the
+ *   socket is paused until the consumer pulls; `head` comes first; the
+ *   socket's end of stream closes it, a socket error or a close without end
+ *   errors it.
+ * - writable: a write resolves at once while the socket's own buffer is below
+ *   its high-water mark and otherwise waits for `'drain'`; writes issued in
+ *   one tick are corked into one system call; `close()` is `end()` and resolves
+ *   once everything is flushed; `abort()` is `destroy()`.
+ * - The socket is destroyed once both sides are done (ended or cancelled and
+ *   closed or aborted), so nothing outlives the transport.
+ * @module
+ */
+import type { IncomingMessage } from "node:http";
+import type { Socket } from "node:net";
+import type { Duplex } from "node:stream";
+import { connect as netConnect } from "node:net";
+import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
+import type { Headers } from "../protocol/types.ts";
+import { LocalProtocolError } from "../protocol/errors.ts";
+import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
+import {
+  acceptWebSocket,
+  connectWebSocket,
+  type AcceptWebSocketOptions,
+  type ConnectWebSocketOptions,
+  type WebSocketSession,
+  type ByteTransport,
+  type MessageChunk,
+} from "./websocket-stream.ts";
+
+/** Options of {@link fromNodeSocket}. */
+export interface NodeSocketOptions {
+  /** Bytes to deliver before anything read from the socket (the `head` of an HTTP `'upgrade'` event). */
+  head?: Uint8Array;
+  /**
+   * Bytes queued in the readable before the socket is paused.
+   * @default 65536
+   */
+  readableHighWaterMark?: number;
+  /**
+   * Bytes queued in the writable (beyond what the socket buffers itself)
+   * before `writer.ready` waits.
+   * @default 65536
+   */
+  writableHighWaterMark?: number;
+  /**
+   * Keep the socket writable after the peer's FIN, so a WebSocket can still
+   * answer a close; the adapter sets `socket.allowHalfOpen` accordingly.
+   * @default true
+   */
+  allowHalfOpen?: boolean;
+  /** The streams implementation to build the two streams with. @default {@link streamsImplementation}() */
+  streams?: StreamsImplementation;
+}
+
+const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+const EMPTY = new Uint8Array(0);
+
+const byteSize = (chunk: Uint8Array): number => chunk.byteLength;
+
+/**
+ * A Node socket as a `{ readable, writable }` pair of WHATWG byte streams,
+ * with byte-counted back-pressure in both directions and end of stream on
+ * half-open sockets.
+ * @example
+ * ```ts
+ * import { createConnection } from "node:net";
+ * import { fromNodeSocket } from "wsproto/node";
+ * import { connectWebSocket } from "wsproto/streams";
+ * const transport = fromNodeSocket(createConnection(8080, "127.0.0.1"));
+ * const ws = connectWebSocket(transport, { url: "ws://127.0.0.1:8080/" });
+ * ```
+ */
+export function fromNodeSocket(socket: Socket | Duplex, options: NodeSocketOptions = {}): ByteTransport {
+  const impl = options.streams ?? streamsImplementation();
+  const readableHighWaterMark = highWaterMark(options.readableHighWaterMark, "readableHighWaterMark");
+  const writableHighWaterMark = highWaterMark(options.writableHighWaterMark, "writableHighWaterMark");
+  socket.allowHalfOpen = options.allowHalfOpen ?? true;
+  const head = options.head ?? EMPTY;
+
+  let readDone = false; // ended, errored or cancelled
+  let writeDone = false; // closed, errored or aborted
+  let readCancelled = false;
+  const destroyIfDone = (): void => {
+    if (readDone && writeDone && !socket.destroyed) socket.destroy();
+  };
+
+  // ---- readable -----------------------------------------------------------
+  let readController!: ReadableStreamDefaultController<Uint8Array>;
+  const finishRead = (error?: unknown): void => {
+    if (readDone) return;
+    readDone = true;
+    socket.off("data", onData);
+    if (!readCancelled) {
+      if (error === undefined) readController.close();
+      else readController.error(error);
+    }
+    destroyIfDone();
+  };
+  const onData = (chunk: Uint8Array | string): void => {
+    if (readCancelled) return; // draining after cancel(): discard
+    // A socket with an encoding set would hand us strings; we never set one.
+    if (typeof chunk === "string") chunk = new TextEncoder().encode(chunk);
+    readController.enqueue(chunk);
+    // RFC-free plumbing: stop reading while the consumer is behind.
+    if ((readController.desiredSize ?? 0) <= 0) socket.pause();
+  };
+  const onEnd = (): void => finishRead();
+
+  const readable = new impl.ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        readController = controller;
+        if (head.byteLength > 0) controller.enqueue(head);
+        if (socket.readableEnded) {
+          finishRead();
+          return;
+        }
+        if (socket.destroyed) {
+          finishRead(new Error("socket destroyed before the transport was created"));
+          return;
+        }
+        socket.pause();
+        socket.on("data", onData);
+      },
+      pull() {
+        if (!readDone) socket.resume();
+      },
+      cancel() {
+        readCancelled = true;
+        // Keep reading and discarding, so the peer's FIN still arrives and a
+        // peer blocked on a full window can finish; the socket goes when the
+        // write side is done as well.
+        if (!readDone) {
+          readDone = true;
+          socket.resume();
+        }
+        destroyIfDone();
+      },
+    },
+    { highWaterMark: readableHighWaterMark, size: byteSize },
+  );
+
+  // ---- writable -----------------------------------------------------------
+  let writeController!: WritableStreamDefaultController;
+  let waiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
+  let corked = false;
+  let socketError: unknown = null;
+  const uncork = (): void => {
+    corked = false;
+    socket.uncork();
+  };
+  const settleWaiter = (error?: unknown): void => {
+    const w = waiter;
+    waiter = null;
+    if (w) error === undefined ? w.resolve() : w.reject(error);
+  };
+  const onDrain = (): void => settleWaiter();
+
+  const writable = new impl.WritableStream<Uint8Array>(
+    {
+      start(controller) {
+        writeController = controller;
+      },
+      write(chunk) {
+        if (socketError !== null) throw socketError;
+        if (socket.destroyed || socket.writableEnded) throw new Error("socket is closed");
+        // Writes issued in the same tick leave in one writev.
+        if (!corked) {
+          corked = true;
+          socket.cork();
+          process.nextTick(uncork);
+        }
+        if (socket.write(chunk)) return;
+        return new Promise<void>((resolve, reject) => {
+          waiter = { resolve, reject };
+        });
+      },
+      close() {
+        return new Promise<void>((resolve, reject) => {
+          if (socket.destroyed) {
+            writeDone = true;
+            reject(socketError ?? new Error("socket is closed"));
+            return;
+          }
+          const done = (error?: unknown): void => {
+            socket.off("finish", onFinish);
+            socket.off("close", onCloseBeforeFinish);
+            writeDone = true;
+            destroyIfDone();
+            if (error === undefined) resolve();
+            else reject(error);
+          };
+          const onFinish = (): void => done();
+          const onCloseBeforeFinish = (): void => done(socketError ?? new Error("socket closed before end"));
+          socket.once("finish", onFinish);
+          socket.once("close", onCloseBeforeFinish);
+          socket.end();
+        });
+      },
+      abort(reason) {
+        writeDone = true;
+        settleWaiter(reason ?? new Error("transport aborted"));
+        finishRead(reason ?? new Error("transport aborted"));
+        socket.destroy();
+      },
+    },
+    { highWaterMark: writableHighWaterMark, size: byteSize },
+  );
+
+  // ---- socket lifecycle ---------------------------------------------------
+  const onError = (error: unknown): void => {
+    socketError = error;
+    settleWaiter(error);
+    finishRead(error);
+    if (!writeDone) {
+      writeDone = true;
+      writeController.error(error);
+    }
+  };
+  const onClose = (): void => {
+    socket.off("drain", onDrain);
+    socket.off("end", onEnd);
+    socket.off("error", onError);
+    socket.off("close", onClose);
+    const error = socketError ?? new Error("socket closed");
+    settleWaiter(error);
+    finishRead(error);
+    if (!writeDone) {
+      writeDone = true;
+      writeController.error(error);
+    }
+  };
+  socket.on("drain", onDrain);
+  socket.on("end", onEnd);
+  socket.on("error", onError);
+  socket.on("close", onClose);
+
+  return { readable, writable };
+}
+
+function highWaterMark(value: number | undefined, name: string): number {
+  if (value === undefined) return DEFAULT_HIGH_WATER_MARK;
+  if (!(value >= 0) || !Number.isFinite(value)) {
+    throw new LocalProtocolError(`${name} must be a non-negative number, got ${String(value)}`, "WS_ERR_INVALID_OPTION");
+  }
+  return value;
+}
+
+/**
+ * Node's `req.rawHeaders` (`[name, value, name, value, ...]`) as a
+ * {@link Headers} list, names lower-cased, order kept.
+ * @example
+ * ```ts
+ * rawHeadersToHeaders(["Host", "example.com"]); // [["host", "example.com"]]
+ * ```
+ */
+export function rawHeadersToHeaders(rawHeaders: readonly string[]): Headers {
+  const headers: Headers = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    headers.push([rawHeaders[i]!.toLowerCase(), rawHeaders[i + 1]!]);
+  }
+  return headers;
+}
+
+/** Options of {@link acceptNodeUpgrade}: those of `acceptWebSocket` plus the adapter's. */
+export type NodeUpgradeOptions<F extends boolean = false> = AcceptWebSocketOptions<F> &
+  Pick<NodeSocketOptions, "readableHighWaterMark" | "writableHighWaterMark">;
+
+/**
+ * Accept a WebSocket from a Node HTTP server's `'upgrade'` event: the request
+ * Node already parsed goes through `initiateUpgradeConnection`, the `head`
+ * bytes are delivered first, and the answer (101 or a rejection) is written
+ * to the socket.
+ * @example
+ * ```ts
+ * import { createServer } from "node:http";
+ * import { acceptNodeUpgrade } from "wsproto/node";
+ * const server = createServer();
+ * server.on("upgrade", async (req, socket, head) => {
+ *   const ws = acceptNodeUpgrade(req, socket, head);
+ *   const { readable, writable } = await ws.opened;
+ *   await readable.pipeTo(writable); // echo
+ * });
+ * ```
+ */
+export function acceptNodeUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+  options: NodeUpgradeOptions<true> & { fragments: true },
+): WebSocketSession<MessageChunk>;
+export function acceptNodeUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+  options?: NodeUpgradeOptions,
+): WebSocketSession<string | Uint8Array>;
+export function acceptNodeUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+  options: NodeUpgradeOptions<boolean> = {},
+): WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk> {
+  const adapterOptions: NodeSocketOptions = { head };
+  if (options.readableHighWaterMark !== undefined) adapterOptions.readableHighWaterMark = options.readableHighWaterMark;
+  if (options.writableHighWaterMark !== undefined) adapterOptions.writableHighWaterMark = options.writableHighWaterMark;
+  if (options.streams !== undefined) adapterOptions.streams = options.streams;
+  const transport = fromNodeSocket(socket, adapterOptions);
+  return acceptWebSocket(transport, {
+    ...options,
+    upgradeRequest: { headers: rawHeadersToHeaders(req.rawHeaders), path: req.url ?? "/" },
+  } as AcceptWebSocketOptions);
+}
+
+/** Options of {@link connectNodeWebSocket}: those of `connectWebSocket` (minus `url`), TLS options for `wss:`. */
+export type NodeConnectOptions<F extends boolean = false> = Omit<ConnectWebSocketOptions<F>, "url"> &
+  Pick<NodeSocketOptions, "readableHighWaterMark" | "writableHighWaterMark"> & {
+    /** Extra options for `tls.connect` (certificates, `rejectUnauthorized`, ...) on `wss:` URLs. */
+    tls?: TlsConnectionOptions;
+  };
+
+/**
+ * Open a TCP (or TLS, for `wss:`) connection to `url` and run the WebSocket
+ * client handshake over it.
+ * @example
+ * ```ts
+ * import { connectNodeWebSocket } from "wsproto/node";
+ * const ws = connectNodeWebSocket("ws://127.0.0.1:8080/chat");
+ * const { readable, writable } = await ws.opened;
+ * ```
+ */
+export function connectNodeWebSocket(
+  url: string | URL,
+  options: NodeConnectOptions<true> & { fragments: true },
+): WebSocketSession<MessageChunk>;
+export function connectNodeWebSocket(url: string | URL, options?: NodeConnectOptions): WebSocketSession<string | Uint8Array>;
+export function connectNodeWebSocket(
+  url: string | URL,
+  options: NodeConnectOptions<boolean> = {},
+): WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk> {
+  const target = parseWebSocketUrl(url);
+  const socket = target.secure
+    ? tlsConnect({ servername: target.hostname, ...options.tls, host: target.hostname, port: target.port })
+    : netConnect({ host: target.hostname, port: target.port });
+  socket.setNoDelay(true);
+  const adapterOptions: NodeSocketOptions = {};
+  if (options.readableHighWaterMark !== undefined) adapterOptions.readableHighWaterMark = options.readableHighWaterMark;
+  if (options.writableHighWaterMark !== undefined) adapterOptions.writableHighWaterMark = options.writableHighWaterMark;
+  if (options.streams !== undefined) adapterOptions.streams = options.streams;
+  const transport = fromNodeSocket(socket, adapterOptions);
+  return connectWebSocket(transport, { ...options, url: target.url } as ConnectWebSocketOptions);
+}
+
+function parseWebSocketUrl(input: string | URL): { url: URL; secure: boolean; hostname: string; port: number } {
+  let url: URL;
+  try {
+    url = new URL(String(input));
+  } catch {
+    throw new LocalProtocolError(`Invalid WebSocket URL: ${String(input)}`, "WS_ERR_INVALID_URL");
+  }
+  const secure = url.protocol === "wss:" || url.protocol === "https:";
+  if (!secure && url.protocol !== "ws:" && url.protocol !== "http:") {
+    throw new LocalProtocolError(`Unsupported URL scheme ${url.protocol} (use ws: or wss:)`, "WS_ERR_INVALID_URL");
+  }
+  // URL keeps IPv6 literals bracketed; sockets want them bare.
+  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
+  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
+  return { url, secure, hostname, port };
+}

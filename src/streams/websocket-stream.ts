@@ -1,0 +1,1201 @@
+/**
+ * `connectWebSocket` / `acceptWebSocket`: a WebSocket over any pair of byte
+ * streams, shaped like the WHATWG `WebSocketStream` (`opened`, `closed`,
+ * `close()`, whole messages as `string` / `Uint8Array`), plus what users of
+ * `ws` and python-websockets expect: limits, keepalive pings with a timeout,
+ * handshake and close-handshake timeouts, handshake rejection with a status
+ * and a body, and optional streaming of message fragments.
+ *
+ * Invariants:
+ * - One read loop per session pulls bytes from the transport and feeds the
+ *   connection; it waits while the application's readable is full (bytes
+ *   counted), so a peer that floods cannot make us buffer more than about
+ *   `readableHighWaterMark` plus one message. While closing it reads
+ *   regardless (to see the peer's close), dropping what nobody will read.
+ * - Everything written to the transport goes through `#send`, in order: the
+ *   application's messages, automatic pongs, pings and the close frames.
+ * - `close()` sends its close frame only after every message written before
+ *   the call has been handed to the transport (writes are counted by the
+ *   writable's size function, which runs synchronously in `write()`).
+ * - The session ends in `#finish` exactly once: the application's streams are
+ *   settled, the transport is released (gracefully: our FIN, then the peer's
+ *   EOF, both bounded by `closeTimeout`; or aborted), and only then does
+ *   `closed` settle.
+ * - Timers live here (and in timers.ts), never in src/protocol.
+ * @module
+ */
+import {
+  AcceptConnection,
+  BytesMessage,
+  CloseConnection,
+  Message,
+  Ping,
+  RejectConnection,
+  RejectData,
+  Request,
+  TextMessage,
+  type Event,
+  type Pong,
+} from "../protocol/events.ts";
+import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts";
+import type { Extension } from "../protocol/extensions/extension.ts";
+import { PerMessageDeflate } from "../protocol/extensions/index.ts";
+import type { ConnectionOptions } from "../protocol/options.ts";
+import { ConnectionState, ConnectionType, type Headers } from "../protocol/types.ts";
+import { WSConnection } from "../protocol/ws-connection.ts";
+import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
+import { duration, Timer } from "./timers.ts";
+
+/** Any pair of byte streams a WebSocket can run over (a socket, a `Deno.Conn`, an HTTP/2 stream...). */
+export interface ByteTransport {
+  readonly readable: ReadableStream<Uint8Array>;
+  readonly writable: WritableStream<Uint8Array>;
+}
+
+/** A piece of a message, delivered when `fragments: true`; `messageFinished` marks the last piece. */
+export type MessageChunk = TextMessage | BytesMessage;
+
+/**
+ * What the writable takes: a string (a TEXT message), bytes in any
+ * `BufferSource` form (a BINARY message), or a `Message` event, whose
+ * `messageFinished: false` sends a fragment of a longer message.
+ */
+export type WebSocketWritable = string | ArrayBuffer | ArrayBufferView | AnyMessage;
+
+/** A message event of any of the three classes. */
+export type AnyMessage = Message | TextMessage | BytesMessage;
+
+/** What `opened` resolves with (the WHATWG `WebSocketOpenInfo`). */
+export interface WebSocketOpenInfo<R = string | Uint8Array> {
+  /** Received messages: whole (`string` / `Uint8Array`) or, with `fragments: true`, {@link MessageChunk}s. */
+  readonly readable: ReadableStream<R>;
+  /** Messages to send. Closing it closes the WebSocket (without a status code). */
+  readonly writable: WritableStream<WebSocketWritable>;
+  /** The negotiated subprotocol, `""` if none. */
+  readonly protocol: string;
+  /** The negotiated `Sec-WebSocket-Extensions` value, `""` if none. */
+  readonly extensions: string;
+}
+
+/** A close code and reason (the WHATWG `WebSocketCloseInfo`). */
+export interface WebSocketCloseInfo {
+  closeCode: number;
+  reason: string;
+}
+
+/** Options of {@link WebSocketError}. */
+export interface WebSocketErrorInit {
+  /** The close code (1006 when no close frame came). @default 1000 when `reason` is given, else `null` */
+  closeCode?: number | null;
+  /** @default "" */
+  reason?: string;
+  /** A stable identifier such as `"WS_ERR_ABNORMAL_CLOSURE"`. @default "WS_ERR_WEBSOCKET" */
+  code?: string;
+  /** HTTP status of a rejected opening handshake. */
+  status?: number;
+  /** Headers of a rejected opening handshake. */
+  headers?: Headers;
+  /** Body of a rejected opening handshake (at most `maxRejectionBodySize` bytes). */
+  body?: Uint8Array;
+  cause?: unknown;
+}
+
+/**
+ * Why a WebSocket failed or closed uncleanly: `closed` rejects with it (and
+ * `opened`, when the handshake failed). Like the WHATWG `WebSocketError` it
+ * carries `closeCode` and `reason`; unlike it, it is a plain `Error` with a
+ * stable string `code`, and a rejected handshake's `status`, `headers` and
+ * `body`. Pass one to `readable.cancel()` or `writable.abort()` to close with
+ * its code and reason.
+ * @example
+ * ```ts
+ * try { await ws.opened; }
+ * catch (e) { if (e instanceof WebSocketError && e.status === 401) login(); }
+ * reader.cancel(new WebSocketError("done", { closeCode: 4000, reason: "bye" }));
+ * ```
+ */
+export class WebSocketError extends Error {
+  readonly closeCode: number | null;
+  readonly reason: string;
+  readonly code: string;
+  readonly status: number | null;
+  readonly headers: Headers;
+  readonly body: Uint8Array | null;
+  constructor(message = "", init: WebSocketErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = "WebSocketError";
+    this.reason = init.reason ?? "";
+    this.closeCode = init.closeCode !== undefined ? init.closeCode : this.reason !== "" ? 1000 : null;
+    this.code = init.code ?? "WS_ERR_WEBSOCKET";
+    this.status = init.status ?? null;
+    this.headers = init.headers ?? [];
+    this.body = init.body ?? null;
+  }
+}
+
+/** Options shared by both roles. Durations are in milliseconds; `null` (or 0) disables a timer. */
+export interface WebSocketSessionOptions<F extends boolean = false> extends ConnectionOptions {
+  /** Aborting it before the handshake completes fails the connection; afterwards it has no effect. */
+  signal?: AbortSignal;
+  /** Time allowed for the opening handshake. @default 10000 */
+  handshakeTimeout?: number | null;
+  /** Time allowed for the closing handshake and the peer's end of stream, after which the transport is aborted. @default 10000 */
+  closeTimeout?: number | null;
+  /** Send a keepalive ping this often. @default 20000 */
+  pingInterval?: number | null;
+  /**
+   * Close with 1011 when a keepalive ping gets no pong within this time.
+   * Time spent with reading paused because the application does not read is
+   * not counted (the pong may be waiting behind unread messages).
+   * @default 20000
+   */
+  pingTimeout?: number | null;
+  /** Answer pings with pongs. @default true */
+  autoPong?: boolean;
+  /** Called with each ping's payload. */
+  onPing?: (payload: Uint8Array) => void;
+  /** Called with each pong's payload (solicited or not). */
+  onPong?: (payload: Uint8Array) => void;
+  /** Deliver messages as {@link MessageChunk} pieces as they arrive instead of whole. @default false */
+  fragments?: F;
+  /** Bytes of received messages queued for the application before reading pauses. @default 1048576 */
+  readableHighWaterMark?: number;
+  /** Bytes of messages queued for sending before `writer.ready` waits. @default 65536 */
+  writableHighWaterMark?: number;
+  /** Extensions to offer (client) or accept (server). @default [new PerMessageDeflate()] */
+  extensions?: Extension[];
+  /** The streams implementation to build the application's streams with. @default streamsImplementation() */
+  streams?: StreamsImplementation;
+}
+
+/** Options of {@link connectWebSocket}. */
+export interface ConnectWebSocketOptions<F extends boolean = false> extends WebSocketSessionOptions<F> {
+  /** `ws://host:port/path?query`; gives `host` and `path` unless they are given. */
+  url?: string | URL;
+  /** The Host header. Required unless `url` is given. */
+  host?: string;
+  /** The request target. @default "/" (or the URL's path and query) */
+  path?: string;
+  /** Subprotocols to offer, in order of preference. @default [] */
+  protocols?: string[];
+  /** Extra request headers (Origin, Authorization, cookies...). @default [] */
+  headers?: Headers;
+  /** Largest rejection body kept for {@link WebSocketError.body}; the rest is dropped. @default 65536 */
+  maxRejectionBodySize?: number;
+}
+
+/** Accept the request: which subprotocol and extensions, and extra response headers. */
+export interface AcceptDecision {
+  /** Must be one the client offered. @default the first client offer found in `options.protocols`, else none */
+  subprotocol?: string | null;
+  /** @default options.extensions */
+  extensions?: Extension[];
+  /** Added to `options.headers`. */
+  headers?: Headers;
+}
+
+/** Reject the request with an HTTP response. */
+export interface RejectDecision {
+  status: number;
+  headers?: Headers;
+  body?: string | Uint8Array;
+}
+
+/** Options of {@link acceptWebSocket}. */
+export interface AcceptWebSocketOptions<F extends boolean = false> extends WebSocketSessionOptions<F> {
+  /** Subprotocols this server speaks; the first one the client offered is chosen. @default [] */
+  protocols?: string[];
+  /** Extra response headers on acceptance. @default [] */
+  headers?: Headers;
+  /**
+   * Decide on the request: return (or resolve to) an {@link AcceptDecision}
+   * (or nothing) to accept, a {@link RejectDecision} to reject. A throw
+   * rejects with 500.
+   */
+  handleRequest?: (request: Request) => AcceptDecision | RejectDecision | void | Promise<AcceptDecision | RejectDecision | void>;
+  /**
+   * The request, when an HTTP server already parsed it (Node's `'upgrade'`
+   * event): it is fed through `initiateUpgradeConnection` instead of being
+   * read from the transport.
+   */
+  upgradeRequest?: { headers: Headers; path: string };
+}
+
+const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+const DEFAULT_CLOSE_TIMEOUT = 10_000;
+const DEFAULT_PING_INTERVAL = 20_000;
+const DEFAULT_PING_TIMEOUT = 20_000;
+const DEFAULT_READABLE_HWM = 1024 * 1024;
+const DEFAULT_WRITABLE_HWM = 64 * 1024;
+const DEFAULT_MAX_REJECTION_BODY = 64 * 1024;
+const MAX_CLOSE_REASON_BYTES = 123;
+const HANDSHAKE_COPY_LIMIT = 256 * 1024;
+const EMPTY = new Uint8Array(0);
+const encoder = new TextEncoder();
+const noop = (): void => {};
+
+type Phase = "handshake" | "open" | "closing" | "done";
+type Outcome = { ok: WebSocketCloseInfo } | { error: unknown };
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Callers may never look at a promise (say `closed` after `opened`
+  // rejected): mark it handled so Node does not crash the process on it.
+  promise.catch(noop);
+  return { promise, resolve, reject };
+}
+
+interface PendingPing {
+  key: string;
+  sentAt: number;
+  resolve: (rtt: number) => void;
+  reject: (error: unknown) => void;
+}
+
+const now: () => number =
+  typeof performance !== "undefined" && typeof performance.now === "function" ? () => performance.now() : () => Date.now();
+
+function payloadKey(payload: Uint8Array): string {
+  let key = "";
+  for (let i = 0; i < payload.length; i++) key += String.fromCharCode(payload[i]!);
+  return key;
+}
+
+/** Size of a queued message for the high-water marks (UTF-16 units for strings: cheap, and close enough). */
+function messageSize(chunk: unknown): number {
+  if (typeof chunk === "string") return chunk.length;
+  if (chunk instanceof Message) return messageSize(chunk.data);
+  if (ArrayBuffer.isView(chunk) || chunk instanceof ArrayBuffer) return chunk.byteLength;
+  return 1;
+}
+
+/** RFC 6455 §7.4: the codes an endpoint may put in a close frame (and that wsproto peers accept). */
+function isSendableCloseCode(code: number): boolean {
+  if (!Number.isInteger(code)) return false;
+  if (code >= 3000 && code <= 4999) return true;
+  return code >= 1000 && code <= 1013 && code !== 1004 && code !== 1005 && code !== 1006;
+}
+
+function toMessage(chunk: unknown): AnyMessage {
+  if (typeof chunk === "string") return new TextMessage({ data: chunk });
+  if (chunk instanceof Uint8Array) return new BytesMessage({ data: chunk });
+  if (chunk instanceof Message) return chunk;
+  if (ArrayBuffer.isView(chunk)) {
+    return new BytesMessage({ data: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) });
+  }
+  if (chunk instanceof ArrayBuffer) return new BytesMessage({ data: new Uint8Array(chunk) });
+  throw new LocalProtocolError(
+    `A WebSocket message must be a string, bytes or a Message, got ${chunk === null ? "null" : typeof chunk}`,
+    "WS_ERR_INVALID_MESSAGE",
+  );
+}
+
+function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/** The value of header `name` in an HTTP head we produced (for the server's negotiated extensions). */
+function headerOfHead(parts: readonly Uint8Array[], name: string): string {
+  const decoder = new TextDecoder("latin1");
+  let text = "";
+  for (const part of parts) text += decoder.decode(part, { stream: true });
+  const values: string[] = [];
+  for (const line of text.split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed === "") break; // the end of the head
+    const colon = trimmed.indexOf(":");
+    if (colon > 0 && trimmed.slice(0, colon).trim().toLowerCase() === name) values.push(trimmed.slice(colon + 1).trim());
+  }
+  return values.join(", ");
+}
+
+function positiveOption(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(value >= 0)) {
+    throw new LocalProtocolError(`${name} must be a non-negative number, got ${String(value)}`, "WS_ERR_INVALID_OPTION");
+  }
+  return value;
+}
+
+function timeoutOption(value: number | null | undefined, fallback: number, name: string): number {
+  if (typeof value === "number" && !(value >= 0)) {
+    throw new LocalProtocolError(`${name} must be a non-negative number or null, got ${String(value)}`, "WS_ERR_INVALID_OPTION");
+  }
+  return duration(value, fallback);
+}
+
+function connectionOptions(options: ConnectionOptions): ConnectionOptions {
+  const picked: ConnectionOptions = {};
+  if (options.maxMessageSize !== undefined) picked.maxMessageSize = options.maxMessageSize;
+  if (options.maxFrameSize !== undefined) picked.maxFrameSize = options.maxFrameSize;
+  if (options.maxHandshakeSize !== undefined) picked.maxHandshakeSize = options.maxHandshakeSize;
+  if (options.maxHeaders !== undefined) picked.maxHeaders = options.maxHeaders;
+  if (options.random !== undefined) picked.random = options.random;
+  return picked;
+}
+
+/**
+ * One WebSocket over a byte transport, shaped like the WHATWG
+ * `WebSocketStream`. Made by {@link connectWebSocket} and
+ * {@link acceptWebSocket}.
+ * @example
+ * ```ts
+ * const ws = connectWebSocket(transport, { url: "ws://example.com/chat" });
+ * const { readable, writable } = await ws.opened;
+ * const writer = writable.getWriter();
+ * await writer.write("hello");
+ * for await (const message of readable) console.log(message);
+ * const { closeCode, reason } = await ws.closed;
+ * ```
+ */
+export class WebSocketSession<R = string | Uint8Array> {
+  /** Resolves once the opening handshake succeeded; rejects (with a {@link WebSocketError}, or the signal's reason) if it failed. */
+  readonly opened: Promise<WebSocketOpenInfo<R>>;
+  /** Resolves after a clean close with the peer's close code and reason; rejects with a {@link WebSocketError} otherwise. */
+  readonly closed: Promise<WebSocketCloseInfo>;
+  /** The sans-I/O engine underneath (for inspection; do not feed it). */
+  readonly connection: WSConnection;
+
+  readonly #client: boolean;
+  readonly #options: ConnectWebSocketOptions<boolean> & AcceptWebSocketOptions<boolean>;
+  readonly #impl: StreamsImplementation;
+  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #openedDeferred = deferred<WebSocketOpenInfo<R>>();
+  readonly #closedDeferred = deferred<WebSocketCloseInfo>();
+  readonly #fragments: boolean;
+  readonly #autoPong: boolean;
+  readonly #closeTimeout: number;
+  readonly #pingInterval: number;
+  readonly #pingTimeout: number;
+
+  #phase: Phase = "handshake";
+  #readController: ReadableStreamDefaultController<R> | null = null;
+  #writeController: WritableStreamDefaultController | null = null;
+  #readableCancelled = false;
+  #writableClosing = false;
+  #demand: (() => void) | null = null;
+  #readPaused = false;
+  #readLoopDone: Promise<void> | null = null;
+  #transportReleased = false;
+
+  // Messages written vs handed to the connection (see close()).
+  #writesQueued = 0;
+  #writesSent = 0;
+  #pendingClose: { code: number | null; reason: string; after: number } | null = null;
+
+  // Whole-message assembly.
+  #textParts = "";
+  #binaryParts: Uint8Array[] = [];
+  #binarySize = 0;
+
+  // Client: what was read during the handshake (for the raw extensions header).
+  #handshakeBytes: Uint8Array[] = [];
+  #handshakeSize = 0;
+
+  // Client rejection being received.
+  #rejection: { status: number; headers: Headers; body: Uint8Array[]; size: number } | null = null;
+
+  // Timers (created lazily: an idle connection holds as little as it can).
+  #handshakeTimer: Timer | null = null;
+  #closeTimer: Timer | null = null;
+  #pingTimer: Timer | null = null;
+  #pongTimer: Timer | null = null;
+  #keepalivePing: string | null = null;
+  #pings: PendingPing[] = [];
+  #pingCounter = 0;
+  #abortListener: (() => void) | null = null;
+
+  /** @internal Use {@link connectWebSocket} or {@link acceptWebSocket}. */
+  constructor(
+    type: ConnectionType,
+    transport: ByteTransport,
+    options: ConnectWebSocketOptions<boolean> & AcceptWebSocketOptions<boolean>,
+  ) {
+    this.#client = type === ConnectionType.CLIENT;
+    this.#options = options;
+    this.#impl = options.streams ?? streamsImplementation();
+    this.#fragments = options.fragments === true;
+    this.#autoPong = options.autoPong ?? true;
+    const handshakeTimeout = timeoutOption(options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, "handshakeTimeout");
+    this.#closeTimeout = timeoutOption(options.closeTimeout, DEFAULT_CLOSE_TIMEOUT, "closeTimeout");
+    this.#pingInterval = timeoutOption(options.pingInterval, DEFAULT_PING_INTERVAL, "pingInterval");
+    this.#pingTimeout = timeoutOption(options.pingTimeout, DEFAULT_PING_TIMEOUT, "pingTimeout");
+    positiveOption(options.readableHighWaterMark, DEFAULT_READABLE_HWM, "readableHighWaterMark");
+    positiveOption(options.writableHighWaterMark, DEFAULT_WRITABLE_HWM, "writableHighWaterMark");
+    this.connection = new WSConnection(type, connectionOptions(options));
+    this.opened = this.#openedDeferred.promise;
+    this.closed = this.#closedDeferred.promise;
+    this.#reader = transport.readable.getReader();
+    this.#writer = transport.writable.getWriter();
+
+    const signal = options.signal;
+    if (signal?.aborted) {
+      this.#finish({ error: signal.reason }, false);
+      return;
+    }
+    if (signal) {
+      this.#abortListener = () => {
+        if (this.#phase === "handshake") this.#finish({ error: signal.reason }, false);
+      };
+      signal.addEventListener("abort", this.#abortListener, { once: true });
+    }
+    if (Number.isFinite(handshakeTimeout)) {
+      this.#handshakeTimer = new Timer(() => {
+        if (this.#phase === "handshake") {
+          this.#finish(
+            { error: new WebSocketError("The opening handshake timed out", { closeCode: 1006, code: "WS_ERR_HANDSHAKE_TIMEOUT" }) },
+            false,
+          );
+        }
+      });
+      this.#handshakeTimer.start(handshakeTimeout);
+    }
+    this.#start();
+  }
+
+  /**
+   * Start the closing handshake. Messages written before the call are sent
+   * first. Before the handshake completed, this abandons it. Codes are those
+   * RFC 6455 lets an endpoint send (1000-1003, 1007-1013, 3000-4999); no code
+   * sends a close frame without status (the peer sees 1005), a reason without
+   * a code means 1000.
+   * @throws LocalProtocolError for a code that may not be sent or a reason over 123 UTF-8 bytes.
+   */
+  close(info: Partial<WebSocketCloseInfo> = {}): void {
+    const reason = info.reason ?? "";
+    let code = info.closeCode ?? null;
+    if (code !== null && !isSendableCloseCode(code)) {
+      throw new LocalProtocolError(`Close code ${String(code)} may not be sent`, "WS_ERR_INVALID_CLOSE_CODE");
+    }
+    if (encoder.encode(reason).byteLength > MAX_CLOSE_REASON_BYTES) {
+      // RFC 6455 §5.5: a control frame payload is at most 125 bytes (2 of them the code).
+      throw new LocalProtocolError("A close reason is at most 123 UTF-8 bytes", "WS_ERR_INVALID_CLOSE_REASON");
+    }
+    if (code === null && reason !== "") code = 1000;
+    if (this.#phase === "handshake") {
+      this.#finish(
+        {
+          error: new WebSocketError("The WebSocket was closed before the opening handshake completed", {
+            closeCode: 1006,
+            code: "WS_ERR_HANDSHAKE_ABORTED",
+          }),
+        },
+        false,
+      );
+      return;
+    }
+    if (this.#phase !== "open" || this.#pendingClose !== null) return;
+    this.#pendingClose = { code, reason, after: this.#writesQueued };
+    this.#armCloseTimer();
+    this.#maybeSendClose();
+  }
+
+  /**
+   * Send a ping; resolves with the round-trip time in milliseconds when the
+   * matching pong arrives (a pong also acknowledges every earlier ping).
+   * @example
+   * ```ts
+   * const rtt = await ws.ping();
+   * ```
+   */
+  ping(payload?: Uint8Array | string): Promise<number> {
+    if (this.#phase !== "open" || this.#pendingClose !== null) {
+      return Promise.reject(new LocalProtocolError("Cannot ping: the WebSocket is not open", "WS_ERR_INVALID_STATE"));
+    }
+    let bytes: Uint8Array;
+    if (payload === undefined) {
+      bytes = new Uint8Array(4);
+      new DataView(bytes.buffer).setUint32(0, ++this.#pingCounter >>> 0);
+    } else {
+      bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
+    }
+    try {
+      this.#send(this.connection.send(new Ping({ payload: bytes })));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<number>((resolve, reject) => {
+      this.#pings.push({ key: payloadKey(bytes), sentAt: now(), resolve, reject });
+    });
+  }
+
+  // ---- handshake ------------------------------------------------------------
+
+  #start(): void {
+    if (this.#client) {
+      try {
+        this.#send(this.connection.send(this.#buildRequest()));
+      } catch (error) {
+        this.#finish({ error }, false);
+        return;
+      }
+    } else if (this.#options.upgradeRequest) {
+      const { headers, path } = this.#options.upgradeRequest;
+      const pending = this.#receive(null, () => this.connection.initiateUpgradeConnection(headers, path));
+      if (pending) {
+        pending.then(() => this.#startReading(), (error: unknown) => this.#finish({ error }, false));
+        return;
+      }
+    }
+    this.#startReading();
+  }
+
+  #startReading(): void {
+    // #finish may have started the loop already (to drain until the peer's EOF).
+    if (this.#readLoopDone === null && !this.#transportReleased) this.#readLoopDone = this.#readLoop();
+  }
+
+  #buildRequest(): Request {
+    const options = this.#options;
+    let host = options.host;
+    let target = options.path;
+    if (options.url !== undefined) {
+      let url: URL;
+      try {
+        url = new URL(String(options.url));
+      } catch {
+        throw new LocalProtocolError(`Invalid WebSocket URL: ${String(options.url)}`, "WS_ERR_INVALID_URL");
+      }
+      host ??= url.host;
+      target ??= (url.pathname || "/") + url.search;
+    }
+    if (host === undefined) throw new LocalProtocolError("connectWebSocket needs `url` or `host`", "WS_ERR_INVALID_OPTION");
+    return new Request({
+      host,
+      target: target ?? "/",
+      subprotocols: options.protocols ?? [],
+      extensions: options.extensions ?? [new PerMessageDeflate()],
+      extraHeaders: options.headers ?? [],
+    });
+  }
+
+  async #decide(request: Request): Promise<void> {
+    const options = this.#options;
+    let decision: AcceptDecision | RejectDecision | void;
+    let failure: unknown = null;
+    try {
+      decision = options.handleRequest ? await options.handleRequest(request) : undefined;
+    } catch (error) {
+      failure = error;
+      decision = { status: 500 };
+    }
+    if (this.#phase !== "handshake") return;
+    if (decision && "status" in decision) {
+      this.#reject(decision, failure);
+      return;
+    }
+    const offered = request.subprotocols;
+    const subprotocol =
+      decision?.subprotocol !== undefined
+        ? decision.subprotocol
+        : (offered.find((p) => (options.protocols ?? []).includes(p)) ?? null);
+    let head: Uint8Array;
+    try {
+      head = this.connection.send(
+        new AcceptConnection({
+          subprotocol,
+          extensions: decision?.extensions ?? options.extensions ?? [new PerMessageDeflate()],
+          extraHeaders: [...(options.headers ?? []), ...(decision?.headers ?? [])],
+        }),
+      );
+    } catch (error) {
+      this.#reject({ status: 500 }, error);
+      return;
+    }
+    this.#send(head);
+    this.#open(subprotocol ?? "", headerOfHead([head], "sec-websocket-extensions"));
+  }
+
+  #reject(decision: RejectDecision, cause: unknown): void {
+    const body = typeof decision.body === "string" ? encoder.encode(decision.body) : (decision.body ?? EMPTY);
+    const headers = decision.headers ?? [];
+    try {
+      this.#send(
+        this.connection.send(new RejectConnection({ statusCode: decision.status, headers, hasBody: body.byteLength > 0 })),
+      );
+      if (body.byteLength > 0) this.#send(this.connection.send(new RejectData({ data: body })));
+    } catch (error) {
+      cause ??= error;
+    }
+    const init: WebSocketErrorInit = { closeCode: 1006, code: "WS_ERR_HANDSHAKE_REJECTED", status: decision.status, headers, body };
+    if (cause !== null) init.cause = cause;
+    this.#finish({ error: new WebSocketError(`The opening handshake was rejected with HTTP ${decision.status}`, init) }, true);
+  }
+
+  #open(protocol: string, extensions: string): void {
+    this.#phase = "open";
+    this.#handshakeTimer?.stop();
+    this.#removeAbortListener();
+    const options = this.#options;
+    const readable = new this.#impl.ReadableStream<R>(
+      {
+        start: (controller) => {
+          this.#readController = controller;
+        },
+        pull: () => this.#wake(),
+        cancel: (reason) => {
+          this.#readableCancelled = true;
+          this.#textParts = "";
+          this.#binaryParts = [];
+          this.#wake();
+          this.#closeUsingReason(reason);
+        },
+      },
+      { highWaterMark: options.readableHighWaterMark ?? DEFAULT_READABLE_HWM, size: messageSize },
+    );
+    const writable = new this.#impl.WritableStream<WebSocketWritable>(
+      {
+        start: (controller) => {
+          this.#writeController = controller;
+        },
+        write: (chunk) => this.#write(chunk),
+        close: () => {
+          this.#writableClosing = true;
+          this.close();
+          return this.closed.then(noop);
+        },
+        abort: (reason) => {
+          this.#writableClosing = true;
+          this.#closeUsingReason(reason);
+        },
+      },
+      {
+        highWaterMark: options.writableHighWaterMark ?? DEFAULT_WRITABLE_HWM,
+        size: (chunk) => {
+          this.#writesQueued++;
+          return messageSize(chunk);
+        },
+      },
+    );
+    this.#openedDeferred.resolve({ readable, writable, protocol, extensions });
+    this.#scheduleKeepalive();
+  }
+
+  // ---- reading --------------------------------------------------------------
+
+  async #readLoop(): Promise<void> {
+    const reader = this.#reader;
+    try {
+      for (;;) {
+        if (this.#mustWaitForDemand()) {
+          this.#readPaused = true;
+          await new Promise<void>((resolve) => {
+            this.#demand = resolve;
+          });
+          this.#readPaused = false;
+          continue;
+        }
+        const result = await reader.read();
+        if (result.done) {
+          if (this.#phase !== "done") await this.#receive(null);
+          return;
+        }
+        if (this.#phase === "done") continue; // releasing: discard until the peer's EOF
+        const pending = this.#receive(result.value);
+        if (pending) await pending;
+      }
+    } catch (error) {
+      if (this.#phase !== "done") {
+        this.#finish(
+          { error: new WebSocketError("The transport failed", { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
+          false,
+        );
+      }
+    } finally {
+      if (this.#phase === "handshake") {
+        this.#finish(
+          { error: new WebSocketError("The transport closed during the opening handshake", { closeCode: 1006, code: "WS_ERR_ABNORMAL_CLOSURE" }) },
+          false,
+        );
+      }
+    }
+  }
+
+  #mustWaitForDemand(): boolean {
+    const controller = this.#readController;
+    return (
+      this.#phase === "open" &&
+      this.#pendingClose === null &&
+      !this.#readableCancelled &&
+      controller !== null &&
+      (controller.desiredSize ?? 1) <= 0
+    );
+  }
+
+  #wake(): void {
+    const demand = this.#demand;
+    if (demand) {
+      this.#demand = null;
+      demand();
+    }
+  }
+
+  /** Feed bytes (or EOF, or a custom feed) to the connection and handle the events; a promise while a handshake decision is pending. */
+  #receive(data: Uint8Array | null, feed?: () => void): Promise<void> | undefined {
+    const connection = this.connection;
+    if (connection.state === ConnectionState.CLOSED) return; // after the close handshake or a rejection: discard
+    if (this.#client && this.#phase === "handshake" && data !== null && this.#handshakeSize < HANDSHAKE_COPY_LIMIT) {
+      this.#handshakeBytes.push(data);
+      this.#handshakeSize += data.byteLength;
+    }
+    try {
+      if (feed) feed();
+      else connection.receiveData(data);
+    } catch (error) {
+      this.#handshakeFailed(error);
+      return;
+    }
+    return this.#drainEvents();
+  }
+
+  #drainEvents(): Promise<void> | undefined {
+    try {
+      for (const event of this.connection.events()) {
+        const pending = this.#handle(event);
+        if (pending) return pending.then(() => this.#drainEvents());
+        if (this.#phase === "done") return;
+      }
+    } catch (error) {
+      this.#handshakeFailed(error);
+    }
+    return;
+  }
+
+  #handshakeFailed(error: unknown): void {
+    if (this.#phase === "done") return;
+    let status: number | undefined;
+    let graceful = false;
+    if (error instanceof RemoteProtocolError && error.eventHint && !this.#client) {
+      // Answer a bad request with the hint (400, 426 with the version...).
+      try {
+        this.#send(this.connection.send(error.eventHint));
+        graceful = true;
+        if (error.eventHint instanceof RejectConnection) status = error.eventHint.statusCode;
+      } catch {
+        // Nothing could be sent: just drop the transport.
+      }
+    }
+    const init: WebSocketErrorInit = { closeCode: 1006, code: (error as { code?: unknown }).code === undefined ? "WS_ERR_HANDSHAKE" : String((error as { code: unknown }).code), cause: error };
+    if (status !== undefined) init.status = status;
+    const message = error instanceof Error ? error.message : String(error);
+    this.#finish({ error: new WebSocketError(`The opening handshake failed: ${message}`, init) }, graceful);
+  }
+
+  #handle(event: Event): Promise<void> | undefined {
+    switch (event.type) {
+      case "Request":
+        return this.#decide(event);
+      case "AcceptConnection": {
+        // The response head is in the bytes read so far (the 101 carries the negotiated extensions).
+        const head = this.#handshakeBytes;
+        this.#handshakeBytes = [];
+        this.#open(event.subprotocol ?? "", headerOfHead(head, "sec-websocket-extensions"));
+        return;
+      }
+      case "RejectConnection":
+        this.#rejection = { status: event.statusCode, headers: event.headers, body: [], size: 0 };
+        return;
+      case "RejectData":
+        this.#onRejectData(event);
+        return;
+      case "Message":
+      case "TextMessage":
+      case "BytesMessage":
+        this.#onMessage(event);
+        return;
+      case "Ping":
+        this.#options.onPing?.(event.payload);
+        if (this.#autoPong && this.connection.state === ConnectionState.OPEN) this.#send(this.connection.send(event.response()));
+        return;
+      case "Pong":
+        this.#onPong(event);
+        return;
+      case "CloseConnection":
+        this.#onClose(event);
+        return;
+    }
+  }
+
+  #onRejectData(event: RejectData): void {
+    const rejection = this.#rejection;
+    if (!rejection) return;
+    const limit = this.#options.maxRejectionBodySize ?? DEFAULT_MAX_REJECTION_BODY;
+    if (rejection.size < limit && event.data.byteLength > 0) {
+      const piece = event.data.subarray(0, limit - rejection.size);
+      rejection.body.push(piece);
+      rejection.size += piece.byteLength;
+    }
+    if (!event.bodyFinished) return;
+    this.#finish(
+      {
+        error: new WebSocketError(`The server rejected the WebSocket with HTTP ${rejection.status}`, {
+          closeCode: 1006,
+          code: "WS_ERR_HANDSHAKE_REJECTED",
+          status: rejection.status,
+          headers: rejection.headers,
+          body: concat(rejection.body.length ? rejection.body : [EMPTY], rejection.size),
+        }),
+      },
+      true,
+    );
+  }
+
+  #onMessage(event: AnyMessage): void {
+    const controller = this.#readController;
+    if (controller === null || this.#readableCancelled) return;
+    // While closing, nobody promised to read: drop what would overfill the queue.
+    const closing = this.#phase !== "open" || this.#pendingClose !== null;
+    if (this.#fragments) {
+      if (!closing || (controller.desiredSize ?? 0) > 0) controller.enqueue(event as unknown as R);
+      return;
+    }
+    const data = event.data;
+    let whole: string | Uint8Array;
+    if (typeof data === "string") {
+      if (!event.messageFinished) {
+        this.#textParts += data;
+        return;
+      }
+      whole = this.#textParts === "" ? data : this.#textParts + data;
+      this.#textParts = "";
+    } else {
+      if (!event.messageFinished) {
+        if (data.byteLength > 0) {
+          this.#binaryParts.push(data);
+          this.#binarySize += data.byteLength;
+        }
+        return;
+      }
+      if (this.#binaryParts.length === 0) whole = data;
+      else {
+        this.#binaryParts.push(data);
+        whole = concat(this.#binaryParts, this.#binarySize + data.byteLength);
+        this.#binaryParts = [];
+        this.#binarySize = 0;
+      }
+    }
+    if (!closing || (controller.desiredSize ?? 0) > 0) controller.enqueue(whole as R);
+  }
+
+  #onPong(event: Pong): void {
+    this.#options.onPong?.(event.payload);
+    if (this.#pings.length === 0) return;
+    const key = payloadKey(event.payload);
+    const index = this.#pings.findIndex((p) => p.key === key);
+    if (index < 0) return; // unsolicited
+    const acknowledged = this.#pings.splice(0, index + 1);
+    const at = now();
+    for (const ping of acknowledged) ping.resolve(at - ping.sentAt);
+  }
+
+  #onClose(event: CloseConnection): void {
+    const error = (code: string): WebSocketError =>
+      new WebSocketError(event.reason || `The WebSocket closed with code ${event.code}`, {
+        closeCode: event.code,
+        reason: event.reason ?? "",
+        code,
+      });
+    switch (event.origin) {
+      case "remote": {
+        if (this.connection.state === ConnectionState.REMOTE_CLOSING) {
+          // RFC 6455 §5.5.1: an endpoint that receives a close frame sends one in response (echoing the code).
+          try {
+            this.#send(this.connection.send(event.response()));
+          } catch {
+            // Already answered or impossible: the peer's close still completes ours.
+          }
+        }
+        this.#finish({ ok: { closeCode: event.code, reason: event.reason ?? "" } }, true);
+        return;
+      }
+      case "protocol-error": {
+        // RFC 6455 §7.1.7: fail the connection, sending the close code first.
+        this.#sendClose(event.code, event.reason ?? "");
+        this.#finish({ error: error("WS_ERR_PROTOCOL") }, true);
+        return;
+      }
+      case "abnormal":
+      case "local":
+        this.#finish(
+          { error: new WebSocketError("The transport closed without a close frame", { closeCode: 1006, code: "WS_ERR_ABNORMAL_CLOSURE" }) },
+          true,
+        );
+        return;
+    }
+  }
+
+  // ---- writing --------------------------------------------------------------
+
+  #send(bytes: Uint8Array): void {
+    if (this.#transportReleased || bytes.byteLength === 0) return;
+    this.#writer.write(bytes).then(undefined, this.#onWriteError);
+  }
+
+  readonly #onWriteError = (error: unknown): void => {
+    if (this.#phase === "done") return;
+    this.#finish({ error: new WebSocketError("The transport failed", { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) }, false);
+  };
+
+  #write(chunk: WebSocketWritable): Promise<void> | undefined {
+    const index = ++this.#writesSent;
+    const pendingClose = this.#pendingClose;
+    if (this.#phase === "done") throw new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" });
+    if (this.#phase !== "open" || (pendingClose !== null && index > pendingClose.after)) {
+      throw new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" });
+    }
+    this.#send(this.connection.send(toMessage(chunk)));
+    if (pendingClose !== null) this.#maybeSendClose();
+    const writer = this.#writer;
+    if ((writer.desiredSize ?? 1) <= 0) return writer.ready;
+    return;
+  }
+
+  #maybeSendClose(): void {
+    const pendingClose = this.#pendingClose;
+    if (pendingClose === null || this.#phase !== "open") return;
+    if (this.#writesSent < pendingClose.after && !this.#writableClosing) return;
+    this.#sendClose(pendingClose.code, pendingClose.reason);
+    this.#phase = "closing";
+    this.#stopKeepalive();
+    this.#wake(); // read regardless of demand from now on, to see the peer's close
+  }
+
+  #sendClose(code: number | null, reason: string): void {
+    if (this.connection.state !== ConnectionState.OPEN) return;
+    try {
+      // A close without a code is sent as 1005 (no status), which the frame layer sends as an empty payload.
+      this.#send(this.connection.send(new CloseConnection({ code: code ?? 1005, reason: code === null ? null : reason })));
+    } catch {
+      // The code was validated in close(); nothing else can go wrong here.
+    }
+  }
+
+  #closeUsingReason(reason: unknown): void {
+    let code: number | null = null;
+    let text = "";
+    if (reason instanceof WebSocketError) {
+      code = reason.closeCode;
+      text = reason.reason;
+    }
+    try {
+      this.close(code === null ? { reason: text } : { closeCode: code, reason: text });
+    } catch {
+      this.close();
+    }
+  }
+
+  // ---- keepalive ------------------------------------------------------------
+
+  #scheduleKeepalive(): void {
+    if (!Number.isFinite(this.#pingInterval)) return;
+    this.#pingTimer ??= new Timer(() => this.#keepalive());
+    this.#pingTimer.start(this.#pingInterval);
+  }
+
+  #keepalive(): void {
+    if (this.#phase !== "open" || this.#pendingClose !== null) return;
+    if (this.#keepalivePing === null) {
+      const payload = new Uint8Array(4);
+      new DataView(payload.buffer).setUint32(0, ++this.#pingCounter >>> 0);
+      const key = payloadKey(payload);
+      this.#keepalivePing = key;
+      this.ping(payload).then(() => {
+        if (this.#keepalivePing === key) {
+          this.#keepalivePing = null;
+          this.#pongTimer?.stop();
+        }
+      }, noop);
+      if (Number.isFinite(this.#pingTimeout)) {
+        this.#pongTimer ??= new Timer(() => this.#keepaliveTimedOut());
+        this.#pongTimer.start(this.#pingTimeout);
+      }
+    }
+    this.#pingTimer?.start(this.#pingInterval);
+  }
+
+  #keepaliveTimedOut(): void {
+    if (this.#phase !== "open") return;
+    if (this.#readPaused) {
+      // The pong may sit behind messages the application has not read yet.
+      this.#pongTimer?.start(this.#pingTimeout);
+      return;
+    }
+    this.#sendClose(1011, "keepalive ping timeout");
+    this.#finish(
+      {
+        error: new WebSocketError("No pong arrived within pingTimeout", {
+          closeCode: 1011,
+          reason: "keepalive ping timeout",
+          code: "WS_ERR_KEEPALIVE_TIMEOUT",
+        }),
+      },
+      true,
+    );
+  }
+
+  #stopKeepalive(): void {
+    this.#pingTimer?.stop();
+    this.#pongTimer?.stop();
+  }
+
+  // ---- the end --------------------------------------------------------------
+
+  #armCloseTimer(): void {
+    if (!Number.isFinite(this.#closeTimeout)) return;
+    if (this.#closeTimer?.active) return;
+    this.#closeTimer ??= new Timer(() => this.#closeTimedOut());
+    this.#closeTimer.start(this.#closeTimeout);
+  }
+
+  #closeTimedOut(): void {
+    if (this.#phase !== "done") {
+      this.#finish(
+        { error: new WebSocketError("The closing handshake timed out", { closeCode: 1006, code: "WS_ERR_CLOSE_TIMEOUT" }) },
+        false,
+      );
+    } else {
+      this.#abortTransport();
+    }
+  }
+
+  #removeAbortListener(): void {
+    if (this.#abortListener) {
+      this.#options.signal?.removeEventListener("abort", this.#abortListener);
+      this.#abortListener = null;
+    }
+  }
+
+  /** Settle everything once; release the transport (gracefully or not); then settle `closed`. */
+  #finish(outcome: Outcome, graceful: boolean): void {
+    if (this.#phase === "done") return;
+    const wasHandshake = this.#phase === "handshake";
+    this.#phase = "done";
+    this.#handshakeTimer?.stop();
+    this.#stopKeepalive();
+    this.#removeAbortListener();
+    this.#wake();
+
+    const error = "error" in outcome ? outcome.error : null;
+    if (wasHandshake) this.#openedDeferred.reject(error);
+    const readController = this.#readController;
+    const writeController = this.#writeController;
+    if (error === null) {
+      // Clean: the readable ends. The writable is left to fail each later
+      // write (WS_ERR_CLOSED) rather than errored now, so that an echo's
+      // `readable.pipeTo(writable)` resolves instead of rejecting.
+      if (readController !== null && !this.#readableCancelled) readController.close();
+    } else {
+      if (readController !== null && !this.#readableCancelled) readController.error(error);
+      if (writeController !== null) writeController.error(error);
+    }
+    const pingError = error ?? new WebSocketError("The WebSocket closed before the pong arrived", { code: "WS_ERR_CLOSED" });
+    for (const ping of this.#pings.splice(0)) ping.reject(pingError);
+    this.#textParts = "";
+    this.#binaryParts = [];
+    this.#handshakeBytes = [];
+
+    const settle = (): void => {
+      this.#closeTimer?.stop();
+      if ("ok" in outcome) this.#closedDeferred.resolve(outcome.ok);
+      else this.#closedDeferred.reject(outcome.error);
+    };
+    if (!graceful) {
+      this.#abortTransport();
+      settle();
+      return;
+    }
+    this.#armCloseTimer();
+    this.#releaseGracefully().then(settle, settle);
+  }
+
+  async #releaseGracefully(): Promise<void> {
+    try {
+      await this.#writer.close(); // our FIN, once every queued frame is out
+    } catch {
+      // Aborted by the close timer or failed: nothing more to flush.
+    }
+    // Wait for the peer's EOF (the read loop discards until then).
+    if (this.#readLoopDone === null) this.#readLoopDone = this.#readLoop();
+    await this.#readLoopDone;
+    this.#abortTransport();
+  }
+
+  #abortTransport(): void {
+    if (this.#transportReleased) return;
+    this.#transportReleased = true;
+    this.#reader.cancel().catch(noop);
+    this.#writer.abort().catch(noop);
+  }
+}
+
+/**
+ * Run the client side of a WebSocket over `transport`: send the opening
+ * handshake, then exchange messages as WHATWG streams.
+ * @example
+ * ```ts
+ * import { connectWebSocket } from "wsproto/streams";
+ * const conn = await Deno.connect({ hostname: "127.0.0.1", port: 8080 });
+ * const ws = connectWebSocket(conn, { url: "ws://127.0.0.1:8080/", protocols: ["chat"] });
+ * const { readable, writable, protocol } = await ws.opened;
+ * ```
+ */
+export function connectWebSocket(
+  transport: ByteTransport,
+  options: ConnectWebSocketOptions<true> & { fragments: true },
+): WebSocketSession<MessageChunk>;
+export function connectWebSocket(transport: ByteTransport, options: ConnectWebSocketOptions): WebSocketSession<string | Uint8Array>;
+export function connectWebSocket(
+  transport: ByteTransport,
+  options: ConnectWebSocketOptions<boolean>,
+): WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk> {
+  return options.fragments === true
+    ? new WebSocketSession<MessageChunk>(ConnectionType.CLIENT, transport, options)
+    : new WebSocketSession<string | Uint8Array>(ConnectionType.CLIENT, transport, options);
+}
+
+/**
+ * Run the server side of a WebSocket over `transport`: read the opening
+ * handshake (or take `options.upgradeRequest`), accept or reject it, then
+ * exchange messages as WHATWG streams.
+ * @example
+ * ```ts
+ * import { acceptWebSocket } from "wsproto/streams";
+ * const ws = acceptWebSocket(transport, {
+ *   protocols: ["chat"],
+ *   handleRequest: (request) => (request.target === "/chat" ? undefined : { status: 404, body: "no such room" }),
+ * });
+ * const { readable, writable } = await ws.opened;
+ * await readable.pipeTo(writable); // echo
+ * ```
+ */
+export function acceptWebSocket(
+  transport: ByteTransport,
+  options: AcceptWebSocketOptions<true> & { fragments: true },
+): WebSocketSession<MessageChunk>;
+export function acceptWebSocket(transport: ByteTransport, options?: AcceptWebSocketOptions): WebSocketSession<string | Uint8Array>;
+export function acceptWebSocket(
+  transport: ByteTransport,
+  options: AcceptWebSocketOptions<boolean> = {},
+): WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk> {
+  return options.fragments === true
+    ? new WebSocketSession<MessageChunk>(ConnectionType.SERVER, transport, options)
+    : new WebSocketSession<string | Uint8Array>(ConnectionType.SERVER, transport, options);
+}
