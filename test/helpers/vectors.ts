@@ -28,6 +28,7 @@
  * LocalProtocolError/RemoteProtocolError messages exactly.
  */
 import { createHash } from "node:crypto";
+import type { Test } from "tap";
 import { readFileSync } from "node:fs";
 import { Connection } from "../../src/protocol/connection.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../../src/protocol/errors.ts";
@@ -49,16 +50,8 @@ import type { ConnectionOptions } from "../../src/protocol/options.ts";
 import { sequentialRandom } from "../../src/protocol/random.ts";
 import { ConnectionState, ConnectionType, type Headers, type RandomSource } from "../../src/protocol/types.ts";
 
-/** The tap `Test` object (typed loosely so this helper does not depend on tap's types). */
-export interface TapLike {
-  test(name: string, fn: (t: TapLike) => void | Promise<void>): unknown;
-  equal(found: unknown, wanted: unknown, message?: string): unknown;
-  same(found: unknown, wanted: unknown, message?: string): unknown;
-  notSame(found: unknown, wanted: unknown, message?: string): unknown;
-  ok(value: unknown, message?: string): unknown;
-  fail(message?: string): unknown;
-  match(found: unknown, pattern: unknown, message?: string): unknown;
-}
+/** The tap test object the runner asserts with. */
+export type TapLike = Test;
 
 // ---- the JSON format --------------------------------------------------------
 
@@ -286,7 +279,10 @@ export function eventFromJson(json: Json, ctx: EventContext): Event {
     case "BytesMessage":
       return new BytesMessage({ data: bytesField(json, "data") ?? new Uint8Array(0), ...flags });
     case "Message":
-      return new Message({ data: bytesField(json, "data") ?? (json["data"] as string), ...flags });
+      return new Message<string | Uint8Array, "Message">({
+        data: bytesField(json, "data") ?? (json["data"] as string),
+        ...flags,
+      });
     case "Ping":
       return new Ping({ payload: bytesField(json, "payload") ?? new Uint8Array(0) });
     case "Pong":
