@@ -1,0 +1,125 @@
+/**
+ * Byte <-> text helpers the handshake needs: base64 (RFC 4648 §4) and
+ * latin-1, the encoding of HTTP/1.1 header bytes (RFC 7230 §3.2.4: header
+ * octets outside ASCII are opaque data, so each byte maps to one code unit).
+ *
+ * `TextDecoder("latin1")` cannot be used: the WHATWG Encoding Standard maps
+ * that label to windows-1252, which rewrites bytes 0x80–0x9F.
+ * @module
+ */
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const DECODE = new Int16Array(128).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+
+/**
+ * Standard base64 with padding (RFC 4648 §4).
+ * @example
+ * ```ts
+ * base64Encode(new Uint8Array([1, 2, 3])); // "AQID"
+ * ```
+ */
+export function base64Encode(bytes: Uint8Array): string {
+  let out = "";
+  const n = bytes.length;
+  let i = 0;
+  for (; i + 2 < n; i += 3) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out +=
+      ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]! + ALPHABET[(v >>> 6) & 63]! + ALPHABET[v & 63]!;
+  }
+  if (i + 1 === n) {
+    const v = bytes[i]! << 16;
+    out += ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]! + "==";
+  } else if (i + 2 === n) {
+    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]! + ALPHABET[(v >>> 6) & 63]! + "=";
+  }
+  return out;
+}
+
+/**
+ * Strict standard base64 decoding: the length must be a multiple of 4, padding
+ * is required, no whitespace or other characters. Returns `null` for anything
+ * else (never throws).
+ * @example
+ * ```ts
+ * base64Decode("AQID"); // Uint8Array [1, 2, 3]
+ * base64Decode("AQI");  // null
+ * ```
+ */
+export function base64Decode(text: string): Uint8Array | null {
+  const len = text.length;
+  if (len % 4 !== 0) return null;
+  let pad = 0;
+  if (len > 0 && text.charCodeAt(len - 1) === 0x3d) pad = text.charCodeAt(len - 2) === 0x3d ? 2 : 1;
+  const out = new Uint8Array((len / 4) * 3 - pad);
+  let o = 0;
+  for (let i = 0; i < len; i += 4) {
+    const last = i + 4 === len;
+    const a = sextet(text, i);
+    const b = sextet(text, i + 1);
+    const c = last && pad === 2 ? 0 : sextet(text, i + 2);
+    const d = last && pad >= 1 ? 0 : sextet(text, i + 3);
+    if ((a | b | c | d) < 0) return null;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    out[o++] = v >>> 16;
+    if (o < out.length) out[o++] = (v >>> 8) & 0xff;
+    if (o < out.length) out[o++] = v & 0xff;
+  }
+  return out;
+}
+
+function sextet(text: string, index: number): number {
+  const code = text.charCodeAt(index);
+  return code < 128 ? DECODE[code]! : -1;
+}
+
+/**
+ * Bytes to a string with one code unit per byte (ISO-8859-1).
+ * @example
+ * ```ts
+ * latin1Decode(new Uint8Array([0x48, 0xe9])); // "Hé"
+ * ```
+ */
+export function latin1Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  let out = "";
+  for (let i = start; i < end; i += 4096) {
+    const piece = bytes.subarray(i, Math.min(i + 4096, end));
+    out += String.fromCharCode.apply(null, piece as unknown as number[]);
+  }
+  return out;
+}
+
+/** `true` when every code unit of `text` fits in one byte (ISO-8859-1). */
+export function isLatin1(text: string): boolean {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\xff]*$/.test(text);
+}
+
+/**
+ * A string whose code units are all <= 0xFF to bytes, one byte per code unit.
+ * Callers check {@link isLatin1} first; higher code units are truncated.
+ * @example
+ * ```ts
+ * latin1Encode("GET"); // Uint8Array [0x47, 0x45, 0x54]
+ * ```
+ */
+export function latin1Encode(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}
+
+/** Concatenate byte arrays into one new array. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
+}

@@ -1,0 +1,559 @@
+/**
+ * A small strict HTTP/1.1 message reader and writer for the opening handshake
+ * (wsproto leans on h11 for this; here it is ours). It reads one request head
+ * (server) or response heads (client) and the bodies a rejection may carry
+ * (Content-Length, chunked, or until the connection closes), and writes heads
+ * and chunked bodies.
+ *
+ * Invariants:
+ * - Incremental: bytes may arrive one at a time; every byte is examined a
+ *   bounded number of times (line ends are found with `indexOf` on the new
+ *   bytes only, each complete line is parsed once), so feeding N bytes costs
+ *   O(N) whatever the chunking.
+ * - Bounded: a head (start line, header lines, the blank line) larger than
+ *   `maxHeadSize` bytes, or with more than `maxHeaders` fields, fails as soon
+ *   as the limit is crossed, before the rest arrives; chunk-size lines and
+ *   trailers are bounded the same way; body bytes are handed out, never kept.
+ * - Errors are {@link HttpError}s carrying the status a server would answer
+ *   with (400 or 431); the handshake converts them to `RemoteProtocolError`s.
+ *
+ * Tolerated as h11 does: bare LF line ends, obs-fold continuation lines
+ * (joined with one space), any `HTTP/d.d` version, absolute-form targets, tabs
+ * in values, empty values, a missing reason phrase. Rejected: whitespace
+ * before `:`, illegal name characters, control characters in values, a
+ * non-ASCII or empty target, an empty line before the start line, a missing
+ * (HTTP/1.1) or repeated Host, repeated or invalid Content-Length,
+ * Content-Length together with Transfer-Encoding, any Transfer-Encoding but
+ * `chunked`. Received header names are lower-cased, values stripped.
+ * @module
+ */
+import { LocalProtocolError } from "./errors.ts";
+import { isLatin1, latin1Decode, latin1Encode } from "./encoding.ts";
+import { isToken, parseTokenList } from "./headers.ts";
+import type { Headers } from "./types.ts";
+
+/** A request head as received (names lower-cased, values stripped). */
+export interface RequestHead {
+  readonly kind: "request";
+  readonly method: string;
+  readonly target: string;
+  /** `"1.1"`, `"1.0"`, ... (the digits after `HTTP/`). */
+  readonly httpVersion: string;
+  readonly headers: Headers;
+}
+
+/** A response head as received (names lower-cased, values stripped). */
+export interface ResponseHead {
+  readonly kind: "response";
+  readonly httpVersion: string;
+  readonly statusCode: number;
+  readonly reason: string;
+  readonly headers: Headers;
+}
+
+/** What the reader produces, in order. */
+export type HttpEvent =
+  | { readonly type: "head"; readonly head: RequestHead | ResponseHead }
+  | { readonly type: "data"; readonly data: Uint8Array }
+  | { readonly type: "end" };
+
+/** A malformed or oversized message; `status` is the answer a server would give. */
+export class HttpError extends Error {
+  readonly status: 400 | 431;
+  constructor(message: string, status: 400 | 431 = 400) {
+    super(message);
+    this.name = "HttpError";
+    this.status = status;
+  }
+}
+
+/** Limits of an {@link HttpReader}. */
+export interface HttpReaderLimits {
+  /** Largest head (start line + header lines + blank line), in bytes. */
+  readonly maxHeadSize: number;
+  /** Most header fields in a head (or in a chunked trailer section). */
+  readonly maxHeaders: number;
+}
+
+type Mode =
+  | "head" // reading a start line and header lines
+  | "length" // a Content-Length body
+  | "chunk-size" // a chunk-size line
+  | "chunk-data"
+  | "chunk-crlf" // the CRLF after chunk data
+  | "trailer" // trailer fields after the last chunk
+  | "until-eof" // a response body delimited by the connection's end
+  | "done" // the message is complete; later bytes are trailing data
+  | "switched"; // a 101 was read; later bytes belong to the new protocol
+
+const LF = 0x0a;
+const CR = 0x0d;
+
+// h11's ABNF (h11/_abnf.py), expressed over latin-1 strings.
+const REQUEST_LINE = /^([-!#$%&'*+.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/([0-9]\.[0-9])$/;
+const STATUS_LINE = /^HTTP\/([0-9]\.[0-9]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+const HEADER_LINE = /^([-!#$%&'*+.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
+// RFC 7230 §3.2: field-value = *( field-content / obs-fold ): VCHAR, obs-text, SP, HTAB.
+// eslint-disable-next-line no-control-regex
+const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
+const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+
+/** Longest chunk-size line (with extensions) accepted. */
+const MAX_CHUNK_LINE = 1024;
+
+/**
+ * Incremental reader of one side of an HTTP/1.1 exchange: requests
+ * (`"request"`, a server's view) or responses to a GET (`"response"`, a
+ * client's view). Feed bytes with {@link HttpReader.push} and the end of the
+ * stream with {@link HttpReader.end}; both return the events completed so far.
+ * @example
+ * ```ts
+ * const reader = new HttpReader("response", { maxHeadSize: 16384, maxHeaders: 128 });
+ * for (const ev of reader.push(bytes)) console.log(ev.type);
+ * ```
+ */
+export class HttpReader {
+  readonly #kind: "request" | "response";
+  readonly #limits: HttpReaderLimits;
+  #mode: Mode = "head";
+  // The current incomplete line, in pieces.
+  #partial: Uint8Array[] = [];
+  #partialLength = 0;
+  // Head state.
+  #headBytes = 0;
+  #startLine: string | null = null;
+  #headers: Array<[string, string]> = [];
+  #trailerBytes = 0;
+  #trailerCount = 0;
+  // Body state.
+  #remaining = 0;
+  #crlfSeen = 0;
+  // Bytes after a complete request or a 101 head.
+  #trailing: Uint8Array[] = [];
+  #trailingLength = 0;
+  #maxTrailing: number;
+
+  constructor(kind: "request" | "response", limits: HttpReaderLimits, maxTrailing = Infinity) {
+    this.#kind = kind;
+    this.#limits = limits;
+    this.#maxTrailing = maxTrailing;
+  }
+
+  /** `true` when nothing of a message has been read since the last one ended (or at all). */
+  get idle(): boolean {
+    return this.#mode === "head" && this.#startLine === null && this.#partialLength === 0 && this.#headBytes === 0;
+  }
+
+  /** `true` after a complete request (server) or a 101 (client). */
+  get complete(): boolean {
+    return this.#mode === "done" || this.#mode === "switched";
+  }
+
+  /** `true` while reading a body that ends with the connection. */
+  get readingUntilEof(): boolean {
+    return this.#mode === "until-eof";
+  }
+
+  /** Bytes received after the request or the 101 head, removed from the reader. */
+  takeTrailing(): Uint8Array {
+    const parts = this.#trailing;
+    this.#trailing = [];
+    this.#trailingLength = 0;
+    if (parts.length === 1) return parts[0]!;
+    let total = 0;
+    for (const p of parts) total += p.length;
+    const out = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    return out;
+  }
+
+  /**
+   * Feed received bytes; appends the events they complete to `events` (also
+   * returned). If the bytes are malformed, the events completed before the
+   * fault stay in `events` and an {@link HttpError} is thrown.
+   */
+  push(data: Uint8Array, events: HttpEvent[] = []): HttpEvent[] {
+    let pos = 0;
+    while (pos < data.length) {
+      switch (this.#mode) {
+        case "head":
+        case "chunk-size":
+        case "trailer": {
+          const nl = data.indexOf(LF, pos);
+          const end = nl < 0 ? data.length : nl + 1;
+          this.#count(end - pos);
+          if (nl < 0) {
+            this.#partial.push(data.slice(pos));
+            this.#partialLength += data.length - pos;
+            pos = data.length;
+            break;
+          }
+          const line = this.#takeLine(data, pos, nl);
+          pos = nl + 1;
+          this.#line(line, events);
+          break;
+        }
+        case "length": {
+          const n = Math.min(this.#remaining, data.length - pos);
+          events.push({ type: "data", data: data.slice(pos, pos + n) });
+          pos += n;
+          this.#remaining -= n;
+          if (this.#remaining === 0) this.#finish(events);
+          break;
+        }
+        case "chunk-data": {
+          const n = Math.min(this.#remaining, data.length - pos);
+          if (n > 0) events.push({ type: "data", data: data.slice(pos, pos + n) });
+          pos += n;
+          this.#remaining -= n;
+          if (this.#remaining === 0) {
+            this.#mode = "chunk-crlf";
+            this.#crlfSeen = 0;
+          }
+          break;
+        }
+        case "chunk-crlf": {
+          // h11: the CRLF after chunk data must be exactly "\r\n".
+          const want = this.#crlfSeen === 0 ? CR : LF;
+          if (data[pos] !== want) throw new HttpError("missing CRLF after chunk data");
+          pos++;
+          if (++this.#crlfSeen === 2) this.#mode = "chunk-size";
+          break;
+        }
+        case "until-eof": {
+          events.push({ type: "data", data: data.slice(pos) });
+          pos = data.length;
+          break;
+        }
+        case "done":
+        case "switched": {
+          const rest = data.length - pos;
+          if (this.#trailingLength + rest > this.#maxTrailing) {
+            throw new HttpError(`more than ${this.#maxTrailing} bytes received before the handshake completed`);
+          }
+          this.#trailing.push(data.slice(pos));
+          this.#trailingLength += rest;
+          pos = data.length;
+          break;
+        }
+      }
+    }
+    return events;
+  }
+
+  /**
+   * The stream ended. Returns the end of an until-close body; throws
+   * {@link HttpError} if a head or a delimited body is incomplete; returns
+   * nothing when idle or complete.
+   */
+  end(): HttpEvent[] {
+    switch (this.#mode) {
+      case "head":
+        if (this.idle) return [];
+        throw new HttpError("connection closed in the middle of a message head");
+      case "until-eof":
+        this.#mode = "done";
+        return [{ type: "end" }];
+      case "done":
+      case "switched":
+        return [];
+      default:
+        throw new HttpError("connection closed in the middle of a message body");
+    }
+  }
+
+  #count(n: number): void {
+    if (this.#mode === "head") {
+      this.#headBytes += n;
+      if (this.#headBytes > this.#limits.maxHeadSize) {
+        throw new HttpError(`message head larger than ${this.#limits.maxHeadSize} bytes`, 431);
+      }
+    } else if (this.#mode === "trailer") {
+      this.#trailerBytes += n;
+      if (this.#trailerBytes > this.#limits.maxHeadSize) {
+        throw new HttpError(`chunked trailer larger than ${this.#limits.maxHeadSize} bytes`, 431);
+      }
+    } else if (this.#partialLength + n > MAX_CHUNK_LINE) {
+      throw new HttpError("chunk-size line too long");
+    }
+  }
+
+  /** The line ending at `nl` (exclusive), with the pieces before it, minus a trailing CR. */
+  #takeLine(data: Uint8Array, pos: number, nl: number): string {
+    let end = nl;
+    let line: string;
+    if (this.#partialLength === 0) {
+      if (end > pos && data[end - 1] === CR) end--;
+      line = latin1Decode(data, pos, end);
+    } else {
+      line = "";
+      for (const p of this.#partial) line += latin1Decode(p);
+      line += latin1Decode(data, pos, end);
+      this.#partial = [];
+      this.#partialLength = 0;
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+    }
+    return line;
+  }
+
+  #line(line: string, events: HttpEvent[]): void {
+    if (this.#mode === "chunk-size") {
+      const m = CHUNK_SIZE_LINE.exec(line);
+      if (!m) throw new HttpError(`illegal chunk header ${JSON.stringify(line.slice(0, 64))}`);
+      const size = parseInt(m[1]!, 16);
+      if (!Number.isSafeInteger(size)) throw new HttpError("chunk size too large");
+      if (size === 0) {
+        this.#mode = "trailer";
+        this.#trailerBytes = 0;
+        this.#trailerCount = 0;
+      } else {
+        this.#mode = "chunk-data";
+        this.#remaining = size;
+      }
+      return;
+    }
+    if (this.#mode === "trailer") {
+      // Trailer fields are checked for syntax and then dropped.
+      if (line === "") {
+        this.#finish(events);
+        return;
+      }
+      if (line.charCodeAt(0) !== 0x20 && line.charCodeAt(0) !== 0x09) {
+        if (++this.#trailerCount > this.#limits.maxHeaders) throw new HttpError("too many trailer fields", 431);
+        const m = HEADER_LINE.exec(line);
+        if (!m || BAD_VALUE_CHAR.test(m[2]!)) throw new HttpError("illegal trailer line");
+      }
+      return;
+    }
+    // Head.
+    if (this.#startLine === null) {
+      if (line === "") throw new HttpError("empty line before the start line");
+      this.#startLine = line;
+      return;
+    }
+    if (line === "") {
+      this.#endOfHead(events);
+      return;
+    }
+    const first = line.charCodeAt(0);
+    if (first === 0x20 || first === 0x09) {
+      // RFC 7230 §3.2.4: obs-fold; a recipient may replace it with SP.
+      const last = this.#headers[this.#headers.length - 1];
+      if (!last) throw new HttpError("continuation line at start of headers");
+      const more = line.trim();
+      if (BAD_VALUE_CHAR.test(more)) throw new HttpError(`illegal header line ${JSON.stringify(line.slice(0, 64))}`);
+      last[1] = last[1] === "" ? more : more === "" ? last[1] : `${last[1]} ${more}`;
+      return;
+    }
+    const m = HEADER_LINE.exec(line);
+    if (!m || BAD_VALUE_CHAR.test(m[2]!)) throw new HttpError(`illegal header line ${JSON.stringify(line.slice(0, 64))}`);
+    if (this.#headers.length >= this.#limits.maxHeaders) {
+      throw new HttpError(`more than ${this.#limits.maxHeaders} header fields`, 431);
+    }
+    this.#headers.push([m[1]!.toLowerCase(), m[2]!]);
+  }
+
+  #endOfHead(events: HttpEvent[]): void {
+    const startLine = this.#startLine!;
+    const headers = this.#headers;
+    this.#startLine = null;
+    this.#headers = [];
+    this.#headBytes = 0;
+
+    let contentLength: number | null = null;
+    let transferEncoding: string[] | null = null;
+    let hosts = 0;
+    for (const [name, value] of headers) {
+      if (name === "content-length") {
+        // RFC 7230 §3.3.2: repeated or list-valued Content-Length is a framing attack.
+        if (contentLength !== null) throw new HttpError("repeated Content-Length");
+        if (!/^[0-9]{1,15}$/.test(value)) throw new HttpError(`invalid Content-Length ${JSON.stringify(value)}`);
+        contentLength = Number(value);
+      } else if (name === "transfer-encoding") {
+        let codings: string[];
+        try {
+          codings = parseTokenList(value);
+        } catch {
+          throw new HttpError(`invalid Transfer-Encoding ${JSON.stringify(value)}`);
+        }
+        transferEncoding = [...(transferEncoding ?? []), ...codings.map((c) => c.toLowerCase())];
+      } else if (name === "host") {
+        hosts++;
+      }
+    }
+    // RFC 7230 §3.3.3: a message with both is a smuggling attempt; refuse it.
+    if (transferEncoding !== null && contentLength !== null) {
+      throw new HttpError("both Transfer-Encoding and Content-Length");
+    }
+    if (transferEncoding !== null && (transferEncoding.length !== 1 || transferEncoding[0] !== "chunked")) {
+      throw new HttpError("only Transfer-Encoding: chunked is supported");
+    }
+
+    if (this.#kind === "request") {
+      const m = REQUEST_LINE.exec(startLine);
+      if (!m) throw new HttpError(`illegal request line ${JSON.stringify(startLine.slice(0, 64))}`);
+      const httpVersion = m[3]!;
+      // RFC 7230 §5.4: exactly one Host in HTTP/1.1, never more than one.
+      if (hosts > 1) throw new HttpError("repeated Host header");
+      if (hosts === 0 && httpVersion >= "1.1") throw new HttpError("missing Host header");
+      events.push({ type: "head", head: { kind: "request", method: m[1]!, target: m[2]!, httpVersion, headers } });
+      if (transferEncoding !== null) this.#startChunked();
+      else if (contentLength !== null && contentLength > 0) this.#startLength(contentLength);
+      else this.#finish(events);
+      return;
+    }
+
+    const m = STATUS_LINE.exec(startLine);
+    if (!m) throw new HttpError(`illegal status line ${JSON.stringify(startLine.slice(0, 64))}`);
+    const statusCode = Number(m[2]!);
+    if (statusCode < 100) throw new HttpError(`invalid status code ${statusCode}`);
+    events.push({
+      type: "head",
+      head: { kind: "response", httpVersion: m[1]!, statusCode, reason: m[3] ?? "", headers },
+    });
+    if (statusCode === 101) {
+      this.#mode = "switched";
+    } else if (statusCode < 200) {
+      this.#mode = "head"; // interim response: the real one follows
+    } else if (statusCode === 204 || statusCode === 304) {
+      this.#finish(events); // RFC 7230 §3.3.3 rule 1: never a body
+    } else if (transferEncoding !== null) {
+      this.#startChunked();
+    } else if (contentLength !== null) {
+      if (contentLength > 0) this.#startLength(contentLength);
+      else this.#finish(events);
+    } else {
+      this.#mode = "until-eof"; // RFC 7230 §3.3.3 rule 7
+    }
+  }
+
+  #startLength(n: number): void {
+    this.#mode = "length";
+    this.#remaining = n;
+  }
+
+  #startChunked(): void {
+    this.#mode = "chunk-size";
+  }
+
+  #finish(events: HttpEvent[]): void {
+    this.#mode = "done";
+    events.push({ type: "end" });
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Writing
+
+const TARGET = /^[\x21-\x7e]+$/;
+// h11's field_value: empty, or field-vchars with single SP/HTAB runs inside.
+const VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?$/;
+
+/**
+ * Check a header name we are about to send: it must be a token (RFC 7230 §3.2).
+ * @throws LocalProtocolError (code `WS_ERR_INVALID_HEADER`).
+ */
+export function validateHeaderName(name: string): void {
+  if (typeof name !== "string" || !isToken(name)) {
+    throw new LocalProtocolError(`Illegal header name ${JSON.stringify(name)}`, "WS_ERR_INVALID_HEADER");
+  }
+}
+
+/**
+ * Check a header value we are about to send: visible latin-1 characters with
+ * inner spaces or tabs only; in particular no CR, LF or NUL, which would let
+ * the value inject header lines (RFC 7230 §3.2).
+ * @throws LocalProtocolError (code `WS_ERR_INVALID_HEADER`).
+ */
+export function validateHeaderValue(name: string, value: string): void {
+  if (typeof value !== "string" || !VALUE.test(value)) {
+    throw new LocalProtocolError(
+      `Illegal value for header ${name}: ${JSON.stringify(value)} (no CR, LF, NUL, controls, ` +
+        `leading or trailing whitespace, or characters above U+00FF)`,
+      "WS_ERR_INVALID_HEADER",
+    );
+  }
+}
+
+/** Validate every header of a list (names tokens, values safe). */
+export function validateHeaders(headers: Headers): void {
+  if (!Array.isArray(headers)) throw new LocalProtocolError("Headers must be an array of [name, value] pairs", "WS_ERR_INVALID_HEADER");
+  for (const pair of headers) {
+    if (!Array.isArray(pair) || pair.length !== 2) {
+      throw new LocalProtocolError("Headers must be an array of [name, value] pairs", "WS_ERR_INVALID_HEADER");
+    }
+    validateHeaderName(pair[0]);
+    validateHeaderValue(pair[0], pair[1]);
+  }
+}
+
+function writeHead(startLine: string, headers: Headers): Uint8Array {
+  let text = startLine + "\r\n";
+  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+  text += "\r\n";
+  return latin1Encode(text);
+}
+
+/**
+ * Serialize a request head (`METHOD target HTTP/1.1`, headers, blank line).
+ * @throws LocalProtocolError if the method, target or a header is invalid; nothing is produced.
+ * @example
+ * ```ts
+ * writeRequestHead("GET", "/chat", [["Host", "example.com"]]);
+ * ```
+ */
+export function writeRequestHead(method: string, target: string, headers: Headers): Uint8Array {
+  if (!isToken(method)) throw new LocalProtocolError(`Illegal method ${JSON.stringify(method)}`, "WS_ERR_INVALID_HEADER");
+  if (typeof target !== "string" || !TARGET.test(target)) {
+    throw new LocalProtocolError(
+      `Illegal request target ${JSON.stringify(target)}: printable ASCII without spaces required`,
+      "WS_ERR_INVALID_TARGET",
+    );
+  }
+  validateHeaders(headers);
+  return writeHead(`${method} ${target} HTTP/1.1`, headers);
+}
+
+/**
+ * Serialize a response head. The status line is `HTTP/1.1 <code> ` with an
+ * empty reason phrase, byte for byte what wsproto 1.2 sends.
+ * @throws LocalProtocolError if the status or a header is invalid.
+ * @example
+ * ```ts
+ * writeResponseHead(403, [["content-length", "0"]]); // "HTTP/1.1 403 \r\ncontent-length: 0\r\n\r\n"
+ * ```
+ */
+export function writeResponseHead(statusCode: number, headers: Headers): Uint8Array {
+  if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 999) {
+    throw new LocalProtocolError(`Illegal status code ${String(statusCode)}`, "WS_ERR_INVALID_STATUS");
+  }
+  validateHeaders(headers);
+  return writeHead(`HTTP/1.1 ${statusCode} `, headers);
+}
+
+/**
+ * One chunk of a chunked body (RFC 7230 §4.1); an empty `data` writes nothing
+ * (the zero-size chunk would end the body).
+ */
+export function writeChunk(data: Uint8Array): Uint8Array {
+  if (data.length === 0) return new Uint8Array(0);
+  const head = latin1Encode(`${data.length.toString(16)}\r\n`);
+  const out = new Uint8Array(head.length + data.length + 2);
+  out.set(head);
+  out.set(data, head.length);
+  out[out.length - 2] = CR;
+  out[out.length - 1] = LF;
+  return out;
+}
+
+/** The last chunk and an empty trailer section. */
+export const LAST_CHUNK: Uint8Array = latin1Encode("0\r\n\r\n");
+
+/** `true` when `value` can be sent as a header value (see {@link validateHeaderValue}). */
+export function isValidHeaderValue(value: string): boolean {
+  return typeof value === "string" && VALUE.test(value) && isLatin1(value);
+}

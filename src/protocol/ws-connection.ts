@@ -1,0 +1,271 @@
+/**
+ * `WSConnection`: the whole client or server end of a WebSocket over
+ * HTTP/1.1 (wsproto's `WSConnection`): an {@link H11Handshake} until the
+ * handshake succeeds, then the {@link Connection} it created.
+ *
+ * It also offers wsproto 0.x's buffered calls (`bytesToSend`, `sendData`,
+ * `ping`, `pong`, `close`, `receiveBytes`), which queue bytes inside the object
+ * instead of returning them; both styles drive the same state machine.
+ * @module
+ */
+import type { Connection } from "./connection.ts";
+import { LocalProtocolError } from "./errors.ts";
+import { BytesMessage, CloseConnection, Ping, Pong, Request, TextMessage, type Event } from "./events.ts";
+import type { Extension } from "./extensions/extension.ts";
+import { H11Handshake } from "./handshake.ts";
+import type { ConnectionOptions } from "./options.ts";
+import { CloseReason, ConnectionState, ConnectionType, type Headers } from "./types.ts";
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Options of a {@link WSConnection}: the limits and randomness of every
+ * connection, and, for a client in the 0.x style, the request to queue at
+ * construction.
+ */
+export interface WSConnectionOptions extends ConnectionOptions {
+  /** Client: when given, a `Request` for this host is queued at once (0.x style; read it with `bytesToSend()`). */
+  host?: string;
+  /** Client, with `host`: the request target. @default "/" */
+  resource?: string;
+  /** Client, with `host`: subprotocols to offer, in order of preference. @default [] */
+  subprotocols?: string[];
+  /** Client, with `host`: extensions to offer. @default [] */
+  extensions?: Extension[];
+  /** Client, with `host`: more request headers (e.g. Origin). @default [] */
+  extraHeaders?: Headers;
+}
+
+/**
+ * One end of a WebSocket connection over HTTP/1.1, handshake included.
+ *
+ * Event style (wsproto 1.x): `send(event)` returns the bytes to write,
+ * `receiveData(bytes | null)` takes what was read, `events()` yields what it
+ * meant. Nothing is answered automatically.
+ *
+ * Buffered style (wsproto 0.x): `sendData`, `ping`, `pong`, `close` queue
+ * bytes that `bytesToSend()` hands out; `receiveBytes(bytes)` feeds data,
+ * reads the events at once, answers pings with pongs and a peer's close (or
+ * a protocol violation) with the closing frame, queuing those answers, and
+ * keeps the events for `events()`. Mixing styles is allowed; write what
+ * `bytesToSend()` holds before bytes returned by `send()`.
+ * @example
+ * ```ts
+ * import { WSConnection, ConnectionType, Request, TextMessage } from "wsproto";
+ * const ws = new WSConnection(ConnectionType.CLIENT);
+ * socket.write(ws.send(new Request({ host: "example.com", target: "/chat" })));
+ * socket.on("data", (chunk) => {
+ *   ws.receiveData(chunk);
+ *   for (const event of ws.events()) {
+ *     if (event.type === "AcceptConnection") socket.write(ws.send(new TextMessage({ data: "hi" })));
+ *     else if (event.type === "TextMessage") console.log(event.data);
+ *   }
+ * });
+ * ```
+ * @example
+ * ```ts
+ * // The 0.x buffered style:
+ * const ws = new WSConnection(ConnectionType.CLIENT, { host: "example.com", resource: "/chat" });
+ * socket.write(ws.bytesToSend());            // the handshake request
+ * socket.on("data", (chunk) => {
+ *   ws.receiveBytes(chunk);                   // pings are answered for you
+ *   for (const event of ws.events()) if (event.type === "AcceptConnection") ws.sendData("hi");
+ *   socket.write(ws.bytesToSend());
+ * });
+ * ```
+ */
+export class WSConnection {
+  /** `true` on the client side. */
+  readonly client: boolean;
+  /** The HTTP/1.1 handshake (wsproto's `handshake` attribute). */
+  readonly handshake: H11Handshake;
+  /** The frame-level connection, once the handshake succeeded. */
+  connection: Connection | null = null;
+  /** Bytes queued by the buffered (0.x) calls. */
+  #outgoing: Uint8Array[] = [];
+  #outgoingOffset = 0;
+  /** Events read by `receiveBytes`, waiting for `events()`. */
+  #pending: Event[] = [];
+
+  constructor(type: ConnectionType, options: WSConnectionOptions = {}) {
+    this.handshake = new H11Handshake(type, options);
+    this.client = this.handshake.client;
+    if (options.host !== undefined) {
+      if (!this.client) {
+        throw new LocalProtocolError("options.host is for clients (it queues the request)", "WS_ERR_INVALID_OPTION");
+      }
+      this.#queue(
+        this.handshake.send(
+          new Request({
+            host: options.host,
+            target: options.resource ?? "/",
+            subprotocols: options.subprotocols ?? [],
+            extensions: options.extensions ?? [],
+            extraHeaders: options.extraHeaders ?? [],
+          }),
+        ),
+      );
+    }
+  }
+
+  /** The handshake's state until a connection exists, then the connection's. */
+  get state(): ConnectionState {
+    return this.connection === null ? this.handshake.state : this.connection.state;
+  }
+
+  /** The subprotocol agreed in the handshake (`null` before OPEN or if none). */
+  get subprotocol(): string | null {
+    return this.handshake.subprotocol;
+  }
+
+  /** The negotiated extension instances in use (empty before OPEN). */
+  get extensions(): readonly Extension[] {
+    return this.handshake.extensions;
+  }
+
+  /**
+   * Server only: start from a request an HTTP server already parsed (see
+   * {@link H11Handshake.initiateUpgradeConnection}).
+   */
+  initiateUpgradeConnection(headers: Headers, path: string): void {
+    this.handshake.initiateUpgradeConnection(headers, path);
+  }
+
+  /**
+   * The bytes that send `event` to the peer: handshake events while
+   * CONNECTING/REJECTING, then messages, pings, pongs and the close.
+   * @throws LocalProtocolError when the event is not allowed in this state or invalid; nothing changes.
+   */
+  send(event: Event): Uint8Array {
+    if (this.connection === null) {
+      const bytes = this.handshake.send(event);
+      this.connection = this.handshake.connection;
+      return bytes;
+    }
+    return this.connection.send(event);
+  }
+
+  /**
+   * Feed bytes from the peer, or `null` when the transport closed.
+   * @throws RemoteProtocolError when the peer's handshake is invalid (send its `eventHint`).
+   */
+  receiveData(data: Uint8Array | null): void {
+    if (this.connection === null) {
+      this.handshake.receiveData(data);
+      this.connection = this.handshake.connection;
+    } else {
+      this.connection.receiveData(data);
+    }
+  }
+
+  /** Pending events: the handshake's, then the connection's (parsed as you pull). */
+  *events(): Generator<Event, void, undefined> {
+    while (this.#pending.length > 0) {
+      const batch = this.#pending;
+      this.#pending = [];
+      yield* batch;
+    }
+    yield* this.handshake.events();
+    if (this.connection !== null) yield* this.connection.events();
+  }
+
+  // -------------------------------------------------------------------------
+  // The 0.x buffered API
+
+  #queue(bytes: Uint8Array): void {
+    if (bytes.length > 0) this.#outgoing.push(bytes);
+  }
+
+  /**
+   * Take up to `amount` queued bytes (all when omitted) for the peer.
+   * @example
+   * ```ts
+   * ws.sendData("hello");
+   * socket.write(ws.bytesToSend());
+   * ```
+   */
+  bytesToSend(amount?: number): Uint8Array {
+    if (amount !== undefined && !(Number.isInteger(amount) && amount >= 0) && amount !== Infinity) {
+      throw new LocalProtocolError(`amount must be a non-negative integer, got ${String(amount)}`, "WS_ERR_INVALID_OPTION");
+    }
+    let available = -this.#outgoingOffset;
+    for (const chunk of this.#outgoing) available += chunk.length;
+    const n = Math.min(available, amount ?? Infinity);
+    if (n === 0) return EMPTY;
+    const out = new Uint8Array(n);
+    let written = 0;
+    while (written < n) {
+      const chunk = this.#outgoing[0]!;
+      const take = Math.min(chunk.length - this.#outgoingOffset, n - written);
+      out.set(chunk.subarray(this.#outgoingOffset, this.#outgoingOffset + take), written);
+      written += take;
+      this.#outgoingOffset += take;
+      if (this.#outgoingOffset === chunk.length) {
+        this.#outgoing.shift();
+        this.#outgoingOffset = 0;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Queue a message or a piece of one: a string goes as TEXT, bytes as
+   * BINARY; `final = false` leaves the message open for more pieces.
+   */
+  sendData(payload: string | Uint8Array, final = true): void {
+    const event =
+      typeof payload === "string"
+        ? new TextMessage({ data: payload, messageFinished: final })
+        : new BytesMessage({ data: payload, messageFinished: final });
+    this.#queue(this.send(event));
+  }
+
+  /** Queue a ping. */
+  ping(payload: Uint8Array = EMPTY): void {
+    this.#queue(this.send(new Ping({ payload })));
+  }
+
+  /** Queue a pong (unsolicited; `receiveBytes` answers pings itself). */
+  pong(payload: Uint8Array = EMPTY): void {
+    this.#queue(this.send(new Pong({ payload })));
+  }
+
+  /** Queue a close frame (default 1000). */
+  close(code: number = CloseReason.NORMAL_CLOSURE, reason: string | null = null): void {
+    this.#queue(this.send(new CloseConnection({ code, reason })));
+  }
+
+  /**
+   * Feed bytes from the peer (`null`: the transport closed) and read the
+   * events they make at once. As wsproto 0.x did, a ping is answered with a
+   * pong, and a close from the peer, or a protocol violation, with the
+   * closing frame; those answers are queued for `bytesToSend()`. The events
+   * (the pings and closes included) are kept for `events()`.
+   * @throws RemoteProtocolError when the peer's handshake is invalid.
+   */
+  receiveBytes(data: Uint8Array | null): void {
+    this.receiveData(data);
+    const live: Event[] = [...this.handshake.events()];
+    if (this.connection !== null) live.push(...this.connection.events());
+    for (const event of live) {
+      this.#pending.push(event);
+      this.#autoReply(event);
+    }
+  }
+
+  #autoReply(event: Event): void {
+    if (event.type === "Ping" && this.state === ConnectionState.OPEN) {
+      this.#queue(this.send(event.response()));
+    } else if (event.type === "CloseConnection") {
+      const state = this.state;
+      const answer =
+        event.origin === "remote" && state === ConnectionState.REMOTE_CLOSING
+          ? event.response()
+          : event.origin === "protocol-error" && state === ConnectionState.OPEN
+            ? new CloseConnection({ code: event.code, reason: event.reason })
+            : null;
+      // (A received 1005, "no code", is answered with an empty close frame.)
+      if (answer !== null) this.#queue(this.send(answer));
+    }
+  }
+}
