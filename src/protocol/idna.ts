@@ -7,7 +7,8 @@
  * round trip.
  *
  * Nameprep (RFC 3491) is approximated by NFKC + lower-casing + removing the
- * characters it maps to nothing (soft hyphen, joiners, variation selectors):
+ * characters it maps to nothing (soft hyphen, joiners, variation selectors),
+ * then refusing the prohibited classes (controls, spaces, private use...):
  * the same result for every host seen in practice, without carrying the
  * stringprep tables.
  * @module
@@ -148,6 +149,8 @@ const DOTS = /[.\u3002\uff0e\uff61]/;
 // RFC 3454 table B.1: code points nameprep maps to nothing.
 const MAPPED_TO_NOTHING = /[\u00ad\u034f\u1806\u180b-\u180d\u200b-\u200d\u2060\ufe00-\ufe0f\ufeff]/g;
 
+const PROHIBITED = /[\p{Cc}\p{Co}\p{Cs}\p{Zs}\p{Zl}\p{Zp}\u200e\u200f\u202a-\u202e\u206a-\u206f\ufff9-\ufffd]/u;
+
 // eslint-disable-next-line no-control-regex
 const isAscii = (s: string): boolean => /^[\x00-\x7f]*$/.test(s);
 
@@ -160,6 +163,8 @@ function labelToAscii(label: string): string {
   // Every code point costs at least one output character, so a longer label cannot fit.
   if (prepped.length === 0 || prepped.length > MAX_LABEL) throw new IdnaError("label empty or too long");
   if (isAscii(prepped)) return prepped;
+  // RFC 3491 §5: controls, spaces, private use, surrogates and bidi/format controls are prohibited.
+  if (PROHIBITED.test(prepped)) throw new IdnaError("label contains a prohibited character");
   if (prepped.toLowerCase().startsWith(ACE_PREFIX)) throw new IdnaError("label starts with the ACE prefix");
   const encoded = ACE_PREFIX + punycodeEncode(prepped);
   if (encoded.length > MAX_LABEL) throw new IdnaError("label too long");
