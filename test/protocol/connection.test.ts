@@ -1,0 +1,300 @@
+// src/protocol/connection.ts: Connection end to end, for both roles, with a
+// client and a server wired together in memory.
+import t from "tap";
+import { Connection } from "../../src/protocol/connection.ts";
+import { LocalProtocolError } from "../../src/protocol/errors.ts";
+import {
+  AcceptConnection,
+  BytesMessage,
+  CloseConnection,
+  Message,
+  Ping,
+  Pong,
+  Request,
+  TextMessage,
+  type Event,
+} from "../../src/protocol/events.ts";
+import { Extension } from "../../src/protocol/extensions/extension.ts";
+import { sequentialRandom } from "../../src/protocol/random.ts";
+import { ConnectionState, ConnectionType } from "../../src/protocol/types.ts";
+import { fromHex, toHex } from "../helpers/vectors.ts";
+
+const { OPEN, LOCAL_CLOSING, REMOTE_CLOSING, CLOSED } = ConnectionState;
+const ROLES = [ConnectionType.CLIENT, ConnectionType.SERVER] as const;
+const roleName = (r: ConnectionType): string => (r === ConnectionType.CLIENT ? "client" : "server");
+const other = (r: ConnectionType): ConnectionType =>
+  r === ConnectionType.CLIENT ? ConnectionType.SERVER : ConnectionType.CLIENT;
+
+function pair(role: ConnectionType): [Connection, Connection] {
+  return [new Connection(role, { random: sequentialRandom() }), new Connection(other(role), { random: sequentialRandom(100) })];
+}
+
+function brief(events: Event[]): unknown[] {
+  return events.map((e) => {
+    switch (e.type) {
+      case "TextMessage":
+        return ["text", e.data, e.frameFinished, e.messageFinished];
+      case "BytesMessage":
+        return ["bytes", toHex(e.data), e.frameFinished, e.messageFinished];
+      case "Ping":
+      case "Pong":
+        return [e.type, toHex(e.payload)];
+      case "CloseConnection":
+        return ["close", e.code, e.reason, e.origin];
+      default:
+        return [e.type];
+    }
+  });
+}
+
+const pull = (c: Connection): Event[] => [...c.events()];
+
+t.test("messages, pings and pongs in both directions, for both roles", async (t) => {
+  for (const role of ROLES) {
+    const [a, b] = pair(role);
+    t.equal(a.client, role === ConnectionType.CLIENT);
+    t.equal(a.state, OPEN);
+    b.receiveData(a.send(new TextMessage({ data: "hello \u20ac" })));
+    b.receiveData(a.send(new BytesMessage({ data: fromHex("00ff") })));
+    b.receiveData(a.send(new Message({ data: "plain text" })));
+    b.receiveData(a.send(new Message({ data: fromHex("01") })));
+    b.receiveData(a.send(new TextMessage({ data: "frag", messageFinished: false })));
+    b.receiveData(a.send(new Ping({ payload: fromHex("7070") })));
+    b.receiveData(a.send(new TextMessage({ data: "ment" })));
+    const events = pull(b);
+    t.same(
+      brief(events),
+      [
+        ["text", "hello \u20ac", true, true],
+        ["bytes", "00ff", true, true],
+        ["text", "plain text", true, true],
+        ["bytes", "01", true, true],
+        ["text", "frag", true, false],
+        ["Ping", "7070"],
+        ["text", "ment", true, true],
+      ],
+      roleName(role),
+    );
+    t.ok(events[0] instanceof TextMessage && events[0] instanceof Message, "instanceof works");
+    const ping = events[5] as Ping;
+    a.receiveData(b.send(ping.response()));
+    a.receiveData(b.send(new Pong())); // unsolicited
+    t.same(brief(pull(a)), [
+      ["Pong", "7070"],
+      ["Pong", ""],
+    ]);
+  }
+});
+
+t.test("closing handshake started by either side, with a unicode reason", async (t) => {
+  for (const role of ROLES) {
+    const [a, b] = pair(role);
+    b.receiveData(a.send(new CloseConnection({ code: 1001, reason: "au revoir \u00e9" })));
+    t.equal(a.state, LOCAL_CLOSING);
+    t.throws(() => a.send(new TextMessage({ data: "late" })), { code: "WS_ERR_INVALID_STATE" });
+    t.equal(b.state, OPEN, "not before the close is pulled");
+    const [close] = pull(b);
+    t.same(brief([close!]), [["close", 1001, "au revoir \u00e9", "remote"]]);
+    t.equal(b.state, REMOTE_CLOSING);
+    a.receiveData(b.send((close as CloseConnection).response()));
+    t.equal(b.state, CLOSED);
+    t.same(brief(pull(a)), [["close", 1001, "au revoir \u00e9", "remote"]]);
+    t.equal(a.state, CLOSED);
+    t.throws(() => a.receiveData(fromHex("8100")), { code: "WS_ERR_CONNECTION_CLOSED", message: "Connection already closed." });
+    t.throws(() => b.send(new CloseConnection({ code: 1000 })), { code: "WS_ERR_INVALID_STATE" });
+  }
+});
+
+t.test("the state moves when the close event is yielded, not when bytes arrive (wsproto #181)", async (t) => {
+  const c = new Connection(ConnectionType.CLIENT);
+  c.receiveData(fromHex("810161880203e8"));
+  t.equal(c.state, OPEN);
+  const gen = c.events();
+  t.same(brief([gen.next().value as Event]), [["text", "a", true, true]]);
+  t.equal(c.state, OPEN);
+  gen.next();
+  t.equal(c.state, REMOTE_CLOSING);
+  t.ok(gen.next().done);
+});
+
+t.test("received data is still delivered in LOCAL_CLOSING; discarded in REMOTE_CLOSING", async (t) => {
+  const s = new Connection(ConnectionType.SERVER);
+  s.send(new CloseConnection({ code: 1000 }));
+  s.receiveData(fromHex("818137fa213d56")); // masked "a"
+  t.same(brief(pull(s)), [["text", "a", true, true]]);
+  const c = new Connection(ConnectionType.CLIENT);
+  c.receiveData(fromHex("8800"));
+  pull(c);
+  t.equal(c.state, REMOTE_CLOSING);
+  c.receiveData(fromHex("810162"));
+  t.same(pull(c), []);
+});
+
+t.test("a protocol error: CloseConnection(protocol-error), state unchanged, parser dead, reply with response()", async (t) => {
+  for (const role of ROLES) {
+    const c = new Connection(role, { random: sequentialRandom() });
+    const bad = role === ConnectionType.CLIENT ? "8300" : "8380";
+    c.receiveData(fromHex(bad));
+    const events = pull(c);
+    t.same(brief(events), [["close", 1002, "Invalid opcode 0x3", "protocol-error"]]);
+    t.equal(c.state, OPEN);
+    const reply = c.send((events[0] as CloseConnection).response());
+    t.equal(reply[0], 0x88);
+    t.equal(c.state, LOCAL_CLOSING);
+    // The peer's close can never be parsed now: LOCAL_CLOSING until the transport ends.
+    c.receiveData(role === ConnectionType.CLIENT ? fromHex("880203e8") : fromHex("88820000000003e8"));
+    t.same(pull(c), []);
+    c.receiveData(null);
+    t.same(brief(pull(c)), [["close", 1006, null, "abnormal"]]);
+    t.equal(c.state, CLOSED);
+  }
+});
+
+t.test("end of stream: buffered events first, then 1006 (deviation from wsproto's ordering quirk)", async (t) => {
+  const c = new Connection(ConnectionType.CLIENT);
+  c.receiveData(fromHex("810161"));
+  c.receiveData(fromHex("8203616263"));
+  c.receiveData(fromHex("820461")); // 1 of 4 payload bytes
+  c.receiveData(null);
+  t.equal(c.state, CLOSED, "CLOSED at once");
+  t.same(brief(pull(c)), [
+    ["text", "a", true, true],
+    ["bytes", "616263", true, true],
+    ["bytes", "61", false, false],
+    ["close", 1006, null, "abnormal"],
+  ]);
+  c.receiveData(null);
+  t.same(brief(pull(c)), [["close", 1006, null, "abnormal"]], "again: another 1006, no error");
+  t.same(pull(c), []);
+});
+
+t.test("end of stream in every state ends CLOSED; a close frame parsed after it leaves CLOSED", async (t) => {
+  const open = new Connection(ConnectionType.CLIENT);
+  open.receiveData(fromHex("880203e8"));
+  open.receiveData(null);
+  t.same(brief(pull(open)), [
+    ["close", 1000, "", "remote"],
+    ["close", 1006, null, "abnormal"],
+  ]);
+  t.equal(open.state, CLOSED);
+  const local = new Connection(ConnectionType.SERVER);
+  local.send(new CloseConnection({ code: 1000 }));
+  local.receiveData(null);
+  t.equal(local.state, CLOSED);
+  const remote = new Connection(ConnectionType.CLIENT);
+  remote.receiveData(fromHex("8800"));
+  pull(remote);
+  remote.receiveData(null);
+  t.equal(remote.state, CLOSED);
+  t.same(brief(pull(remote)), [["close", 1006, null, "abnormal"]]);
+});
+
+t.test("an empty chunk is a no-op in every state (only null is end of stream)", async (t) => {
+  const c = new Connection(ConnectionType.CLIENT);
+  c.receiveData(new Uint8Array(0));
+  t.equal(c.state, OPEN);
+  t.same(pull(c), []);
+  c.receiveData(null);
+  pull(c);
+  c.receiveData(new Uint8Array(0));
+  t.equal(c.state, CLOSED);
+  t.same(pull(c), []);
+});
+
+t.test("misuse raises LocalProtocolError with a code and changes nothing", async (t) => {
+  const c = new Connection(ConnectionType.SERVER);
+  t.throws(() => c.receiveData("text" as unknown as Uint8Array), { code: "WS_ERR_INVALID_DATA_TYPE" });
+  t.throws(() => c.receiveData([1, 2] as unknown as Uint8Array), LocalProtocolError);
+  t.throws(() => c.send({ type: "Nope" } as unknown as Event), { code: "WS_ERR_UNKNOWN_EVENT" });
+  t.throws(() => c.send(null as unknown as Event), { code: "WS_ERR_UNKNOWN_EVENT" });
+  t.throws(() => c.send(new Request({ host: "h", target: "/" })), {
+    code: "WS_ERR_INVALID_STATE",
+    message: "Event Request cannot be sent in state ConnectionState.OPEN.",
+  });
+  t.throws(() => c.send(new AcceptConnection()), { code: "WS_ERR_INVALID_STATE" });
+  t.throws(() => c.send(new TextMessage({ data: 5 as unknown as string })), { code: "WS_ERR_INVALID_DATA_TYPE" });
+  t.throws(() => c.send(new CloseConnection({ code: 1006 })), { code: "WS_ERR_INVALID_CLOSE_CODE" });
+  t.equal(c.state, OPEN, "a refused close leaves the state alone");
+  t.throws(() => new Connection(3 as ConnectionType), { code: "WS_ERR_INVALID_CONNECTION_TYPE" });
+  t.throws(() => new Connection(ConnectionType.CLIENT, { maxMessageSize: -1 }), { code: "WS_ERR_INVALID_OPTION" });
+});
+
+t.test("trailingData is fed at construction; only enabled extensions are used", async (t) => {
+  class Toggle extends Extension {
+    readonly name = "x-toggle";
+    constructor(private readonly on: boolean) {
+      super();
+    }
+    override enabled(): boolean {
+      return this.on;
+    }
+    override frameInboundHeader(): { rsv1: boolean; rsv2: boolean; rsv3: boolean } {
+      return { rsv1: false, rsv2: false, rsv3: true };
+    }
+  }
+  const on = new Toggle(true);
+  const off = new Toggle(false);
+  const c = new Connection(ConnectionType.CLIENT, { extensions: [off, on], trailingData: fromHex("910161") });
+  t.same(c.extensions, [on]);
+  t.same(brief(pull(c)), [["text", "a", true, true]], "RSV3 claimed by the enabled extension");
+  const d = new Connection(ConnectionType.CLIENT, { extensions: [off], trailingData: fromHex("910161") });
+  t.same(d.extensions, []);
+  t.same(brief(pull(d)), [["close", 1002, "Reserved bit set unexpectedly", "protocol-error"]]);
+});
+
+t.test("a client masks (sequential RNG gives the vectors' keys); a server does not", async (t) => {
+  const c = new Connection(ConnectionType.CLIENT, { random: sequentialRandom() });
+  t.equal(toHex(c.send(new TextMessage({ data: "Hello" }))), "81850001020348646e6f6f");
+  t.equal(toHex(c.send(new Ping())), "898004050607");
+  const s = new Connection(ConnectionType.SERVER);
+  t.equal(toHex(s.send(new TextMessage({ data: "Hello" }))), "810548656c6c6f");
+});
+
+t.test("the default random source gives different keys per frame", async (t) => {
+  const c = new Connection(ConnectionType.CLIENT);
+  const keys = new Set<string>();
+  for (let i = 0; i < 50; i++) keys.add(toHex(c.send(new Ping()).subarray(2, 6)));
+  t.ok(keys.size > 45, `${keys.size} distinct keys of 50`);
+});
+
+t.test("limits surface as CloseConnection 1009 with origin protocol-error", async (t) => {
+  const s = new Connection(ConnectionType.SERVER, { maxMessageSize: 3 });
+  const c = new Connection(ConnectionType.CLIENT);
+  s.receiveData(c.send(new BytesMessage({ data: new Uint8Array(4) })));
+  t.same(brief(pull(s)), [["close", 1009, "Frame payload of 4 bytes exceeds maxFrameSize (3)", "protocol-error"]]);
+  t.equal(s.state, OPEN);
+  const s2 = new Connection(ConnectionType.SERVER, { maxMessageSize: 3, maxFrameSize: 100 });
+  s2.receiveData(c.send(new BytesMessage({ data: new Uint8Array(2), messageFinished: false })));
+  s2.receiveData(c.send(new BytesMessage({ data: new Uint8Array(2) })));
+  t.same(brief(pull(s2)), [
+    ["bytes", "0000", true, false],
+    ["close", 1009, "Message of 4 bytes exceeds maxMessageSize (3)", "protocol-error"],
+  ]);
+});
+
+t.test("events() can be pulled in several passes; partial data per pass (wsproto §4.2)", async (t) => {
+  const c = new Connection(ConnectionType.CLIENT);
+  const bytes = fromHex("8206616263646566");
+  c.receiveData(bytes.subarray(0, 4));
+  t.same(brief(pull(c)), [["bytes", "6162", false, false]]);
+  c.receiveData(bytes.subarray(4, 6));
+  c.receiveData(bytes.subarray(6));
+  t.same(brief(pull(c)), [["bytes", "63646566", true, true]], "two chunks merged into one event");
+});
+
+t.test("the RFC 6455 §5.7 examples for both roles", async (t) => {
+  const client = new Connection(ConnectionType.CLIENT);
+  client.receiveData(fromHex("810548656c6c6f" + "010348656c" + "80026c6f" + "890548656c6c6f"));
+  t.same(brief(pull(client)), [
+    ["text", "Hello", true, true],
+    ["text", "Hel", true, false],
+    ["text", "lo", true, true],
+    ["Ping", "48656c6c6f"],
+  ]);
+  const server = new Connection(ConnectionType.SERVER);
+  server.receiveData(fromHex("818537fa213d7f9f4d5158" + "8a8537fa213d7f9f4d5158"));
+  t.same(brief(pull(server)), [
+    ["text", "Hello", true, true],
+    ["Pong", "48656c6c6f"],
+  ]);
+});
