@@ -1,0 +1,286 @@
+/**
+ * Our side of the interop tests: a server that follows the server contract
+ * of peers/README.md, and the client scenario of that README, both built on
+ * this project's streams layer over Node sockets. Peers run the other side.
+ * @module
+ */
+import { createServer, type Server, type Socket } from "node:net";
+import type { AddressInfo } from "node:net";
+import { randomBytes } from "node:crypto";
+import { appendFileSync, mkdirSync } from "node:fs";
+import { PerMessageDeflate, TextMessage } from "../../src/index.ts";
+import { acceptWebSocket, type WebSocketSession } from "../../src/streams/index.ts";
+import { connectNodeWebSocket, fromNodeSocket } from "../../src/streams/node.ts";
+import { ROOT, type Teardown } from "../helpers/process.ts";
+
+/** 16 MiB: the large-message case, run once per peer. */
+export const BIG = 16 * 1024 * 1024;
+/** Limits generous enough for the large-message case. */
+const MAX = 64 * 1024 * 1024;
+
+/** What a server-side session of ours saw. */
+export interface ServerRecord {
+  protocol: string;
+  extensions: string;
+  messages: number;
+  closed: { closeCode: number; reason: string } | { error: string };
+}
+
+/** A running server of ours. */
+export interface OurServer {
+  url: string;
+  port: number;
+  /** One record per connection, filled in as sessions end. */
+  records: ServerRecord[];
+  /** Resolves once `n` sessions have ended. */
+  settled(n: number, timeoutMs?: number): Promise<ServerRecord[]>;
+}
+
+/**
+ * Start our server on 127.0.0.1 (closed in teardown). `deflate: false`
+ * declines permessage-deflate.
+ */
+export async function startOurServer(t: Teardown, { deflate = true } = {}): Promise<OurServer> {
+  const records: ServerRecord[] = [];
+  const waiters: Array<() => void> = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+    socket.setNoDelay(true);
+    const ws = acceptWebSocket(fromNodeSocket(socket), {
+      protocols: ["chat", "superchat"],
+      extensions: deflate ? [new PerMessageDeflate()] : [],
+      maxMessageSize: MAX,
+      pingInterval: null,
+    });
+    void serveContract(ws).then((record) => {
+      records.push(record);
+      for (const w of waiters.splice(0)) w();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/`,
+    port,
+    records,
+    async settled(n, timeoutMs = 15000) {
+      const deadline = Date.now() + timeoutMs;
+      while (records.length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${records.length} of ${n} server sessions ended`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
+      }
+      return records;
+    },
+  };
+}
+
+/** Serve one session by the server contract of peers/README.md. */
+async function serveContract(ws: WebSocketSession): Promise<ServerRecord> {
+  const record: ServerRecord = { protocol: "", extensions: "", messages: 0, closed: { error: "not closed" } };
+  try {
+    const { readable, writable, protocol, extensions } = await ws.opened;
+    record.protocol = protocol;
+    record.extensions = extensions;
+    const writer = writable.getWriter();
+    for await (const message of readable) {
+      record.messages++;
+      if (typeof message === "string") {
+        if (message === "info") {
+          await writer.write(JSON.stringify({ protocol, extensions }));
+          continue;
+        }
+        if (message.startsWith("frag:")) {
+          // RFC 6455 §5.4: one message in three frames.
+          const n = message.length;
+          const cuts = [0, Math.floor(n / 3), Math.floor((2 * n) / 3), n];
+          for (let i = 0; i < 3; i++) {
+            await writer.write(new TextMessage({ data: message.slice(cuts[i], cuts[i + 1]), messageFinished: i === 2 }));
+          }
+          continue;
+        }
+        if (message.startsWith("ping:")) {
+          const payload = message.slice(5);
+          await ws.ping(payload);
+          await writer.write("pong:" + payload);
+          continue;
+        }
+        if (message.startsWith("close:")) {
+          const [, code, ...reason] = message.split(":");
+          ws.close({ closeCode: Number(code), reason: reason.join(":") });
+          continue;
+        }
+      }
+      await writer.write(message);
+    }
+    writer.releaseLock();
+    record.closed = await ws.closed;
+  } catch (e) {
+    record.closed = { error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };
+  }
+  return record;
+}
+
+/** The summary the client scenario produces (same shape as the peers' JSON line). */
+export interface ClientSummary {
+  protocol: string;
+  extensions: string;
+  steps: string[];
+}
+
+function check(cond: boolean, what: string): asserts cond {
+  if (!cond) throw new Error(what);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.compare(a, b) === 0;
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Our client running the scenario of peers/README.md against a server that
+ * follows the server contract. `deflate` offers permessage-deflate; `big`
+ * adds the large-message step.
+ */
+export async function runOurClient(url: string, { deflate = true, big = 0 } = {}): Promise<ClientSummary> {
+  return withTimeout(scenario(url, deflate, big), 60000, `client scenario against ${url}`);
+}
+
+async function scenario(url: string, deflate: boolean, big: number): Promise<ClientSummary> {
+  const options = {
+    protocols: ["chat", "superchat"],
+    extensions: deflate ? [new PerMessageDeflate()] : [],
+    maxMessageSize: MAX,
+    pingInterval: null,
+  };
+  const steps: string[] = [];
+  const ws = connectNodeWebSocket(url, options);
+  const { readable, writable, protocol, extensions } = await ws.opened;
+  steps.push("open");
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  const next = async (what: string): Promise<string | Uint8Array> => {
+    const r = await reader.read();
+    check(!r.done, `${what}: the connection ended`);
+    return r.value;
+  };
+  const echo = async (data: string | Uint8Array, what: string) => {
+    await writer.write(data);
+    const got = await next(what);
+    if (typeof data === "string") check(got === data, `${what}: got ${JSON.stringify(String(got).slice(0, 60))}`);
+    else check(got instanceof Uint8Array && sameBytes(got, data), `${what}: bytes differ`);
+    steps.push(what);
+  };
+
+  await echo("héllo wörld ✓ 🚀", "text");
+  await echo(Uint8Array.from({ length: 1024 }, (_, i) => i & 255), "binary");
+  await echo("", "empty-text");
+  await echo(new Uint8Array(0), "empty-binary");
+
+  // RFC 6455 §5.4: one text message in three frames.
+  for (const [i, part] of ["frag", "ment", "ed ✓"].entries()) {
+    await writer.write(new TextMessage({ data: part, messageFinished: i === 2 }));
+  }
+  const whole = await next("fragmented");
+  check(whole === "fragmented ✓", `fragmented: got ${JSON.stringify(whole)}`);
+  steps.push("fragmented");
+
+  await echo("frag:" + "abcdefghij".repeat(300), "server-fragmented");
+
+  await withTimeout(ws.ping("ping-payload"), 10000, "pong");
+  steps.push("ping");
+
+  await writer.write("ping:xyz");
+  const pong = await next("server-ping");
+  check(pong === "pong:xyz" || pong === "pong:unsupported", `server-ping: ${JSON.stringify(pong)}`);
+  if (pong === "pong:xyz") steps.push("server-ping");
+
+  if (big) await echo(new Uint8Array(randomBytes(big)), "big");
+
+  ws.close({ closeCode: 4000, reason: "bye" });
+  const closed = await ws.closed;
+  check(closed.closeCode === 4000 && closed.reason === "bye", `close: ${JSON.stringify(closed)}`);
+  steps.push("close");
+
+  const second = connectNodeWebSocket(url, options);
+  const s = await second.opened;
+  const w2 = s.writable.getWriter();
+  await w2.write("close:4001:server-bye");
+  const r2 = s.readable.getReader();
+  const end = await r2.read();
+  check(end.done === true, `server-close: expected the end, got a message`);
+  const closed2 = await second.closed;
+  check(closed2.closeCode === 4001 && closed2.reason === "server-bye", `server-close: ${JSON.stringify(closed2)}`);
+  steps.push("server-close");
+
+  return { protocol, extensions, steps };
+}
+
+/** The steps a scenario runs, given what each side can do. */
+export function expectedSteps({
+  clientFragments = true,
+  clientPing = true,
+  serverPing = true,
+  big = false,
+} = {}): string[] {
+  return [
+    "open",
+    "text",
+    "binary",
+    "empty-text",
+    "empty-binary",
+    ...(clientFragments ? ["fragmented"] : []),
+    "server-fragmented",
+    ...(clientPing ? ["ping"] : []),
+    ...(serverPing ? ["server-ping"] : []),
+    ...(big ? ["big"] : []),
+    "close",
+    "server-close",
+  ];
+}
+
+/** Parse the JSON line a peer client prints. */
+export function parseSummary(stdout: string): ClientSummary | null {
+  const line = stdout.trim().split("\n").pop() ?? "";
+  try {
+    return JSON.parse(line) as ClientSummary;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Record one cell of the interop matrix in .test-tmp/interop-matrix.jsonl
+ * (read by humans and by the report; not by any assertion).
+ */
+export function recordMatrix(cell: {
+  peer: string;
+  direction: "our server" | "our client";
+  deflate: string;
+  steps: string[];
+  ok: boolean;
+}): void {
+  mkdirSync(`${ROOT}.test-tmp`, { recursive: true });
+  appendFileSync(`${ROOT}.test-tmp/interop-matrix.jsonl`, JSON.stringify(cell) + "\n");
+}
