@@ -125,7 +125,9 @@ t.test("a 1 GiB-of-zeros bomb stops at the limit, with memory growth near the li
   // Each compressed byte yields about 1000 zeros.
   t.ok(fedBytes <= step * (Math.ceil(limit / (900 * step)) + 1), `stopped after ${fedBytes} of ${bomb.length} compressed bytes`);
   const kept_ = after.arrayBuffers - before.arrayBuffers + (after.heapUsed - before.heapUsed);
-  t.ok(kept_ < limit + 4 * 1024 * 1024, `live memory grew by ${(kept_ / 1048576).toFixed(1)} MiB (the output kept) for a ${limit / 1048576} MiB limit`);
+  // (The output kept is up to the limit; array buffers freed by the last
+  // collection may still be counted, hence twice the limit.)
+  t.ok(kept_ < 2 * limit + 4 * 1024 * 1024, `memory grew by ${(kept_ / 1048576).toFixed(1)} MiB (the output kept) for a ${limit / 1048576} MiB limit`);
   const peak = peakAfter - peakBefore;
   t.ok(peak < 2 * limit + 16 * 1024 * 1024, `peak RSS grew by ${(peak / 1048576).toFixed(1)} MiB`);
   // The whole bomb in one call as well.
@@ -231,7 +233,9 @@ for (let w = 9; w <= 15; w++) {
     const d = deflater(w);
     const payloads = msgs.map((m) => d.compress(m, true));
     const stream = Buffer.concat(payloads.flatMap((p) => [p, TAIL]));
-    const all = zlib.inflateRawSync(stream, { windowBits: w, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    // A tiny output chunk: zlib checks back-reference distances against the
+    // window only across calls, so this makes nearly every one count.
+    const all = zlib.inflateRawSync(stream, { windowBits: w, chunkSize: 64, finishFlush: zlib.constants.Z_SYNC_FLUSH });
     sameBytes(t, all, Buffer.concat(msgs), "node inflates the whole sequence");
     if (w === 15) {
       t.ok(payloads[2]!.length < 200, `a repeat 24 KiB back costs ${payloads[2]!.length} bytes with context takeover`);
