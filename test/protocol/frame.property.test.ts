@@ -60,6 +60,28 @@ const closeArb = fc.option(
   }),
 );
 
+/** Send one operation (a ping, a pong, or a message in fragments), appending the bytes to `wire`. */
+function sendOp(sender: Connection, op: Op, wire: Uint8Array[]): void {
+  switch (op.kind) {
+    case "ping":
+      wire.push(sender.send(new Ping({ payload: op.payload })));
+      return;
+    case "pong":
+      wire.push(sender.send(new Pong({ payload: op.payload })));
+      return;
+    case "text":
+      op.fragments.forEach((data, i) => {
+        wire.push(sender.send(new TextMessage({ data, messageFinished: i === op.fragments.length - 1 })));
+      });
+      return;
+    case "bytes":
+      op.fragments.forEach((data, i) => {
+        wire.push(sender.send(new BytesMessage({ data, messageFinished: i === op.fragments.length - 1 })));
+      });
+      return;
+  }
+}
+
 /** Split `bytes` at the given cut points (each taken modulo the length). */
 function chunk(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   const points = [...new Set(cuts.map((c) => (bytes.length ? c % (bytes.length + 1) : 0)))].sort((a, b) => a - b);
@@ -155,22 +177,7 @@ t.test("any sequence of sent events arrives intact in any chunking, both roles",
           extensions: recvExt,
         });
         const wire: Uint8Array[] = [];
-        for (const op of ops) {
-          if (op.kind === "ping") wire.push(sender.send(new Ping({ payload: op.payload })));
-          else if (op.kind === "pong") wire.push(sender.send(new Pong({ payload: op.payload })));
-          else {
-            op.fragments.forEach((data, i) => {
-              const messageFinished = i === op.fragments.length - 1;
-              wire.push(
-                sender.send(
-                  typeof data === "string"
-                    ? new TextMessage({ data, messageFinished })
-                    : new BytesMessage({ data: data as Uint8Array, messageFinished }),
-                ),
-              );
-            });
-          }
-        }
+        for (const op of ops) sendOp(sender, op, wire);
         if (close) wire.push(sender.send(new CloseConnection(close)));
         const assembler = new Assembler();
         chunk(concat(wire), cuts).forEach((piece, i) => {
@@ -274,19 +281,7 @@ const validStreamArb = (role: ConnectionType): fc.Arbitrary<Uint8Array> =>
   fc.array(opsArb(false), { maxLength: 6 }).map((ops) => {
     const sender = new Connection(role === ConnectionType.CLIENT ? ConnectionType.SERVER : ConnectionType.CLIENT);
     const wire: Uint8Array[] = [];
-    for (const op of ops) {
-      if (op.kind === "ping") wire.push(sender.send(new Ping({ payload: op.payload })));
-      else if (op.kind === "pong") wire.push(sender.send(new Pong({ payload: op.payload })));
-      else
-        op.fragments.forEach((data, i) => {
-          const messageFinished = i === op.fragments.length - 1;
-          wire.push(
-            sender.send(
-              typeof data === "string" ? new TextMessage({ data, messageFinished }) : new BytesMessage({ data: data as Uint8Array, messageFinished }),
-            ),
-          );
-        });
-    }
+    for (const op of ops) sendOp(sender, op, wire);
     return concat(wire);
   });
 
