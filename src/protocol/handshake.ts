@@ -344,6 +344,11 @@ export class H11Handshake {
 
   #httpFailure(error: unknown): never {
     if (error instanceof HttpError) {
+      if (error.tooMuchData) {
+        // RFC 6455 §4.1: a client MUST wait for the 101 before sending frames.
+        const message = `More than ${this.#limits.maxHandshakeSize} bytes received before the handshake completed`;
+        this.#fail(new RemoteProtocolError(message, new RejectConnection(), "WS_ERR_HANDSHAKE_TOO_LARGE"), error);
+      }
       if (error.status === 431) {
         const message = this.client ? "Response head too large" : "Request header fields too large";
         const hint = new RejectConnection({ statusCode: this.client ? 400 : 431 });

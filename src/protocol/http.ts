@@ -57,13 +57,19 @@ export type HttpEvent =
   | { readonly type: "data"; readonly data: Uint8Array }
   | { readonly type: "end" };
 
-/** A malformed or oversized message; `status` is the answer a server would give. */
+/**
+ * A malformed or oversized message. `status` is the answer a server would
+ * give: 431 for a head over the limits, else 400; `tooMuchData` marks more
+ * bytes after a complete request than the reader may keep.
+ */
 export class HttpError extends Error {
   readonly status: 400 | 431;
-  constructor(message: string, status: 400 | 431 = 400) {
+  readonly tooMuchData: boolean;
+  constructor(message: string, status: 400 | 431 = 400, tooMuchData = false) {
     super(message);
     this.name = "HttpError";
     this.status = status;
+    this.tooMuchData = tooMuchData;
   }
 }
 
@@ -233,7 +239,7 @@ export class HttpReader {
         case "switched": {
           const rest = data.length - pos;
           if (this.#trailingLength + rest > this.#maxTrailing) {
-            throw new HttpError(`more than ${this.#maxTrailing} bytes received before the handshake completed`);
+            throw new HttpError(`more than ${this.#maxTrailing} bytes received after the request`, 400, true);
           }
           this.#trailing.push(data.slice(pos));
           this.#trailingLength += rest;

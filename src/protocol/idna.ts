@@ -145,6 +145,8 @@ export function punycodeDecode(input: string): string {
   return out;
 }
 
+// A `:port` suffix is not part of the name (wsproto's codec punycodes it along with the last label).
+const PORT = /:[0-9]*$/;
 const DOTS = /[.\u3002\uff0e\uff61]/;
 // RFC 3454 table B.1: code points nameprep maps to nothing.
 const MAPPED_TO_NOTHING = /[\u00ad\u034f\u1806\u180b-\u180d\u200b-\u200d\u2060\ufe00-\ufe0f\ufeff]/g;
@@ -180,6 +182,8 @@ function labelToAscii(label: string): string {
  * ```
  */
 export function hostToAscii(host: string): string {
+  const port = PORT.exec(host);
+  if (port !== null) return hostToAscii(host.slice(0, port.index)) + port[0];
   if (host.length === 0) return host;
   const labels = host.split(DOTS);
   // A single trailing dot (an absolute name) is kept.
@@ -200,6 +204,8 @@ export function hostToAscii(host: string): string {
  */
 export function hostToUnicode(host: string): string {
   if (!host.toLowerCase().includes(ACE_PREFIX)) return host;
+  const port = PORT.exec(host);
+  if (port !== null) return hostToUnicode(host.slice(0, port.index)) + port[0];
   return host
     .split(".")
     .map((label) => {

@@ -1,6 +1,6 @@
 // The header grammar functions (src/protocol/headers.ts), table-driven:
 // valid, pathological and invalid inputs, and build <-> parse round trips.
-import t from "tap";
+import t, { type Test } from "tap";
 import fc from "fast-check";
 import { LocalProtocolError, RemoteProtocolError } from "../../src/protocol/errors.ts";
 import {
@@ -19,7 +19,7 @@ import {
 
 const TCHARS = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
-function throwsRemote(t: Tap.Test, fn: () => unknown, what: string): void {
+function throwsRemote(t: Test, fn: () => unknown, what: string): void {
   try {
     fn();
     t.fail(`${what}: expected RemoteProtocolError`);
@@ -28,7 +28,7 @@ function throwsRemote(t: Tap.Test, fn: () => unknown, what: string): void {
   }
 }
 
-function throwsLocal(t: Tap.Test, fn: () => unknown, what: string): void {
+function throwsLocal(t: Test, fn: () => unknown, what: string): void {
   try {
     fn();
     t.fail(`${what}: expected LocalProtocolError`);

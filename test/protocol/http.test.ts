@@ -1,6 +1,6 @@
 // The strict incremental HTTP/1.1 reader and the head writer
 // (src/protocol/http.ts): every input fed whole and split at every offset.
-import t from "tap";
+import t, { type Test } from "tap";
 import { LocalProtocolError } from "../../src/protocol/errors.ts";
 import {
   HttpError,
@@ -56,7 +56,7 @@ function feed(kind: "request" | "response", chunks: Uint8Array[], eof: boolean, 
 }
 
 /** Run `text` whole, byte by byte and split at every offset: all must agree. */
-function check(t: Tap.Test, kind: "request" | "response", text: string, eof: boolean, what: string, limits = LIMITS): Outcome {
+function check(t: Test, kind: "request" | "response", text: string, eof: boolean, what: string, limits = LIMITS): Outcome {
   const bytes = enc(text);
   const whole = feed(kind, [bytes], eof, limits);
   const single = feed(kind, Array.from(bytes, (b) => new Uint8Array([b])), eof, limits);

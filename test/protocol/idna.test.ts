@@ -32,6 +32,7 @@ const TO_ASCII: Array<[string, string]> = [
   ["a\u00adb.ü", "ab.xn--tda"],
   ["Ⅳ.ü", "iv.xn--tda"],
   ["bücher.example:8080", "xn--bcher-kva.example:8080"],
+  ["芝士汉堡:8080", "xn--7ks3rz39bh7u:8080"], // (Python gives "xn--:8080-x43i70cj29f184b": the port is not a label)
   ["ü.", "xn--tda."],
   ["xn--bcher-kva.example", "xn--bcher-kva.example"],
   ["münchen.de", "xn--mnchen-3ya.de"],
@@ -66,6 +67,7 @@ t.test("hosts back to Unicode", async (t) => {
   t.equal(hostToUnicode("Server.Example.COM"), "Server.Example.COM", "ASCII labels keep their case");
   t.equal(hostToUnicode("host:8080"), "host:8080");
   t.equal(hostToUnicode("xn--ls8h"), "💩");
+  t.equal(hostToUnicode("xn--7ks3rz39bh7u:8080"), "芝士汉堡:8080");
   t.equal(hostToUnicode("a..b"), "a..b", "like Python, decoding does not check empty labels");
   for (const bad of ["xn--zzzz-", "xn--a", "xn--abc", "xn--b-", "xn--bcher-kva-.x", `xn--${"a".repeat(70)}`, "xn--99999999999a"]) {
     t.throws(() => hostToUnicode(bad), IdnaError, JSON.stringify(bad));
