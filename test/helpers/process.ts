@@ -26,6 +26,15 @@ export const BIN = {
   chromium: "/usr/bin/chromium",
 } as const;
 
+/**
+ * Arguments to run a TypeScript file with Node and tsx's loader in ONE
+ * process (the `tsx` binary forks a child, which a SIGKILL of the parent
+ * would leave behind): `spawn(BIN.node, tsx("examples/x.ts", ...args))`.
+ */
+export function tsx(file: string, ...args: string[]): string[] {
+  return ["--import", "tsx", file.startsWith("/") ? file : `${ROOT}${file}`, ...args];
+}
+
 /** Whether an executable exists (used to give a clear failure, not to skip). */
 export function have(path: string): boolean {
   return existsSync(path);
@@ -216,6 +225,14 @@ export async function runPeer(
   clearTimeout(timer);
   const stderr = p.stderr() + (timedOut ? `\n[killed: no exit within ${timeoutMs} ms]` : "");
   return { ...status, stdout: p.stdout(), stderr };
+}
+
+/**
+ * An assertion message: just `what` when `ok`, else `what` with the peer's
+ * output (see {@link explain}).
+ */
+export function says(ok: boolean, what: string, r: { stdout: string; stderr: string } | Peer): string {
+  return ok ? what : explain(what, r);
 }
 
 /** A failure message for a peer that did not do what it should. */

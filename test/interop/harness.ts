@@ -91,7 +91,9 @@ async function serveContract(ws: WebSocketSession): Promise<ServerRecord> {
     record.protocol = protocol;
     record.extensions = extensions;
     const writer = writable.getWriter();
-    for await (const message of readable) {
+    const reader = readable.getReader();
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      const message = r.value;
       record.messages++;
       if (typeof message === "string") {
         if (message === "info") {
@@ -122,6 +124,7 @@ async function serveContract(ws: WebSocketSession): Promise<ServerRecord> {
       await writer.write(message);
     }
     writer.releaseLock();
+    reader.releaseLock();
     record.closed = await ws.closed;
   } catch (e) {
     record.closed = { error: e instanceof Error ? `${e.name}: ${e.message}` : String(e) };

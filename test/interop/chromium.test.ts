@@ -1,0 +1,35 @@
+// Interop with Chromium's own WebSocket (headless /usr/bin/chromium): the
+// client scenario runs in a page against our server, with permessage-deflate
+// accepted (16 MiB message) and declined.
+import t from "tap";
+import { launchChromium, openPage, serveStatic } from "../helpers/browser.ts";
+import { ROOT } from "../helpers/process.ts";
+import { BIG, expectedSteps, recordMatrix, startOurServer, type ClientSummary } from "./harness.ts";
+
+t.test("chromium WebSocket -> our server", async (t) => {
+  const base = await serveStatic(t, `${ROOT}test/interop/peers`, ["browser-client.html", "ws-api-client.js"]);
+  const chrome = await launchChromium(t);
+  for (const deflate of [true, false]) {
+    const server = await startOurServer(t, { deflate });
+    const big = deflate ? BIG : 0;
+    const page = await openPage(chrome, `${base}browser-client.html?ws=${encodeURIComponent(server.url)}&big=${big}`);
+    await page.waitForFunction(
+      () => "__result" in window || "__error" in window,
+      null,
+      { timeout: 60000 },
+    );
+    const [summary, error] = await page.evaluate(
+      () => [(window as unknown as { __result?: ClientSummary }).__result ?? null, (window as unknown as { __error?: string }).__error ?? null] as const,
+    );
+    await page.close();
+    t.equal(error, null, `no error in the page\n${chrome.log.join("\n")}`);
+    if (!summary) continue;
+    t.same(summary.steps, expectedSteps({ clientFragments: false, clientPing: false, big: deflate }), `every step ran (deflate ${deflate})`);
+    t.equal(summary.protocol, "chat", "subprotocol chat agreed");
+    if (deflate) t.match(summary.extensions, /permessage-deflate/, "permessage-deflate agreed");
+    else t.equal(summary.extensions, "", "our server declined permessage-deflate");
+    recordMatrix({ peer: "chromium", direction: "our server", deflate: String(deflate), steps: summary.steps, ok: true });
+    const records = await server.settled(2);
+    for (const r of records) t.notOk("error" in r.closed, `our session ended cleanly: ${JSON.stringify(r.closed)}`);
+  }
+});
