@@ -97,7 +97,7 @@ function checkServer(input: Uint8Array, offsets: number[], eof: boolean): boolea
     if (server.state !== ConnectionState.CONNECTING) return false;
     // The hint can always be sent.
     const reply = server.send(out.error.eventHint!);
-    return reply.length > 0 && server.state === ConnectionState.CLOSED;
+    return reply.length > 0 && (server.state as ConnectionState) === ConnectionState.CLOSED;
   }
   if (out.events.length > 1) return false;
   if (out.events.length === 1) {
