@@ -65,9 +65,9 @@ const inflateAll = (parts: Buffer[]): string =>
 
 /**
  * zlib-dependent sends: the same frame headers and masks, and payloads that
- * inflate to the same bytes given everything sent before in the case. Our
- * engine (pako with zlib's classic hash) is byte-identical to zlib here, which
- * is asserted too.
+ * inflate to the same bytes given everything sent before in the case. For
+ * these short messages pako's output is byte-identical to zlib's, which is
+ * asserted too.
  */
 const compareCompressed: CompareCompressed = (tt, { expect, actual }) => {
   if (expect.bytes_hex === undefined) throw new Error("a zlib-dependent send without bytes_hex");

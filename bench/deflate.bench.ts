@@ -1,0 +1,184 @@
+/**
+ * permessage-deflate: inflate and deflate of 1 KiB and 64 KiB JSON-like
+ * messages through our PerMessageDeflate hooks (synchronous, pako) and
+ * through ws's PerMessageDeflate (asynchronous Node zlib), in one process,
+ * medians of BENCH_ROUNDS (default 7) alternating rounds.
+ *
+ * Both sides use context takeover, zlib level 6 / memLevel 8 / 15-bit
+ * windows. Each batch starts from a freshly negotiated extension (the stream
+ * is stateful) and handles the same messages in order; ws's calls are awaited
+ * one after the other, as its Receiver and Sender do.
+ *
+ * Run: `npm run bench -- deflate` (or `node --import tsx bench/deflate.bench.ts`).
+ */
+import { createRequire } from "node:module";
+import zlib from "node:zlib";
+import { dirname, join } from "node:path";
+import { compare, printTable, rate, type Row } from "./util.ts";
+import { PerMessageDeflate } from "../src/protocol/extensions/permessage-deflate.ts";
+import { NO_RSV, type FrameProtocolView, type RsvBits } from "../src/protocol/extensions/extension.ts";
+import { Opcode } from "../src/protocol/types.ts";
+
+interface WsPerMessageDeflate {
+  accept(configurations: Array<Record<string, unknown>>): unknown;
+  compress(data: Uint8Array, fin: boolean, callback: (error: Error | null, result?: Buffer) => void): void;
+  decompress(data: Uint8Array, fin: boolean, callback: (error: Error | null, result?: Buffer) => void): void;
+  cleanup(): void;
+}
+type WsPerMessageDeflateClass = new (options: Record<string, unknown>) => WsPerMessageDeflate;
+const require = createRequire(import.meta.url);
+// Not in ws's "exports": load it by path, next to ws's main file.
+const WsPmd = require(join(dirname(require.resolve("ws")), "lib", "permessage-deflate.js")) as WsPerMessageDeflateClass;
+
+const RSV1: RsvBits = { rsv1: true, rsv2: false, rsv3: false };
+const SERVER: FrameProtocolView = { client: false, maxMessageSize: 64 << 20 };
+const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
+
+/** JSON-like messages of exactly `size` bytes, each different (ids, values). */
+function messages(size: number, count: number): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let x = 42;
+  const next = (): number => (x = (x * 1103515245 + 12345) >>> 0);
+  for (let m = 0; m < count; m++) {
+    const items: string[] = [];
+    let length = 2;
+    while (length < size) {
+      const item = JSON.stringify({
+        id: next() % 1000000,
+        user: `user${next() % 5000}`,
+        email: `u${next() % 5000}@example.${["com", "org", "net"][next() % 3]}`,
+        active: next() % 2 === 0,
+        score: (next() % 100000) / 100,
+        tags: ["alpha", "beta", "gamma", "delta"].slice(next() % 4),
+        updated: `2024-0${1 + (next() % 9)}-1${next() % 9}T1${next() % 9}:0${next() % 9}:00Z`,
+      });
+      items.push(item);
+      length += item.length + 1;
+    }
+    const bytes = new TextEncoder().encode(`[${items.join(",")}]`);
+    out.push(bytes.subarray(0, size));
+  }
+  return out;
+}
+
+/** The messages compressed with Node's zlib as one context-takeover stream (what a peer sends). */
+async function compressed(msgs: Uint8Array[]): Promise<Uint8Array[]> {
+  const z = zlib.createDeflateRaw({ level: 6, memLevel: 8, windowBits: 15 });
+  const out: Uint8Array[] = [];
+  for (const m of msgs) {
+    const chunks: Buffer[] = [];
+    const on = (c: Buffer): void => void chunks.push(c);
+    z.on("data", on);
+    z.write(m);
+    await new Promise<void>((resolve) => z.flush(zlib.constants.Z_SYNC_FLUSH, () => resolve()));
+    z.off("data", on);
+    out.push(new Uint8Array(Buffer.concat(chunks).subarray(0, -4)));
+  }
+  z.close();
+  return out;
+}
+
+function ours(): PerMessageDeflate {
+  const ext = new PerMessageDeflate().fork();
+  ext.accept("permessage-deflate");
+  return ext;
+}
+function theirs(): WsPerMessageDeflate {
+  const pmd = new WsPmd({ isServer: true, threshold: 0, maxPayload: 64 << 20 });
+  pmd.accept([{}]);
+  return pmd;
+}
+
+function oursInflate(payloads: Uint8Array[]): number {
+  const ext = ours();
+  let total = 0;
+  for (const p of payloads) {
+    // As the frame layer calls the hooks for one whole frame.
+    ext.frameInboundHeader(SERVER, Opcode.BINARY, RSV1, p.length);
+    const a = ext.frameInboundPayloadData(SERVER, p);
+    const b = ext.frameInboundComplete(SERVER, true);
+    if (typeof a === "number" || typeof b === "number") throw new Error(`inflate failed: ${a} ${b}`);
+    total += a.length + (b === null ? 0 : b.length);
+  }
+  return total;
+}
+async function theirsInflate(payloads: Uint8Array[]): Promise<number> {
+  const pmd = theirs();
+  let total = 0;
+  for (const p of payloads) {
+    const data = await new Promise<Buffer>((resolve, reject) =>
+      pmd.decompress(p, true, (e, r) => (e ? reject(e) : resolve(r!))),
+    );
+    total += data.length;
+  }
+  pmd.cleanup();
+  return total;
+}
+function oursDeflate(msgs: Uint8Array[]): number {
+  const ext = ours();
+  let total = 0;
+  for (const m of msgs) total += ext.frameOutbound(SERVER, Opcode.BINARY, NO_RSV, m, true)[1].length;
+  return total;
+}
+async function theirsDeflate(msgs: Uint8Array[]): Promise<number> {
+  const pmd = theirs();
+  let total = 0;
+  for (const m of msgs) {
+    const data = await new Promise<Buffer>((resolve, reject) => pmd.compress(m, true, (e, r) => (e ? reject(e) : resolve(r!))));
+    total += data.length;
+  }
+  pmd.cleanup();
+  return total;
+}
+
+async function check(msgs: Uint8Array[], payloads: Uint8Array[]): Promise<void> {
+  // Both inflaters reproduce the messages, and both deflaters' output inflates back.
+  const expected = msgs.reduce((s, m) => s + m.length, 0);
+  if (oursInflate(payloads) !== expected || (await theirsInflate(payloads)) !== expected) throw new Error("inflate mismatch");
+  const ext = ours();
+  const stream = Buffer.concat(msgs.flatMap((m) => [ext.frameOutbound(SERVER, Opcode.BINARY, NO_RSV, m, true)[1], TAIL]));
+  const back = zlib.inflateRawSync(stream, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  if (Buffer.compare(back, Buffer.concat(msgs)) !== 0) throw new Error("deflate mismatch");
+}
+
+/**
+ * Units per second of process CPU time (all threads, so ws's zlib thread
+ * pool counts): on a shared machine this varies less than wall time.
+ */
+async function cpuRate(fn: () => unknown, units: number, ms = 300): Promise<number> {
+  for (let i = 0; i < 3; i++) await fn();
+  const before = process.cpuUsage();
+  const start = performance.now();
+  let calls = 0;
+  while (performance.now() - start < ms) {
+    await fn();
+    calls++;
+  }
+  const used = process.cpuUsage(before);
+  return (calls * units * 1e6) / (used.user + used.system);
+}
+
+const small = messages(1024, 256);
+const large = messages(64 * 1024, 16);
+const smallZ = await compressed(small);
+const largeZ = await compressed(large);
+await check(small, smallZ);
+await check(large, largeZ);
+const ratio = (z: Uint8Array[], m: Uint8Array[]): string =>
+  ((100 * z.reduce((s, p) => s + p.length, 0)) / m.reduce((s, p) => s + p.length, 0)).toFixed(1);
+console.log(`1 KiB messages compress to ${ratio(smallZ, small)}%, 64 KiB to ${ratio(largeZ, large)}% (zlib level 6, context takeover)`);
+
+const workloads: Array<{ name: string; unit: string; units: number; target: number; ours: () => unknown; theirs: () => unknown }> = [
+  { name: "inflate 1 KiB JSON", unit: "msg/s", units: small.length, target: 3, ours: () => oursInflate(smallZ), theirs: () => theirsInflate(smallZ) },
+  { name: "inflate 64 KiB JSON", unit: "B/s", units: large.length * 64 * 1024, target: 0.6, ours: () => oursInflate(largeZ), theirs: () => theirsInflate(largeZ) },
+  { name: "deflate 1 KiB JSON", unit: "msg/s", units: small.length, target: 1, ours: () => oursDeflate(small), theirs: () => theirsDeflate(small) },
+  { name: "deflate 64 KiB JSON", unit: "B/s", units: large.length * 64 * 1024, target: 0.5, ours: () => oursDeflate(large), theirs: () => theirsDeflate(large) },
+];
+const wall: Row[] = [];
+const cpu: Row[] = [];
+for (const w of workloads) {
+  wall.push(await compare(w.name, w.unit, () => rate(w.ours, w.units), () => rate(w.theirs, w.units), { target: w.target }));
+  cpu.push(await compare(w.name, `${w.unit} CPU`, () => cpuRate(w.ours, w.units), () => cpuRate(w.theirs, w.units), { target: w.target }));
+}
+printTable("permessage-deflate, wall time: ours (pako, sync) vs ws (node zlib, async)", wall);
+printTable("permessage-deflate, per CPU second (all threads)", cpu);
