@@ -91,7 +91,14 @@ export function latin1Decode(bytes: Uint8Array, start = 0, end = bytes.length): 
   return out;
 }
 
-/** `true` when every code unit of `text` fits in one byte (ISO-8859-1). */
+/**
+ * `true` when every code unit of `text` fits in one byte (ISO-8859-1).
+ * @example
+ * ```ts
+ * isLatin1("café"); // true
+ * isLatin1("€");    // false
+ * ```
+ */
 export function isLatin1(text: string): boolean {
   // eslint-disable-next-line no-control-regex
   return /^[\x00-\xff]*$/.test(text);
@@ -111,7 +118,13 @@ export function latin1Encode(text: string): Uint8Array {
   return out;
 }
 
-/** Concatenate byte arrays into one new array. */
+/**
+ * Concatenate byte arrays into one new array.
+ * @example
+ * ```ts
+ * concatBytes([new Uint8Array([1]), new Uint8Array([2, 3])]); // Uint8Array [1, 2, 3]
+ * ```
+ */
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   let total = 0;
   for (const p of parts) total += p.length;

@@ -61,6 +61,11 @@ export type HttpEvent =
  * A malformed or oversized message. `status` is the answer a server would
  * give: 431 for a head over the limits, else 400; `tooMuchData` marks more
  * bytes after a complete request than the reader may keep.
+ * @example
+ * ```ts
+ * try { reader.push(bytes); }
+ * catch (e) { if (e instanceof HttpError) console.log(e.status, e.message); }
+ * ```
  */
 export class HttpError extends Error {
   readonly status: 400 | 431;
@@ -122,8 +127,8 @@ export class HttpReader {
   readonly #kind: "request" | "response";
   readonly #limits: HttpReaderLimits;
   #mode: Mode = "head";
-  // The current incomplete line, in pieces.
-  #partial: Uint8Array[] = [];
+  // The current incomplete line (grows by doubling; bounded by the limits).
+  #partial = new Uint8Array(0);
   #partialLength = 0;
   // Head state.
   #headBytes = 0;
@@ -193,8 +198,7 @@ export class HttpReader {
           const end = nl < 0 ? data.length : nl + 1;
           this.#count(end - pos);
           if (nl < 0) {
-            this.#partial.push(data.slice(pos));
-            this.#partialLength += data.length - pos;
+            this.#keepPartial(data, pos);
             pos = data.length;
             break;
           }
@@ -288,21 +292,29 @@ export class HttpReader {
     }
   }
 
-  /** The line ending at `nl` (exclusive), with the pieces before it, minus a trailing CR. */
-  #takeLine(data: Uint8Array, pos: number, nl: number): string {
-    let end = nl;
-    let line: string;
-    if (this.#partialLength === 0) {
-      if (end > pos && data[end - 1] === CR) end--;
-      line = latin1Decode(data, pos, end);
-    } else {
-      line = "";
-      for (const p of this.#partial) line += latin1Decode(p);
-      line += latin1Decode(data, pos, end);
-      this.#partial = [];
-      this.#partialLength = 0;
-      if (line.endsWith("\r")) line = line.slice(0, -1);
+  #keepPartial(data: Uint8Array, pos: number): void {
+    const needed = this.#partialLength + data.length - pos;
+    if (needed > this.#partial.length) {
+      const grown = new Uint8Array(Math.max(needed, this.#partial.length * 2, 256));
+      grown.set(this.#partial.subarray(0, this.#partialLength));
+      this.#partial = grown;
     }
+    this.#partial.set(data.subarray(pos), this.#partialLength);
+    this.#partialLength = needed;
+  }
+
+  /** The line ending at `nl` (exclusive), with the bytes kept before it, minus a trailing CR. */
+  #takeLine(data: Uint8Array, pos: number, nl: number): string {
+    if (this.#partialLength === 0) {
+      const end = nl > pos && data[nl - 1] === CR ? nl - 1 : nl;
+      return latin1Decode(data, pos, end);
+    }
+    this.#keepPartial(data.subarray(0, nl), pos);
+    const len = this.#partialLength;
+    this.#partialLength = 0;
+    const end = this.#partial[len - 1] === CR ? len - 1 : len;
+    const line = latin1Decode(this.#partial, 0, end);
+    if (this.#partial.length > 4096) this.#partial = new Uint8Array(0); // do not keep a big buffer around
     return line;
   }
 
@@ -462,6 +474,11 @@ const VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?$/;
 /**
  * Check a header name we are about to send: it must be a token (RFC 7230 §3.2).
  * @throws LocalProtocolError (code `WS_ERR_INVALID_HEADER`).
+ * @example
+ * ```ts
+ * validateHeaderName("X-Trace-Id"); // ok
+ * validateHeaderName("X Trace");    // throws LocalProtocolError
+ * ```
  */
 export function validateHeaderName(name: string): void {
   if (typeof name !== "string" || !isToken(name)) {
@@ -474,6 +491,11 @@ export function validateHeaderName(name: string): void {
  * inner spaces or tabs only; in particular no CR, LF or NUL, which would let
  * the value inject header lines (RFC 7230 §3.2).
  * @throws LocalProtocolError (code `WS_ERR_INVALID_HEADER`).
+ * @example
+ * ```ts
+ * validateHeaderValue("X-A", "1");          // ok
+ * validateHeaderValue("X-A", "1\r\nX-B: 2"); // throws LocalProtocolError
+ * ```
  */
 export function validateHeaderValue(name: string, value: string): void {
   if (typeof value !== "string" || !VALUE.test(value)) {
@@ -485,7 +507,13 @@ export function validateHeaderValue(name: string, value: string): void {
   }
 }
 
-/** Validate every header of a list (names tokens, values safe). */
+/**
+ * Validate every header of a list (names tokens, values safe).
+ * @example
+ * ```ts
+ * validateHeaders([["Origin", "https://example.com"]]);
+ * ```
+ */
 export function validateHeaders(headers: Headers): void {
   if (!Array.isArray(headers)) throw new LocalProtocolError("Headers must be an array of [name, value] pairs", "WS_ERR_INVALID_HEADER");
   for (const pair of headers) {
@@ -544,6 +572,10 @@ export function writeResponseHead(statusCode: number, headers: Headers): Uint8Ar
 /**
  * One chunk of a chunked body (RFC 7230 §4.1); an empty `data` writes nothing
  * (the zero-size chunk would end the body).
+ * @example
+ * ```ts
+ * writeChunk(new TextEncoder().encode("Hello")); // "5\r\nHello\r\n"
+ * ```
  */
 export function writeChunk(data: Uint8Array): Uint8Array {
   if (data.length === 0) return new Uint8Array(0);
@@ -559,7 +591,14 @@ export function writeChunk(data: Uint8Array): Uint8Array {
 /** The last chunk and an empty trailer section. */
 export const LAST_CHUNK: Uint8Array = latin1Encode("0\r\n\r\n");
 
-/** `true` when `value` can be sent as a header value (see {@link validateHeaderValue}). */
+/**
+ * `true` when `value` can be sent as a header value (see {@link validateHeaderValue}).
+ * @example
+ * ```ts
+ * isValidHeaderValue("text/plain"); // true
+ * isValidHeaderValue("a\nb");       // false
+ * ```
+ */
 export function isValidHeaderValue(value: string): boolean {
   return typeof value === "string" && VALUE.test(value) && isLatin1(value);
 }

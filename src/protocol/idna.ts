@@ -24,7 +24,13 @@ const INITIAL_N = 128;
 const MAX_LABEL = 63;
 const ACE_PREFIX = "xn--";
 
-/** An invalid host name; the caller turns it into the right protocol error. */
+/**
+ * An invalid host name; the caller turns it into the right protocol error.
+ * @example
+ * ```ts
+ * try { hostToAscii("a..b"); } catch (e) { if (e instanceof IdnaError) console.log(e.message); }
+ * ```
+ */
 export class IdnaError extends Error {
   constructor(message: string) {
     super(message);

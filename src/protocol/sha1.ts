@@ -6,6 +6,9 @@
  * @module
  */
 
+// The message schedule, reused: sha1() is synchronous and never re-entered.
+const W = new Int32Array(80);
+
 /**
  * The 20-byte SHA-1 digest of `data`.
  * @example
@@ -19,18 +22,28 @@ export function sha1(data: Uint8Array): Uint8Array {
   const padded = new Uint8Array(((data.length + 8) >>> 6) * 64 + 64);
   padded.set(data);
   padded[data.length] = 0x80;
-  const view = new DataView(padded.buffer);
-  view.setUint32(padded.length - 8, Math.floor(bitLength / 0x100000000));
-  view.setUint32(padded.length - 4, bitLength >>> 0);
+  const n = padded.length;
+  const high = Math.floor(bitLength / 0x100000000);
+  const low = bitLength >>> 0;
+  padded[n - 8] = high >>> 24;
+  padded[n - 7] = high >>> 16;
+  padded[n - 6] = high >>> 8;
+  padded[n - 5] = high;
+  padded[n - 4] = low >>> 24;
+  padded[n - 3] = low >>> 16;
+  padded[n - 2] = low >>> 8;
+  padded[n - 1] = low;
 
   let h0 = 0x67452301;
-  let h1 = 0xefcdab89;
-  let h2 = 0x98badcfe;
+  let h1 = 0xefcdab89 | 0;
+  let h2 = 0x98badcfe | 0;
   let h3 = 0x10325476;
-  let h4 = 0xc3d2e1f0;
-  const w = new Int32Array(80);
-  for (let block = 0; block < padded.length; block += 64) {
-    for (let t = 0; t < 16; t++) w[t] = view.getInt32(block + t * 4);
+  let h4 = 0xc3d2e1f0 | 0;
+  const w = W;
+  for (let block = 0; block < n; block += 64) {
+    for (let t = 0, i = block; t < 16; t++, i += 4) {
+      w[t] = (padded[i]! << 24) | (padded[i + 1]! << 16) | (padded[i + 2]! << 8) | padded[i + 3]!;
+    }
     for (let t = 16; t < 80; t++) {
       const x = w[t - 3]! ^ w[t - 8]! ^ w[t - 14]! ^ w[t - 16]!;
       w[t] = (x << 1) | (x >>> 31);
@@ -51,10 +64,10 @@ export function sha1(data: Uint8Array): Uint8Array {
         k = 0x6ed9eba1;
       } else if (t < 60) {
         f = (b & c) | (b & d) | (c & d);
-        k = 0x8f1bbcdc;
+        k = 0x8f1bbcdc | 0;
       } else {
         f = b ^ c ^ d;
-        k = 0xca62c1d6;
+        k = 0xca62c1d6 | 0;
       }
       const temp = (((a << 5) | (a >>> 27)) + f + e + k + w[t]!) | 0;
       e = d;
@@ -70,11 +83,13 @@ export function sha1(data: Uint8Array): Uint8Array {
     h4 = (h4 + e) | 0;
   }
   const out = new Uint8Array(20);
-  const outView = new DataView(out.buffer);
-  outView.setInt32(0, h0);
-  outView.setInt32(4, h1);
-  outView.setInt32(8, h2);
-  outView.setInt32(12, h3);
-  outView.setInt32(16, h4);
+  const hs = [h0, h1, h2, h3, h4];
+  for (let i = 0; i < 5; i++) {
+    const h = hs[i]!;
+    out[i * 4] = h >>> 24;
+    out[i * 4 + 1] = h >>> 16;
+    out[i * 4 + 2] = h >>> 8;
+    out[i * 4 + 3] = h;
+  }
   return out;
 }

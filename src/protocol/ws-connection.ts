@@ -22,6 +22,12 @@ const EMPTY = new Uint8Array(0);
  * Options of a {@link WSConnection}: the limits and randomness of every
  * connection, and, for a client in the 0.x style, the request to queue at
  * construction.
+ * @example
+ * ```ts
+ * const ws = new WSConnection(ConnectionType.CLIENT, {
+ *   host: "example.com", resource: "/chat", subprotocols: ["chat"], maxMessageSize: 1 << 20,
+ * });
+ * ```
  */
 export interface WSConnectionOptions extends ConnectionOptions {
   /** Client: when given, a `Request` for this host is queued at once (0.x style; read it with `bytesToSend()`). */
