@@ -59,6 +59,8 @@ export class Connection {
   /** `true` on the client side (which masks what it sends). */
   readonly client: boolean;
   #state: ConnectionState = ConnectionState.OPEN;
+  /** The send table's row for the current state (kept with the state, read on every send). */
+  #allowed: ReadonlySet<string> | undefined = CONNECTION_SEND_ALLOWED[ConnectionState.OPEN];
   readonly #proto: FrameProtocol;
   readonly #extensions: readonly Extension[];
   /** 1006 closes queued by `receiveData(null)`, yielded after the parsed events. */
@@ -87,7 +89,10 @@ export class Connection {
 
   #move(trigger: Trigger): void {
     const next = transition(CONNECTION_TRANSITIONS, this.#state, trigger);
-    if (next !== undefined) this.#state = next;
+    if (next !== undefined) {
+      this.#state = next;
+      this.#allowed = CONNECTION_SEND_ALLOWED[next];
+    }
   }
 
   /**
@@ -98,9 +103,9 @@ export class Connection {
    */
   send(event: Event): Uint8Array {
     const type = (event as { type?: unknown } | null)?.type;
-    if (!EVENT_TYPE_SET.has(type)) return assertNever(event as never);
-    const allowed = CONNECTION_SEND_ALLOWED[this.#state];
+    const allowed = this.#allowed;
     if (allowed === undefined || !allowed.has(type as string)) {
+      if (!EVENT_TYPE_SET.has(type)) return assertNever(event as never);
       throw new LocalProtocolError(
         `Event ${String(type)} cannot be sent in state ConnectionState.${connectionStateName(this.#state)}.`,
         "WS_ERR_INVALID_STATE",

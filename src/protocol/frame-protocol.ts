@@ -17,17 +17,43 @@
  * @module
  */
 import { LocalProtocolError } from "./errors.ts";
-import { BytesMessage, CloseConnection, Ping, Pong, TextMessage } from "./events.ts";
+import * as events from "./events.ts";
 import { NO_RSV, type Extension, type FrameProtocolView, type RsvBits } from "./extensions/extension.ts";
-import { FIN_BIT, FrameReader, MAX_PAYLOAD_NORMAL, ParseFailed, buildFrame, type FramePiece } from "./frame.ts";
+import * as frame from "./frame.ts";
+import { FrameReader, ParseFailed, type FramePiece } from "./frame.ts";
 import type { ResolvedConnectionOptions } from "./options.ts";
 import { CloseReason, LOCAL_ONLY_CLOSE_CODES, Opcode, isKnownCloseReason, type RandomSource } from "./types.ts";
-import { Utf8StreamDecoder, decodeUtf8, encodeUtf8, isWellFormed, truncateUtf8 } from "./utf8.ts";
+import * as utf8 from "./utf8.ts";
+import { Utf8StreamDecoder, decodeUtf8, truncateUtf8 } from "./utf8.ts";
 
 /** The events a frame protocol produces from received bytes. */
 export type ReceivedEvent = TextMessage | BytesMessage | Ping | Pong | CloseConnection;
 
+// Names used per frame or per event, bound once to module-local constants:
+// some loaders (tsx, CommonJS interop of bundlers) compile every use of an
+// imported name into a getter call, which shows in the per-frame cost.
+const { BytesMessage, CloseConnection, Ping, Pong, TextMessage } = events;
+type BytesMessage = events.BytesMessage;
+type CloseConnection = events.CloseConnection;
+type Ping = events.Ping;
+type Pong = events.Pong;
+type TextMessage = events.TextMessage;
+const { buildFrame } = frame;
+const { encodeUtf8, isWellFormed } = utf8;
+const FIN_BIT = 0x80;
+/** RFC 6455 §5.5: control frame payloads are 125 bytes or less. */
+const MAX_PAYLOAD_NORMAL = 125;
+
 const EMPTY: Uint8Array = new Uint8Array(0);
+// Module-local opcode literals for the hot paths (see frame.ts).
+const OP_CONTINUATION = 0;
+const OP_TEXT = 1;
+const OP_BINARY = 2;
+const OP_CLOSE = 8;
+const OP_PING = 9;
+const OP_PONG = 10;
+/** Masking keys drawn from the random source at a time (64 frames' worth). */
+const KEY_POOL_SIZE = 256;
 const RSV1 = 0x40;
 const RSV2 = 0x20;
 const RSV3 = 0x10;
@@ -87,7 +113,7 @@ export class FrameProtocol {
   readonly #maxMessageSize: number;
   readonly #random: RandomSource;
   readonly #reader: FrameReader;
-  readonly #piece: FramePiece = { opcode: Opcode.CONTINUATION, fin: false, rsv: 0, payload: EMPTY, frameFinished: false };
+  readonly #piece: FramePiece = { opcode: OP_CONTINUATION, fin: false, rsv: 0, payload: EMPTY, frameFinished: false };
   #dead = false;
 
   // The message being received: its opcode (0 when none) and bytes so far.
@@ -97,6 +123,11 @@ export class FrameProtocol {
 
   // The message being sent: its opcode (0 when none).
   #outOpcode = 0;
+  // Masking keys: drawn KEY_POOL_SIZE bytes at a time, 4 per frame, in
+  // stream order (so a deterministic source yields the same keys as drawing
+  // 4 bytes per frame would).
+  readonly #keys = new Uint8Array(KEY_POOL_SIZE);
+  #keyOffset = KEY_POOL_SIZE;
   readonly #key = new Uint8Array(4);
 
   constructor(client: boolean, extensions: readonly Extension[], options: ResolvedConnectionOptions) {
@@ -150,11 +181,11 @@ export class FrameProtocol {
     const exts = this.extensions;
     if (exts.length !== 0) payload = this.#inboundHooks(exts, payload, piece.frameFinished, piece.fin);
     switch (piece.opcode) {
-      case Opcode.PING:
+      case OP_PING:
         return new Ping({ payload });
-      case Opcode.PONG:
+      case OP_PONG:
         return new Pong({ payload });
-      case Opcode.CLOSE:
+      case OP_CLOSE:
         return this.#receiveClose(payload);
       default:
         return this.#receiveData(piece.opcode, payload, piece.frameFinished, piece.fin);
@@ -212,7 +243,7 @@ export class FrameProtocol {
     // size after the transforms is counted as pieces arrive.)
     if (opcode < 8 && this.extensions.length === 0) {
       let total = -1;
-      if (opcode === Opcode.CONTINUATION) {
+      if (opcode === OP_CONTINUATION) {
         if (this.#inOpcode !== 0) total = this.#inBytes + length;
       } else if (this.#inOpcode === 0) {
         total = length;
@@ -232,16 +263,16 @@ export class FrameProtocol {
   #receiveData(opcode: Opcode, payload: Uint8Array, frameFinished: boolean, fin: boolean): TextMessage | BytesMessage {
     // RFC 6455 §5.4: a fragmented message is one TEXT/BINARY frame then CONTINUATION frames.
     if (this.#inOpcode === 0) {
-      if (opcode === Opcode.CONTINUATION) throw new ParseFailed("unexpected CONTINUATION");
+      if (opcode === OP_CONTINUATION) throw new ParseFailed("unexpected CONTINUATION");
       this.#inOpcode = opcode;
-    } else if (opcode !== Opcode.CONTINUATION) {
-      throw new ParseFailed(`expected CONTINUATION, got <Opcode.${opcode === Opcode.TEXT ? "TEXT" : "BINARY"}: ${opcode}>`);
+    } else if (opcode !== OP_CONTINUATION) {
+      throw new ParseFailed(`expected CONTINUATION, got <Opcode.${opcode === OP_TEXT ? "TEXT" : "BINARY"}: ${opcode}>`);
     }
     const messageFinished = frameFinished && fin;
     const total = this.#inBytes + payload.length;
     if (total > this.#maxMessageSize) throw this.#tooBig(total);
     let event: TextMessage | BytesMessage;
-    if (this.#inOpcode === Opcode.TEXT) {
+    if (this.#inOpcode === OP_TEXT) {
       const text = this.#utf8.decode(payload, messageFinished);
       // RFC 6455 §8.1: invalid UTF-8 in a text message MUST fail the connection (1007).
       if (text === null) throw new ParseFailed("Invalid UTF-8 in TEXT message", CloseReason.INVALID_FRAME_PAYLOAD_DATA);
@@ -292,12 +323,12 @@ export class FrameProtocol {
   sendData(data: unknown, fin: boolean): Uint8Array {
     let opcode: number;
     if (typeof data === "string") {
-      opcode = Opcode.TEXT;
+      opcode = OP_TEXT;
       if (!isWellFormed(data)) {
         throw new LocalProtocolError("Text contains a lone surrogate (not encodable as UTF-8)", "WS_ERR_INVALID_UTF16");
       }
     } else if (data instanceof Uint8Array) {
-      opcode = Opcode.BINARY;
+      opcode = OP_BINARY;
     } else {
       throw new LocalProtocolError("Must provide bytes or text", "WS_ERR_INVALID_DATA_TYPE");
     }
@@ -306,7 +337,7 @@ export class FrameProtocol {
       if (this.#outOpcode !== opcode) {
         throw new LocalProtocolError("Data type mismatch inside message", "WS_ERR_DATA_TYPE_MISMATCH");
       }
-      frameOpcode = Opcode.CONTINUATION;
+      frameOpcode = OP_CONTINUATION;
     }
     const payload = typeof data === "string" ? encodeUtf8(data) : (data as Uint8Array);
     const bytes = this.#serialize(frameOpcode, payload, fin);
@@ -316,12 +347,12 @@ export class FrameProtocol {
 
   /** Frame a ping. */
   ping(payload: unknown): Uint8Array {
-    return this.#serialize(Opcode.PING, controlPayload(payload), true);
+    return this.#serialize(OP_PING, controlPayload(payload), true);
   }
 
   /** Frame a pong. */
   pong(payload: unknown): Uint8Array {
-    return this.#serialize(Opcode.PONG, controlPayload(payload), true);
+    return this.#serialize(OP_PONG, controlPayload(payload), true);
   }
 
   /**
@@ -338,7 +369,7 @@ export class FrameProtocol {
       if (reason) {
         throw new LocalProtocolError("cannot specify a reason without a code", "WS_ERR_CLOSE_REASON_WITHOUT_CODE");
       }
-      return this.#serialize(Opcode.CLOSE, EMPTY, true);
+      return this.#serialize(OP_CLOSE, EMPTY, true);
     }
     if (typeof code !== "number" || !isSendableCloseCode(code)) {
       // RFC 6455 §7.4.1: 1005, 1006 and 1015 MUST NOT be set in a close frame;
@@ -356,7 +387,7 @@ export class FrameProtocol {
     payload[0] = code >>> 8;
     payload[1] = code & 0xff;
     payload.set(reasonBytes, 2);
-    return this.#serialize(Opcode.CLOSE, payload, true);
+    return this.#serialize(OP_CLOSE, payload, true);
   }
 
   #serialize(opcode: number, payload: Uint8Array, fin: boolean): Uint8Array {
@@ -370,12 +401,20 @@ export class FrameProtocol {
     }
     if (control && payload.length > MAX_PAYLOAD_NORMAL) throw controlTooLong();
     const firstByte = (fin ? FIN_BIT : 0) | (exts.length === 0 ? 0 : rsvNumber(rsv)) | opcode;
-    let key: Uint8Array | null = null;
-    if (this.client) {
-      // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
-      key = this.#key;
-      this.#random(key);
+    if (!this.client) return buildFrame(firstByte, payload, null);
+    // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
+    if (this.#keyOffset === KEY_POOL_SIZE) {
+      this.#random(this.#keys);
+      this.#keyOffset = 0;
     }
+    const keys = this.#keys;
+    const key = this.#key;
+    const o = this.#keyOffset;
+    key[0] = keys[o]!;
+    key[1] = keys[o + 1]!;
+    key[2] = keys[o + 2]!;
+    key[3] = keys[o + 3]!;
+    this.#keyOffset = o + 4;
     return buildFrame(firstByte, payload, key);
   }
 }

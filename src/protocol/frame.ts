@@ -15,7 +15,7 @@
  *   `Uint8Array`.
  * @module
  */
-import { Opcode } from "./types.ts";
+import type { Opcode } from "./types.ts";
 
 /** Byte 0: the FIN bit. */
 export const FIN_BIT = 0x80;
@@ -168,8 +168,19 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
     out[9] = lo & 0xff;
   }
   if (maskKey === null) {
-    if (len > 16) out.set(payload, hdr);
-    else for (let i = 0; i < len; i++) out[hdr + i] = payload[i]!;
+    if (len > 32) {
+      out.set(payload, hdr);
+    } else {
+      // Short payloads: a loop beats the call into `set`.
+      let i = 0;
+      for (let o = hdr; i + 4 <= len; i += 4, o += 4) {
+        out[o] = payload[i]!;
+        out[o + 1] = payload[i + 1]!;
+        out[o + 2] = payload[i + 2]!;
+        out[o + 3] = payload[i + 3]!;
+      }
+      for (; i < len; i++) out[hdr + i] = payload[i]!;
+    }
     return out;
   }
   // RFC 6455 §5.3: the key goes right before the payload, which is XORed with it.
@@ -184,9 +195,16 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
   if (len >= 32) {
     out.set(payload, hdr);
     xorMask(out, hdr, hdr + len, maskKey, 0);
-  } else {
-    for (let i = 0; i < len; i++) out[hdr + i] = payload[i]! ^ maskKey[i & 3]!;
+    return out;
   }
+  let i = 0;
+  for (let o = hdr; i + 4 <= len; i += 4, o += 4) {
+    out[o] = payload[i]! ^ k0;
+    out[o + 1] = payload[i + 1]! ^ k1;
+    out[o + 2] = payload[i + 2]! ^ k2;
+    out[o + 3] = payload[i + 3]! ^ k3;
+  }
+  for (; i < len; i++) out[hdr + i] = payload[i]! ^ maskKey[i & 3]!;
   return out;
 }
 
@@ -214,6 +232,10 @@ export interface FrameReaderHooks {
   /** Called after every header check passed, before the masking key or payload is read (limits). */
   admitFrame(opcode: Opcode, payloadLength: number): void;
 }
+
+// Hot paths use these module-local literals rather than `Opcode.X`: an
+// imported object costs a property load (and under some loaders a getter) per use.
+const OP_CONTINUATION = 0;
 
 const STAGE_HEADER = 0;
 const STAGE_KEY = 1;
@@ -246,7 +268,7 @@ export class FrameReader {
   #stage = STAGE_HEADER;
   #fin = false;
   #rsv = 0;
-  #opcode: Opcode = Opcode.CONTINUATION; // effective opcode of the next piece
+  #opcode: Opcode = OP_CONTINUATION; // effective opcode of the next piece
   #masked = false;
   readonly #key = new Uint8Array(4);
   #length = 0;
@@ -317,7 +339,7 @@ export class FrameReader {
     out.payload = payload;
     out.frameFinished = finished;
     if (finished) this.#stage = STAGE_HEADER;
-    else this.#opcode = Opcode.CONTINUATION;
+    else this.#opcode = OP_CONTINUATION;
     return true;
   }
 
@@ -432,7 +454,9 @@ export class FrameReader {
     const p = this.#pos;
     let out: Uint8Array;
     if (c.length - p >= n) {
-      out = p === 0 && n === c.length ? c : c.subarray(p, p + n);
+      // A plain view (not `subarray`, which goes through the species
+      // constructor, e.g. Node's Buffer subclass, at several times the cost).
+      out = p === 0 && n === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + p, n);
     } else {
       out = new Uint8Array(n);
       let filled = 0;

@@ -463,24 +463,31 @@ t.test("send: the close reason is cut to 123 bytes at a character boundary", asy
   }
 });
 
-t.test("send: a client masks every frame with 4 fresh random bytes; a refused send draws none", async (t) => {
+t.test("send: a client masks every frame with the next 4 random bytes; a refused send uses none", async (t) => {
   let drawn = 0;
+  const calls: number[] = [];
   const random = (buf: Uint8Array): void => {
+    calls.push(buf.length);
     for (let i = 0; i < buf.length; i++) buf[i] = (drawn++ * 7) & 0xff;
   };
+  const stream = (from: number): string => toHex(Uint8Array.from({ length: 4 }, (_, i) => ((from + i) * 7) & 0xff));
   const p = new FrameProtocol(true, [], resolveOptions({ random }));
   const f1 = decodeFrames(p.sendData("hi", true))[0]!;
-  t.equal(drawn, 4);
   t.ok(f1.masked);
-  t.equal(f1.mask_hex, "00070e15");
+  t.equal(f1.mask_hex, stream(0), "bytes 0-3 of the random stream");
   t.equal(new TextDecoder().decode(f1.payload), "hi");
   t.throws(() => p.ping(new Uint8Array(200)));
   t.throws(() => p.close(1006, null));
   t.throws(() => p.sendData(7, true));
-  t.equal(drawn, 4, "refused sends drew nothing");
   const f2 = decodeFrames(p.close(1000, "bye"))[0]!;
-  t.equal(f2.mask_hex, "1c232a31");
+  t.equal(f2.mask_hex, stream(4), "refused sends consumed no key: bytes 4-7");
   t.equal(toHex(f2.payload), "03e8627965");
+  // Keys are drawn 256 bytes (64 frames) at a time, in stream order.
+  for (let i = 2; i < 70; i++) {
+    const f = decodeFrames(p.pong(new Uint8Array(0)))[0]!;
+    if (f.mask_hex !== stream(i * 4)) t.fail(`frame ${i} key`);
+  }
+  t.same(calls, [256, 256], "two draws for 70 frames");
   // Large payloads go through the word-at-a-time path.
   const big = Uint8Array.from({ length: 70001 }, (_, i) => (i * 13) & 0xff);
   const f3 = decodeFrames(p.sendData(big, true))[0]!;

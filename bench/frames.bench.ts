@@ -1,0 +1,215 @@
+/**
+ * Frame layer against `ws` (its Receiver and Sender, with bufferutil's native
+ * masking), medians of BENCH_ROUNDS (default 7) alternating rounds.
+ *
+ * Parsing: a server-side Connection receives masked binary frames; ws's
+ * Receiver (isServer) receives the same bytes through `write()`, as a ws
+ * socket feeds it. Input arrives as a socket delivers it, in 64 KiB chunks
+ * (frames straddle chunk boundaries). Both unmask in place, so the same input
+ * buffers are fed again every round: the payload flips between masked and
+ * unmasked, which costs the same for binary frames. Our Connection streams a
+ * large frame out as partial BytesMessage events (zero-copy views); ws
+ * concatenates the chunks into one Buffer before emitting it, so a row also
+ * shows ours with the pieces assembled into one buffer the way an application
+ * wanting whole messages would do it.
+ *
+ * Building: Connection.send(new BytesMessage(...)) (one Uint8Array out) against
+ * Sender.frame(data, { readOnly: true, mask }) (a merged buffer when masking;
+ * a header plus the caller's buffer when not).
+ *
+ * Run: `npm run bench -- frames` (or `node --import tsx bench/frames.bench.ts`).
+ */
+import { createRequire } from "node:module";
+import { Connection } from "../src/protocol/connection.ts";
+import { BytesMessage, type Event } from "../src/protocol/events.ts";
+import { ConnectionType } from "../src/protocol/types.ts";
+import { compare, printTable, rate, type Row } from "./util.ts";
+
+const require = createRequire(import.meta.url);
+// ws's frame parser and builder (lib/receiver.js and lib/sender.js; the
+// package exports them from its main entry, not by path).
+const wsLib = require("ws") as { Receiver: unknown; Sender: unknown };
+const Receiver = wsLib.Receiver as new (options: object) => {
+  write(chunk: Buffer): boolean;
+  on(event: "message", fn: (data: Buffer, isBinary: boolean) => void): void;
+  on(event: "error", fn: (error: Error) => void): void;
+};
+const Sender = wsLib.Sender as {
+  frame(data: Buffer, options: object): Buffer[];
+};
+const bufferUtilLoaded = (() => {
+  try {
+    require.resolve("bufferutil");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
+const CHUNK = 64 * 1024;
+const ROUND_MS = Number(process.env["BENCH_MS"] ?? 250);
+
+/** Masked client frames carrying `payloadSize` bytes each, `count` of them, in one buffer. */
+function maskedFrames(payloadSize: number, count: number): Buffer {
+  const client = new Connection(ConnectionType.CLIENT);
+  const payload = Uint8Array.from({ length: payloadSize }, (_, i) => (i * 7) & 0xff);
+  const parts: Uint8Array[] = [];
+  for (let i = 0; i < count; i++) parts.push(client.send(new BytesMessage({ data: payload })));
+  return Buffer.concat(parts);
+}
+
+/** Split into socket-sized chunks (each its own buffer, as a socket delivers them). */
+function socketChunks(bytes: Buffer, size = CHUNK): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < bytes.length; i += size) out.push(Buffer.from(bytes.subarray(i, Math.min(i + size, bytes.length))));
+  return out;
+}
+
+function oursParse(chunks: Buffer[], expectMessages: number, assemble = false): () => number {
+  const conn = new Connection(ConnectionType.SERVER, { maxMessageSize: 64 * 1024 * 1024 });
+  let pieces: Uint8Array[] = [];
+  let size = 0;
+  return () => {
+    let messages = 0;
+    for (const chunk of chunks) {
+      conn.receiveData(chunk);
+      for (const event of conn.events() as Generator<Event>) {
+        if (event.type !== "BytesMessage") throw new Error(`unexpected ${event.type}`);
+        if (assemble) {
+          pieces.push(event.data);
+          size += event.data.length;
+          if (event.messageFinished) {
+            if (pieces.length > 1) {
+              const whole = new Uint8Array(size);
+              let o = 0;
+              for (const p of pieces) {
+                whole.set(p, o);
+                o += p.length;
+              }
+            }
+            pieces = [];
+            size = 0;
+          }
+        }
+        if (event.messageFinished) messages++;
+      }
+    }
+    if (messages !== expectMessages) throw new Error(`ours: ${messages} messages, expected ${expectMessages}`);
+    return messages;
+  };
+}
+
+function wsParse(chunks: Buffer[], expectMessages: number): () => number {
+  const receiver = new Receiver({ isServer: true, binaryType: "nodebuffer", maxPayload: 0 });
+  let messages = 0;
+  receiver.on("message", () => {
+    messages++;
+  });
+  receiver.on("error", (error) => {
+    throw error;
+  });
+  return () => {
+    messages = 0;
+    for (const chunk of chunks) receiver.write(chunk);
+    if (messages !== expectMessages) throw new Error(`ws: ${messages} messages, expected ${expectMessages}`);
+    return messages;
+  };
+}
+
+function memcpy(chunks: Buffer[]): () => void {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const target = Buffer.allocUnsafe(total);
+  return () => {
+    let o = 0;
+    for (const c of chunks) o += c.copy(target, o);
+  };
+}
+
+async function parseRows(): Promise<Row[]> {
+  const rows: Row[] = [];
+  // 16-byte masked frames: 4096 of them (22 bytes each) in 64 KiB chunks.
+  {
+    const n = 4096;
+    const chunks = socketChunks(maskedFrames(16, n));
+    const ours = oursParse(chunks, n);
+    const ws = wsParse(chunks, n);
+    rows.push(
+      await compare("parse 16 B masked frames", "frames/s", () => rate(ours, n, ROUND_MS), () => rate(ws, n, ROUND_MS), {
+        target: 2,
+      }),
+    );
+  }
+  for (const [label, size, count] of [
+    ["64 KiB", 64 * 1024, 64],
+    ["16 MiB", 16 * 1024 * 1024, 1],
+  ] as const) {
+    const bytes = maskedFrames(size, count);
+    const chunks = socketChunks(bytes);
+    const total = size * count;
+    const ours = oursParse(chunks, count);
+    const oursWhole = oursParse(chunks, count, true);
+    const ws = wsParse(chunks, count);
+    const copy = memcpy(chunks);
+    rows.push(
+      await compare(`parse ${label} masked frames`, "B/s", () => rate(ours, total, ROUND_MS), () => rate(ws, total, ROUND_MS), {
+        target: 1.5,
+        baselineName: "ws+bufferutil",
+      }),
+    );
+    rows.push(
+      await compare(
+        `parse ${label} masked frames, assembled whole`,
+        "B/s",
+        () => rate(oursWhole, total, ROUND_MS),
+        () => rate(ws, total, ROUND_MS),
+        { baselineName: "ws+bufferutil" },
+      ),
+    );
+    rows.push(
+      await compare(`parse ${label} masked frames`, "B/s", () => rate(ours, total, ROUND_MS), () => rate(copy, total, ROUND_MS), {
+        target: 0.4,
+        baselineName: "memcpy",
+      }),
+    );
+  }
+  return rows;
+}
+
+async function buildRows(): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const [label, size] of [
+    ["16 B", 16],
+    ["64 KiB", 64 * 1024],
+  ] as const) {
+    const data = Buffer.alloc(size, 0x61);
+    for (const masked of [true, false]) {
+      const conn = new Connection(masked ? ConnectionType.CLIENT : ConnectionType.SERVER);
+      const options = { fin: true, rsv1: false, opcode: 0x02, mask: masked, readOnly: true };
+      const batch = size > 1024 ? 16 : 1024;
+      let sink = 0;
+      const ours = (): void => {
+        for (let i = 0; i < batch; i++) sink += conn.send(new BytesMessage({ data })).length;
+      };
+      const ws = (): void => {
+        for (let i = 0; i < batch; i++) sink += Sender.frame(data, options).length;
+      };
+      const unit = size > 1024 ? "B/s" : "frames/s";
+      const units = size > 1024 ? batch * size : batch;
+      rows.push(
+        await compare(
+          `build ${label} ${masked ? "masked" : "unmasked"} frames`,
+          unit,
+          () => rate(ours, units, ROUND_MS),
+          () => rate(ws, units, ROUND_MS),
+          { target: masked ? 1 : 2, baselineName: masked ? "ws+bufferutil" : "ws" },
+        ),
+      );
+      if (sink < 0) console.log(sink);
+    }
+  }
+  return rows;
+}
+
+console.log(`bufferutil: ${bufferUtilLoaded ? "loaded" : "NOT available"}; rounds: ${process.env["BENCH_ROUNDS"] ?? 7}`);
+printTable("Frame parsing (64 KiB socket chunks)", await parseRows());
+printTable("Frame building", await buildRows());
