@@ -174,9 +174,10 @@ class PakoDeflater implements Deflater {
     const flush = fin ? Z_SYNC_FLUSH : Z_NO_FLUSH;
     let out = deflateScratch;
     const need = deflateBound(data.length);
-    if (out.length < need) {
-      out = new Uint8Array(Math.max(need, 1024));
-      if (need <= MAX_KEPT_SCRATCH) deflateScratch = out;
+    if (out.length < need && out.length < MAX_KEPT_SCRATCH) {
+      // Grow the shared area up to its cap; a larger message (which usually
+      // compresses well) grows a temporary one only if its output needs it.
+      out = deflateScratch = new Uint8Array(Math.min(Math.max(need, 1024), MAX_KEPT_SCRATCH));
     }
     strm.input = plain(data);
     strm.next_in = 0;

@@ -202,9 +202,13 @@ export class PerMessageDeflate extends Extension {
     return this.#agreed !== null;
   }
 
-  /** A fresh, unnegotiated copy with the same configuration. */
+  /**
+   * A fresh, unnegotiated copy with the same configuration (of the same
+   * class: a subclass whose constructor takes other arguments overrides this).
+   */
   override fork(): PerMessageDeflate {
-    return new PerMessageDeflate(this.#options);
+    const Self = this.constructor as new (options: PerMessageDeflateOptions) => PerMessageDeflate;
+    return new Self(this.#options);
   }
 
   /**
@@ -235,9 +239,10 @@ export class PerMessageDeflate extends Extension {
    */
   override accept(offer: string): string | null {
     const item = parseExtensionItem(offer);
+    if (item === null || item.name.toLowerCase() !== PerMessageDeflate.NAME) return null;
     // RFC 7692 §7: a server MUST decline an offer with an unknown parameter,
     // an invalid value, or a parameter given twice.
-    const params = item === null ? null : checkParams(item);
+    const params = checkParams(item);
     if (params === null) return null;
     const c = this.#config;
 

@@ -206,7 +206,8 @@ t.test("fragments: non-final compress calls are not flushed; the final one compl
 t.test("large messages: output buffers grow as needed and results are independent copies", async (t) => {
   const d = deflater();
   // Incompressible data expands slightly: exercises growing the output.
-  const noise = new Uint8Array(300 * 1024);
+  // 1.5 MiB: past the shared output area's cap, so a temporary one grows.
+  const noise = new Uint8Array(1536 * 1024);
   let x = 12345;
   for (let k = 0; k < noise.length; k++) {
     x = (x * 1103515245 + 12345) >>> 0;

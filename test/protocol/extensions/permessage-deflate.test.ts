@@ -242,6 +242,14 @@ t.test("fork(): a fresh, unnegotiated copy with the same configuration", async (
   }
   t.equal(b.clientMaxWindowBits, 11);
   t.equal(configured.enabled(), false);
+  class Custom extends PerMessageDeflate {}
+  t.ok(new Custom({ level: 2 }).fork() instanceof Custom, "a subclass forks into itself");
+  t.equal(new Custom({ level: 2 }).fork().level, 2);
+});
+
+t.test("accept(): an offer for another extension is declined", async (t) => {
+  t.equal(new PerMessageDeflate().fork().accept("x-webkit-deflate-frame"), null);
+  t.equal(new PerMessageDeflate().fork().accept("PerMessage-Deflate"), "", "names compare case-insensitively");
 });
 
 t.test("finalize(): the client applies a valid response", async (t) => {
