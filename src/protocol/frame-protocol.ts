@@ -39,7 +39,7 @@ type Ping = events.Ping;
 type Pong = events.Pong;
 type TextMessage = events.TextMessage;
 const { buildFrame } = frame;
-const { encodeUtf8, isWellFormed } = utf8;
+const { encodeUtf8, encodeUtf8Transient, isWellFormed } = utf8;
 const FIN_BIT = 0x80;
 /** RFC 6455 §5.5: control frame payloads are 125 bytes or less. */
 const MAX_PAYLOAD_NORMAL = 125;
@@ -339,7 +339,14 @@ export class FrameProtocol {
       }
       frameOpcode = OP_CONTINUATION;
     }
-    const payload = typeof data === "string" ? encodeUtf8(data) : (data as Uint8Array);
+    // Without extensions the encoded text is copied into the frame at once, so
+    // it can live in a scratch buffer; extension hooks get bytes of their own.
+    const payload =
+      typeof data !== "string"
+        ? (data as Uint8Array)
+        : this.extensions.length === 0
+          ? encodeUtf8Transient(data)
+          : encodeUtf8(data);
     const bytes = this.#serialize(frameOpcode, payload, fin);
     this.#outOpcode = fin ? 0 : opcode;
     return bytes;

@@ -82,6 +82,28 @@ export function encodeUtf8(text: string): Uint8Array {
   return ENCODER.encode(text);
 }
 
+// A reusable buffer for encoding text that is copied into a frame at once.
+const SCRATCH_MAX = 192 * 1024;
+let scratch = new Uint8Array(4096);
+
+/**
+ * UTF-8 encode `text` into a shared scratch buffer and return a view of the
+ * bytes, valid only until the next call: for callers that copy the bytes
+ * right away (into a frame), saving an allocation per message. Long texts get
+ * a fresh array.
+ * @example
+ * ```ts
+ * const bytes = encodeUtf8Transient("hi"); // use before the next call
+ * ```
+ */
+export function encodeUtf8Transient(text: string): Uint8Array {
+  const worst = text.length * 3;
+  if (worst > SCRATCH_MAX) return ENCODER.encode(text);
+  if (worst > scratch.length) scratch = new Uint8Array(Math.min(SCRATCH_MAX, Math.max(worst, scratch.length * 2)));
+  const { written } = ENCODER.encodeInto(text, scratch);
+  return new Uint8Array(scratch.buffer, 0, written);
+}
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 type MaybeWellFormed = { isWellFormed?: () => boolean };
 const nativeIsWellFormed = (String.prototype as unknown as MaybeWellFormed).isWellFormed;
