@@ -50,7 +50,8 @@ async function serve(socket: Socket): Promise<void> {
     const { readable, writable, protocol, extensions } = await ws.opened;
     log(`${peer} open (subprotocol ${JSON.stringify(protocol)}, extensions ${JSON.stringify(extensions)})`);
     // Strings go back as text, Uint8Arrays as binary: an echo is a pipe.
-    await readable.pipeTo(writable);
+    // The peer's close ends it; `closed` says how the connection ended.
+    await readable.pipeTo(writable).catch(() => {});
     const { closeCode, reason } = await ws.closed;
     log(`${peer} closed ${closeCode} ${JSON.stringify(reason)}`);
   } catch (e) {
