@@ -133,8 +133,8 @@ export class PerMessageDeflate extends Extension {
 
   readonly name = PerMessageDeflate.NAME;
 
-  readonly #options: PerMessageDeflateOptions;
-  readonly #config: Config;
+  #options: PerMessageDeflateOptions;
+  #config: Config;
   #agreed: Agreed | null = null;
 
   #deflater: Deflater | null = null;
@@ -153,33 +153,50 @@ export class PerMessageDeflate extends Extension {
   constructor(options: PerMessageDeflateOptions = {}) {
     super();
     this.#options = { ...options };
-    this.#config = {
-      clientNoContextTakeover: flag(options.clientNoContextTakeover, "clientNoContextTakeover"),
-      serverNoContextTakeover: flag(options.serverNoContextTakeover, "serverNoContextTakeover"),
-      clientMaxWindowBits: windowBits(options.clientMaxWindowBits, "clientMaxWindowBits"),
-      serverMaxWindowBits: windowBits(options.serverMaxWindowBits, "serverMaxWindowBits"),
-      level: integer(options.level, 6, 0, 9, "level"),
-      memLevel: integer(options.memLevel, 8, 1, 9, "memLevel"),
-      threshold: threshold(options.threshold),
-      codec: options.codec ?? pakoCodec,
-    };
+    this.#config = resolve(this.#options);
   }
 
-  /** Negotiated value if negotiated, else the configured one. */
+  /** Change the configuration (wsproto's validated attribute assignment). */
+  #configure(change: PerMessageDeflateOptions): void {
+    if (this.#agreed !== null) {
+      throw new LocalProtocolError("a negotiated PerMessageDeflate cannot be reconfigured", "WS_ERR_PMD_NEGOTIATED");
+    }
+    const options = { ...this.#options, ...change };
+    this.#config = resolve(options);
+    this.#options = options;
+  }
+
+  /**
+   * Negotiated value if negotiated, else the configured one. Assignable
+   * before negotiation, as in wsproto (validated; a `LocalProtocolError`
+   * otherwise).
+   */
   get clientNoContextTakeover(): boolean {
     return (this.#agreed ?? this.#config).clientNoContextTakeover;
   }
-  /** Negotiated value if negotiated, else the configured one. */
+  set clientNoContextTakeover(value: boolean) {
+    this.#configure({ clientNoContextTakeover: value });
+  }
+  /** Negotiated value if negotiated, else the configured one (assignable before negotiation). */
   get serverNoContextTakeover(): boolean {
     return (this.#agreed ?? this.#config).serverNoContextTakeover;
   }
-  /** Negotiated window of the client's compressor if negotiated, else the configured one. */
+  set serverNoContextTakeover(value: boolean) {
+    this.#configure({ serverNoContextTakeover: value });
+  }
+  /** Window of the client's compressor: negotiated, else configured (assignable before negotiation). */
   get clientMaxWindowBits(): number {
     return (this.#agreed ?? this.#config).clientMaxWindowBits;
   }
-  /** Negotiated window of the server's compressor if negotiated, else the configured one. */
+  set clientMaxWindowBits(value: number) {
+    this.#configure({ clientMaxWindowBits: value });
+  }
+  /** Window of the server's compressor: negotiated, else configured (assignable before negotiation). */
   get serverMaxWindowBits(): number {
     return (this.#agreed ?? this.#config).serverMaxWindowBits;
+  }
+  set serverMaxWindowBits(value: number) {
+    this.#configure({ serverMaxWindowBits: value });
   }
   /** The zlib compression level. */
   get level(): number {
@@ -513,6 +530,19 @@ export class PerMessageDeflate extends Extension {
 export const SUPPORTED_EXTENSIONS: Readonly<Record<string, new () => Extension>> = Object.freeze({
   [PerMessageDeflate.NAME]: PerMessageDeflate,
 });
+
+function resolve(options: PerMessageDeflateOptions): Config {
+  return {
+    clientNoContextTakeover: flag(options.clientNoContextTakeover, "clientNoContextTakeover"),
+    serverNoContextTakeover: flag(options.serverNoContextTakeover, "serverNoContextTakeover"),
+    clientMaxWindowBits: windowBits(options.clientMaxWindowBits, "clientMaxWindowBits"),
+    serverMaxWindowBits: windowBits(options.serverMaxWindowBits, "serverMaxWindowBits"),
+    level: integer(options.level, 6, 0, 9, "level"),
+    memLevel: integer(options.memLevel, 8, 1, 9, "memLevel"),
+    threshold: threshold(options.threshold),
+    codec: options.codec ?? pakoCodec,
+  };
+}
 
 function fail(message: string): never {
   throw new RemoteProtocolError(message, null, "WS_ERR_PMD_NEGOTIATION");

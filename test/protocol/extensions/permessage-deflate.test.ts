@@ -129,6 +129,17 @@ t.test("options: defaults, validation with LocalProtocolError", async (t) => {
   for (const options of bad) {
     throwsCode(t, () => new PerMessageDeflate(options as never), LocalProtocolError, "WS_ERR_INVALID_OPTION", JSON.stringify(options));
   }
+  // wsproto's validated attribute assignment, before negotiation only.
+  const assigned = new PerMessageDeflate();
+  assigned.clientMaxWindowBits = 10;
+  assigned.serverNoContextTakeover = true;
+  t.equal(assigned.offer(), "client_max_window_bits=10; server_max_window_bits=15; server_no_context_takeover");
+  t.equal(assigned.fork().clientMaxWindowBits, 10, "a fork has the assigned configuration");
+  throwsCode(t, () => (assigned.serverMaxWindowBits = 16), LocalProtocolError, "WS_ERR_INVALID_OPTION", "assigning 16");
+  t.equal(assigned.serverMaxWindowBits, 15, "a refused assignment changes nothing");
+  const agreed = assigned.fork();
+  agreed.accept("permessage-deflate");
+  throwsCode(t, () => (agreed.clientNoContextTakeover = true), LocalProtocolError, "WS_ERR_PMD_NEGOTIATED", "assigning after negotiation");
   t.equal(SUPPORTED_EXTENSIONS["permessage-deflate"], PerMessageDeflate);
   const Ctor = SUPPORTED_EXTENSIONS["permessage-deflate"]!;
   t.ok(new Ctor() instanceof PerMessageDeflate);
