@@ -23,7 +23,14 @@ import { resolveOptions, type ConnectionOptions } from "./options.ts";
 import { CONNECTION_SEND_ALLOWED, CONNECTION_TRANSITIONS, transition, type Trigger } from "./state.ts";
 import { CloseReason, ConnectionState, ConnectionType, connectionStateName } from "./types.ts";
 
-/** Options of a {@link Connection}: the limits and randomness, plus what a handshake negotiated. */
+/**
+ * Options of a {@link Connection}: the limits and randomness, plus what a
+ * handshake negotiated.
+ * @example
+ * ```ts
+ * const conn = new Connection(ConnectionType.SERVER, { maxMessageSize: 1 << 20, extensions, trailingData });
+ * ```
+ */
 export interface ConnectionInit extends ConnectionOptions {
   /** Negotiated extension instances; only those whose `enabled()` is true are used. @default [] */
   extensions?: Extension[];

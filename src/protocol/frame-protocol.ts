@@ -26,7 +26,13 @@ import { CloseReason, LOCAL_ONLY_CLOSE_CODES, Opcode, isKnownCloseReason, type R
 import * as utf8 from "./utf8.ts";
 import { Utf8StreamDecoder, decodeUtf8, truncateUtf8 } from "./utf8.ts";
 
-/** The events a frame protocol produces from received bytes. */
+/**
+ * The events a frame protocol produces from received bytes.
+ * @example
+ * ```ts
+ * const event: ReceivedEvent | null = proto.nextEvent();
+ * ```
+ */
 export type ReceivedEvent = TextMessage | BytesMessage | Ping | Pong | CloseConnection;
 
 // Names used per frame or per event, bound once to module-local constants:

@@ -18,23 +18,23 @@
 import type { Opcode } from "./types.ts";
 
 /** Byte 0: the FIN bit. */
-export const FIN_BIT = 0x80;
+const FIN_BIT = 0x80;
 /** Byte 0: the three reserved bits (RSV1 = 0x40, RSV2 = 0x20, RSV3 = 0x10). */
-export const RSV_MASK = 0x70;
+const RSV_MASK = 0x70;
 /** Byte 0: the opcode nibble. */
-export const OPCODE_MASK = 0x0f;
+const OPCODE_MASK = 0x0f;
 /** Byte 1: the MASK bit. */
-export const MASK_BIT = 0x80;
+const MASK_BIT = 0x80;
 /** Byte 1: the 7-bit length. */
-export const LEN7_MASK = 0x7f;
+const LEN7_MASK = 0x7f;
 /** Largest payload a 7-bit length (and a control frame, RFC 6455 §5.5) carries. */
-export const MAX_PAYLOAD_NORMAL = 125;
+const MAX_PAYLOAD_NORMAL = 125;
 /** Largest payload a 16-bit extended length carries. */
-export const MAX_PAYLOAD_TWO_BYTE = 65535;
+const MAX_PAYLOAD_TWO_BYTE = 65535;
 /** The 7-bit length value announcing a 16-bit extended length. */
-export const PAYLOAD_LENGTH_TWO_BYTE = 126;
+const PAYLOAD_LENGTH_TWO_BYTE = 126;
 /** The 7-bit length value announcing a 64-bit extended length. */
-export const PAYLOAD_LENGTH_EIGHT_BYTE = 127;
+const PAYLOAD_LENGTH_EIGHT_BYTE = 127;
 
 /**
  * A violation of the framing rules by the peer. `closeCode` is the close code
@@ -208,7 +208,15 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
   return out;
 }
 
-/** One piece of a frame's payload handed out by {@link FrameReader.next}. */
+/**
+ * One piece of a frame's payload handed out by {@link FrameReader.next}
+ * (the reader fills a caller-owned object, so parsing allocates no result).
+ * @example
+ * ```ts
+ * const piece = {} as FramePiece;
+ * while (reader.next(piece)) handle(piece.opcode, piece.payload, piece.frameFinished);
+ * ```
+ */
 export interface FramePiece {
   /** The frame's opcode for its first piece, CONTINUATION for later pieces of a data frame. */
   opcode: Opcode;
@@ -225,6 +233,13 @@ export interface FramePiece {
 /**
  * Checks a frame reader leaves to its owner (the extension hooks, the limits).
  * Each throws {@link ParseFailed} to fail the connection.
+ * @example
+ * ```ts
+ * const hooks: FrameReaderHooks = {
+ *   validateHeader(_opcode, rsv) { if (rsv) throw new ParseFailed("Reserved bit set unexpectedly"); },
+ *   admitFrame(_opcode, length) { if (length > 1024) throw new ParseFailed("too big", 1009); },
+ * };
+ * ```
  */
 export interface FrameReaderHooks {
   /** RFC 6455 §5.2 RSV check (wsproto check 5), called once the length is known, before the mask check. */
