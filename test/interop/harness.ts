@@ -7,7 +7,7 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
-import { appendFileSync, mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { PerMessageDeflate, TextMessage } from "../../src/index.ts";
 import { acceptWebSocket, type WebSocketSession } from "../../src/streams/index.ts";
 import { connectNodeWebSocket, fromNodeSocket } from "../../src/streams/node.ts";
@@ -274,8 +274,9 @@ export function parseSummary(stdout: string): ClientSummary | null {
 }
 
 /**
- * Record one cell of the interop matrix in .test-tmp/interop-matrix.jsonl
- * (read by humans and by the report; not by any assertion).
+ * Record one cell of the interop matrix as
+ * .test-tmp/interop-matrix/<peer>--<direction>--<deflate>.json (the latest
+ * run wins; read by humans and the report, never by an assertion).
  */
 export function recordMatrix(cell: {
   peer: string;
@@ -284,6 +285,8 @@ export function recordMatrix(cell: {
   steps: string[];
   ok: boolean;
 }): void {
-  mkdirSync(`${ROOT}.test-tmp`, { recursive: true });
-  appendFileSync(`${ROOT}.test-tmp/interop-matrix.jsonl`, JSON.stringify(cell) + "\n");
+  const dir = `${ROOT}.test-tmp/interop-matrix/`;
+  mkdirSync(dir, { recursive: true });
+  const name = [cell.peer, cell.direction, cell.deflate].join("--").replace(/[^\w.-]+/g, "_");
+  writeFileSync(`${dir}${name}.json`, JSON.stringify(cell) + "\n");
 }
