@@ -20,6 +20,9 @@
  *   once everything is flushed; `abort()` is `destroy()`.
  * - The socket is destroyed once both sides are done (ended or cancelled and
  *   closed or aborted), so nothing outlives the transport.
+ * - The two streams are made on first use. A WebSocket session does not use
+ *   them: it takes the socket's own {@link TransportPort} (same rules, no
+ *   WHATWG machinery in between). Whichever is taken first owns the socket.
  * @module
  */
 import type { IncomingMessage } from "node:http";
@@ -30,13 +33,13 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import type { Headers } from "../protocol/types.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
 import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
+import { TRANSPORT_PORT, type ByteTransport, type PortProvider, type TransportHandler, type TransportPort } from "./transport.ts";
 import {
   acceptWebSocket,
   connectWebSocket,
   type AcceptWebSocketOptions,
   type ConnectWebSocketOptions,
   type WebSocketSession,
-  type ByteTransport,
   type MessageChunk,
 } from "./websocket-stream.ts";
 
@@ -66,6 +69,8 @@ export interface NodeSocketOptions {
 }
 
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
+/** Frames smaller than this are gathered per tick into one socket write. */
+const COALESCE_LIMIT = 16 * 1024;
 const EMPTY = new Uint8Array(0);
 
 const byteSize = (chunk: Uint8Array): number => chunk.byteLength;
@@ -84,6 +89,47 @@ const byteSize = (chunk: Uint8Array): number => chunk.byteLength;
  * ```
  */
 export function fromNodeSocket(socket: Socket | Duplex, options: NodeSocketOptions = {}): ByteTransport {
+  highWaterMark(options.readableHighWaterMark, "readableHighWaterMark");
+  highWaterMark(options.writableHighWaterMark, "writableHighWaterMark");
+  return new NodeSocketTransport(socket, options);
+}
+
+/** The transport {@link fromNodeSocket} returns: lazy streams, or the socket's own port. */
+class NodeSocketTransport implements ByteTransport, PortProvider {
+  readonly #socket: Socket | Duplex;
+  readonly #options: NodeSocketOptions;
+  #streams: ByteTransport | null = null;
+  #portTaken = false;
+
+  constructor(socket: Socket | Duplex, options: NodeSocketOptions) {
+    this.#socket = socket;
+    this.#options = options;
+  }
+
+  get readable(): ReadableStream<Uint8Array> {
+    return this.#getStreams().readable;
+  }
+
+  get writable(): WritableStream<Uint8Array> {
+    return this.#getStreams().writable;
+  }
+
+  #getStreams(): ByteTransport {
+    if (this.#portTaken) {
+      throw new LocalProtocolError("This socket is in use by a WebSocket session", "WS_ERR_TRANSPORT_IN_USE");
+    }
+    this.#streams ??= socketStreams(this.#socket, this.#options);
+    return this.#streams;
+  }
+
+  [TRANSPORT_PORT](): TransportPort | undefined {
+    if (this.#streams !== null || this.#portTaken) return undefined;
+    this.#portTaken = true;
+    return new NodeSocketPort(this.#socket, this.#options);
+  }
+}
+
+function socketStreams(socket: Socket | Duplex, options: NodeSocketOptions): ByteTransport {
   const impl = options.streams ?? streamsImplementation();
   const readableHighWaterMark = highWaterMark(options.readableHighWaterMark, "readableHighWaterMark");
   const writableHighWaterMark = highWaterMark(options.writableHighWaterMark, "writableHighWaterMark");
@@ -249,6 +295,169 @@ export function fromNodeSocket(socket: Socket | Duplex, options: NodeSocketOptio
   socket.on("close", onClose);
 
   return { readable, writable };
+}
+
+/**
+ * The socket itself as a {@link TransportPort}: 'data' events go straight to
+ * the handler, pause/resume are the socket's, and writes are gathered: frames
+ * under {@link COALESCE_LIMIT} bytes written in one tick leave as one
+ * `socket.write` (one buffer, one system call) at the end of the tick, larger
+ * ones go out as they are, in order. Back-pressure counts what is gathered
+ * plus what the socket buffers, against the socket's high-water mark.
+ */
+class NodeSocketPort implements TransportPort {
+  readonly #socket: Socket | Duplex;
+  readonly #head: Uint8Array;
+  #handler: TransportHandler | null = null;
+  #ended = false;
+  #error: unknown = null;
+  #paused = false;
+  #pending: Uint8Array[] = [];
+  #pendingBytes = 0;
+  #flushScheduled = false;
+  #drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+
+  constructor(socket: Socket | Duplex, options: NodeSocketOptions) {
+    this.#socket = socket;
+    this.#head = options.head ?? EMPTY;
+    socket.allowHalfOpen = options.allowHalfOpen ?? true;
+  }
+
+  start(handler: TransportHandler): void {
+    this.#handler = handler;
+    const socket = this.#socket;
+    socket.on("data", handler.data);
+    socket.on("end", this.#onEnd);
+    socket.on("error", this.#onError);
+    socket.on("close", this.#onClose);
+    socket.on("drain", this.#onDrain);
+    // An HTTP 'upgrade' socket may have been left paused; the session may have paused us already.
+    if (!this.#paused) socket.resume();
+    if (this.#head.byteLength > 0) handler.data(this.#head);
+    if (socket.readableEnded) this.#onEnd();
+    else if (socket.destroyed) this.#onClose();
+  }
+
+  readonly #onEnd = (): void => {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#handler!.end();
+  };
+
+  readonly #onError = (error: unknown): void => {
+    this.#error ??= error;
+  };
+
+  readonly #onClose = (): void => {
+    const socket = this.#socket;
+    socket.off("data", this.#handler!.data);
+    socket.off("end", this.#onEnd);
+    socket.off("close", this.#onClose);
+    socket.off("drain", this.#onDrain);
+    // The 'error' listener stays: a late error must not crash the process.
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    const error = this.#error ?? new Error("socket closed");
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(error);
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#handler!.error(error);
+    }
+  };
+
+  readonly #onDrain = (): void => {
+    for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
+  };
+
+  readonly #flushTick = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
+
+  /** Write what was gathered, as one buffer; the socket's verdict on its buffer. */
+  #flush(): boolean {
+    const pending = this.#pending;
+    if (pending.length === 0) return true;
+    const socket = this.#socket;
+    let chunk: Uint8Array;
+    if (pending.length === 1) chunk = pending[0]!;
+    else {
+      const out = Buffer.allocUnsafe(this.#pendingBytes);
+      let offset = 0;
+      for (const part of pending) {
+        out.set(part, offset);
+        offset += part.byteLength;
+      }
+      chunk = out;
+    }
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    if (socket.destroyed || socket.writableEnded) return true; // 'close' reports the failure
+    return socket.write(chunk);
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    if (this.#handler !== null) this.#socket.resume();
+  }
+
+  write(bytes: Uint8Array): boolean {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) return true; // 'close' reports the failure
+    if (bytes.byteLength >= COALESCE_LIMIT) {
+      this.#flush();
+      return socket.write(bytes);
+    }
+    this.#pending.push(bytes);
+    this.#pendingBytes += bytes.byteLength;
+    if (this.#pendingBytes >= COALESCE_LIMIT) return this.#flush();
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      process.nextTick(this.#flushTick);
+    }
+    return socket.writableLength + this.#pendingBytes < socket.writableHighWaterMark;
+  }
+
+  drain(): Promise<void> {
+    const socket = this.#socket;
+    this.#flush();
+    if (socket.destroyed) return Promise.reject(this.#error ?? new Error("socket closed"));
+    if (!socket.writableNeedDrain) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+  }
+
+  end(): Promise<void> {
+    const socket = this.#socket;
+    this.#flush();
+    return new Promise<void>((resolve, reject) => {
+      if (socket.destroyed) {
+        reject(this.#error ?? new Error("socket closed"));
+        return;
+      }
+      const done = (error?: unknown): void => {
+        socket.off("finish", onFinish);
+        socket.off("close", onClose);
+        if (error === undefined) resolve();
+        else reject(error);
+      };
+      const onFinish = (): void => done();
+      const onClose = (): void => done(this.#error ?? new Error("socket closed before end"));
+      socket.once("finish", onFinish);
+      socket.once("close", onClose);
+      socket.end();
+    });
+  }
+
+  abort(): void {
+    this.#pending = [];
+    this.#pendingBytes = 0;
+    this.#socket.destroy();
+  }
 }
 
 function highWaterMark(value: number | undefined, name: string): number {

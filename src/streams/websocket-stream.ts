@@ -45,12 +45,11 @@ import { ConnectionState, ConnectionType, type Headers } from "../protocol/types
 import { WSConnection } from "../protocol/ws-connection.ts";
 import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
 import { duration, Timer } from "./timers.ts";
+import { transportPort, type ByteTransport, type TransportHandler, type TransportPort } from "./transport.ts";
 
-/** Any pair of byte streams a WebSocket can run over (a socket, a `Deno.Conn`, an HTTP/2 stream...). */
-export interface ByteTransport {
-  readonly readable: ReadableStream<Uint8Array>;
-  readonly writable: WritableStream<Uint8Array>;
-}
+export type { ByteTransport, PortProvider, TransportHandler, TransportPort } from "./transport.ts";
+export { StreamsPort, TRANSPORT_PORT, transportPort } from "./transport.ts";
+export { streamsImplementation, useStreamsImplementation, hasNativeStreams, type StreamsImplementation } from "./polyfill.ts";
 
 /** A piece of a message, delivered when `fragments: true`; `messageFinished` marks the last piece. */
 export type MessageChunk = TextMessage | BytesMessage;
@@ -300,9 +299,26 @@ function toMessage(chunk: unknown): AnyMessage {
   );
 }
 
+/**
+ * An uninitialised byte array where the platform has one (Node, Bun and Deno
+ * have `Buffer.allocUnsafeSlow`, found at run time, never imported): a
+ * message assembled from pieces is written over in full, so zero-filling it
+ * first would only cost a second pass over its bytes.
+ */
+const allocUninitialised: (size: number) => Uint8Array = (() => {
+  const buffer = (globalThis as { Buffer?: { allocUnsafeSlow?: (size: number) => Uint8Array } }).Buffer;
+  const allocUnsafeSlow = buffer?.allocUnsafeSlow;
+  if (typeof allocUnsafeSlow !== "function") return (size: number) => new Uint8Array(size);
+  return (size: number) => {
+    // Hand out a plain Uint8Array view: a Buffer's slice() shares memory, which users of Uint8Array do not expect.
+    const b = allocUnsafeSlow.call(buffer, size);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  };
+})();
+
 function concat(parts: Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0]!;
-  const out = new Uint8Array(total);
+  const out = allocUninitialised(total);
   let offset = 0;
   for (const part of parts) {
     out.set(part, offset);
@@ -341,6 +357,11 @@ function timeoutOption(value: number | null | undefined, fallback: number, name:
   return duration(value, fallback);
 }
 
+/** What both roles offer or accept when `extensions` is not given: permessage-deflate, compressing messages of 1 KiB and more (as `ws` does). */
+function defaultExtensions(): Extension[] {
+  return [new PerMessageDeflate({ threshold: 1024 })];
+}
+
 function connectionOptions(options: ConnectionOptions): ConnectionOptions {
   const picked: ConnectionOptions = {};
   if (options.maxMessageSize !== undefined) picked.maxMessageSize = options.maxMessageSize;
@@ -375,9 +396,7 @@ export class WebSocketSession<R = string | Uint8Array> {
 
   readonly #client: boolean;
   readonly #options: ConnectWebSocketOptions<boolean> & AcceptWebSocketOptions<boolean>;
-  readonly #impl: StreamsImplementation;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
+  readonly #port: TransportPort;
   readonly #openedDeferred = deferred<WebSocketOpenInfo<R>>();
   readonly #closedDeferred = deferred<WebSocketCloseInfo>();
   readonly #fragments: boolean;
@@ -391,9 +410,13 @@ export class WebSocketSession<R = string | Uint8Array> {
   #writeController: WritableStreamDefaultController | null = null;
   #readableCancelled = false;
   #writableClosing = false;
-  #demand: (() => void) | null = null;
+  /** Reading is paused because the application's readable is full. */
   #readPaused = false;
-  #readLoopDone: Promise<void> | null = null;
+  /** Events are not drained while the server's handleRequest decides. */
+  #deciding = false;
+  /** The transport reported its end (or failed, or was aborted). */
+  #eof = false;
+  #eofWaiter: (() => void) | null = null;
   #transportReleased = false;
 
   // Messages written vs handed to the connection (see close()).
@@ -431,7 +454,6 @@ export class WebSocketSession<R = string | Uint8Array> {
   ) {
     this.#client = type === ConnectionType.CLIENT;
     this.#options = options;
-    this.#impl = options.streams ?? streamsImplementation();
     this.#fragments = options.fragments === true;
     this.#autoPong = options.autoPong ?? true;
     const handshakeTimeout = timeoutOption(options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, "handshakeTimeout");
@@ -443,8 +465,7 @@ export class WebSocketSession<R = string | Uint8Array> {
     this.connection = new WSConnection(type, connectionOptions(options));
     this.opened = this.#openedDeferred.promise;
     this.closed = this.#closedDeferred.promise;
-    this.#reader = transport.readable.getReader();
-    this.#writer = transport.writable.getWriter();
+    this.#port = transportPort(transport);
 
     const signal = options.signal;
     if (signal?.aborted) {
@@ -549,18 +570,10 @@ export class WebSocketSession<R = string | Uint8Array> {
       }
     } else if (this.#options.upgradeRequest) {
       const { headers, path } = this.#options.upgradeRequest;
-      const pending = this.#receive(null, () => this.connection.initiateUpgradeConnection(headers, path));
-      if (pending) {
-        pending.then(() => this.#startReading(), (error: unknown) => this.#finish({ error }, false));
-        return;
-      }
+      this.#receive(null, () => this.connection.initiateUpgradeConnection(headers, path));
+      if (this.#phase === "done" && this.#transportReleased) return;
     }
-    this.#startReading();
-  }
-
-  #startReading(): void {
-    // #finish may have started the loop already (to drain until the peer's EOF).
-    if (this.#readLoopDone === null && !this.#transportReleased) this.#readLoopDone = this.#readLoop();
+    this.#port.start(this.#handler);
   }
 
   #buildRequest(): Request {
@@ -582,7 +595,7 @@ export class WebSocketSession<R = string | Uint8Array> {
       host,
       target: target ?? "/",
       subprotocols: options.protocols ?? [],
-      extensions: options.extensions ?? [new PerMessageDeflate()],
+      extensions: options.extensions ?? defaultExtensions(),
       extraHeaders: options.headers ?? [],
     });
   }
@@ -591,12 +604,15 @@ export class WebSocketSession<R = string | Uint8Array> {
     const options = this.#options;
     let decision: AcceptDecision | RejectDecision | void;
     let failure: unknown = null;
+    this.#deciding = true;
+    this.#port.pause(); // nothing more to read until we answer
     try {
       decision = options.handleRequest ? await options.handleRequest(request) : undefined;
     } catch (error) {
       failure = error;
       decision = { status: 500 };
     }
+    this.#deciding = false;
     if (this.#phase !== "handshake") return;
     if (decision && "status" in decision) {
       this.#reject(decision, failure);
@@ -612,7 +628,7 @@ export class WebSocketSession<R = string | Uint8Array> {
       head = this.connection.send(
         new AcceptConnection({
           subprotocol,
-          extensions: decision?.extensions ?? options.extensions ?? [new PerMessageDeflate()],
+          extensions: decision?.extensions ?? options.extensions ?? defaultExtensions(),
           extraHeaders: [...(options.headers ?? []), ...(decision?.headers ?? [])],
         }),
       );
@@ -622,6 +638,11 @@ export class WebSocketSession<R = string | Uint8Array> {
     }
     this.#send(head);
     this.#open(subprotocol ?? "", headerOfHead([head], "sec-websocket-extensions"));
+    this.#port.resume();
+    // Frames the client sent right behind its request are already buffered.
+    this.#drainEvents();
+    // ... and so may be its end of stream, which reached only the handshake.
+    if (this.#eof && (this.#phase as Phase) === "open") this.#receive(null);
   }
 
   #reject(decision: RejectDecision, cause: unknown): void {
@@ -637,6 +658,7 @@ export class WebSocketSession<R = string | Uint8Array> {
     }
     const init: WebSocketErrorInit = { closeCode: 1006, code: "WS_ERR_HANDSHAKE_REJECTED", status: decision.status, headers, body };
     if (cause !== null) init.cause = cause;
+    this.#port.resume();
     this.#finish({ error: new WebSocketError(`The opening handshake was rejected with HTTP ${decision.status}`, init) }, true);
   }
 
@@ -645,23 +667,24 @@ export class WebSocketSession<R = string | Uint8Array> {
     this.#handshakeTimer?.stop();
     this.#removeAbortListener();
     const options = this.#options;
-    const readable = new this.#impl.ReadableStream<R>(
+    const impl = options.streams ?? streamsImplementation();
+    const readable = new impl.ReadableStream<R>(
       {
         start: (controller) => {
           this.#readController = controller;
         },
-        pull: () => this.#wake(),
+        pull: () => this.#resumeReading(),
         cancel: (reason) => {
           this.#readableCancelled = true;
           this.#textParts = "";
           this.#binaryParts = [];
-          this.#wake();
+          this.#resumeReading();
           this.#closeUsingReason(reason);
         },
       },
       { highWaterMark: options.readableHighWaterMark ?? DEFAULT_READABLE_HWM, size: messageSize },
     );
-    const writable = new this.#impl.WritableStream<WebSocketWritable>(
+    const writable = new impl.WritableStream<WebSocketWritable>(
       {
         start: (controller) => {
           this.#writeController = controller;
@@ -691,42 +714,42 @@ export class WebSocketSession<R = string | Uint8Array> {
 
   // ---- reading --------------------------------------------------------------
 
-  async #readLoop(): Promise<void> {
-    const reader = this.#reader;
-    try {
-      for (;;) {
-        if (this.#mustWaitForDemand()) {
-          this.#readPaused = true;
-          await new Promise<void>((resolve) => {
-            this.#demand = resolve;
-          });
-          this.#readPaused = false;
-          continue;
-        }
-        const result = await reader.read();
-        if (result.done) {
-          if (this.#phase !== "done") await this.#receive(null);
-          return;
-        }
-        if (this.#phase === "done") continue; // releasing: discard until the peer's EOF
-        const pending = this.#receive(result.value);
-        if (pending) await pending;
+  /** What the transport port calls. */
+  readonly #handler: TransportHandler = {
+    data: (chunk) => {
+      if (this.#phase === "done") return; // releasing: discard until the peer's EOF
+      this.#receive(chunk);
+      if (this.#mustWaitForDemand()) {
+        this.#readPaused = true;
+        this.#port.pause();
       }
-    } catch (error) {
+    },
+    end: () => {
+      if (this.#phase !== "done") this.#receive(null);
+      if (this.#phase === "handshake" && !this.#deciding) {
+        this.#finish(
+          { error: new WebSocketError("The transport closed during the opening handshake", { closeCode: 1006, code: "WS_ERR_ABNORMAL_CLOSURE" }) },
+          false,
+        );
+      }
+      this.#reachedEof();
+    },
+    error: (error) => {
       if (this.#phase !== "done") {
         this.#finish(
           { error: new WebSocketError("The transport failed", { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
           false,
         );
       }
-    } finally {
-      if (this.#phase === "handshake") {
-        this.#finish(
-          { error: new WebSocketError("The transport closed during the opening handshake", { closeCode: 1006, code: "WS_ERR_ABNORMAL_CLOSURE" }) },
-          false,
-        );
-      }
-    }
+      this.#reachedEof();
+    },
+  };
+
+  #reachedEof(): void {
+    this.#eof = true;
+    const waiter = this.#eofWaiter;
+    this.#eofWaiter = null;
+    waiter?.();
   }
 
   #mustWaitForDemand(): boolean {
@@ -740,16 +763,15 @@ export class WebSocketSession<R = string | Uint8Array> {
     );
   }
 
-  #wake(): void {
-    const demand = this.#demand;
-    if (demand) {
-      this.#demand = null;
-      demand();
+  #resumeReading(): void {
+    if (this.#readPaused) {
+      this.#readPaused = false;
+      this.#port.resume();
     }
   }
 
-  /** Feed bytes (or EOF, or a custom feed) to the connection and handle the events; a promise while a handshake decision is pending. */
-  #receive(data: Uint8Array | null, feed?: () => void): Promise<void> | undefined {
+  /** Feed bytes (or EOF, or a custom feed) to the connection and handle the events. */
+  #receive(data: Uint8Array | null, feed?: () => void): void {
     const connection = this.connection;
     if (connection.state === ConnectionState.CLOSED) return; // after the close handshake or a rejection: discard
     if (this.#client && this.#phase === "handshake" && data !== null && this.#handshakeSize < HANDSHAKE_COPY_LIMIT) {
@@ -763,20 +785,18 @@ export class WebSocketSession<R = string | Uint8Array> {
       this.#handshakeFailed(error);
       return;
     }
-    return this.#drainEvents();
+    if (!this.#deciding) this.#drainEvents();
   }
 
-  #drainEvents(): Promise<void> | undefined {
+  #drainEvents(): void {
     try {
       for (const event of this.connection.events()) {
-        const pending = this.#handle(event);
-        if (pending) return pending.then(() => this.#drainEvents());
-        if (this.#phase === "done") return;
+        this.#handle(event);
+        if (this.#phase === "done" || this.#deciding) return;
       }
     } catch (error) {
       this.#handshakeFailed(error);
     }
-    return;
   }
 
   #handshakeFailed(error: unknown): void {
@@ -793,16 +813,18 @@ export class WebSocketSession<R = string | Uint8Array> {
         // Nothing could be sent: just drop the transport.
       }
     }
-    const init: WebSocketErrorInit = { closeCode: 1006, code: (error as { code?: unknown }).code === undefined ? "WS_ERR_HANDSHAKE" : String((error as { code: unknown }).code), cause: error };
+    const code = (error as { code?: unknown } | null)?.code;
+    const init: WebSocketErrorInit = { closeCode: 1006, code: code === undefined ? "WS_ERR_HANDSHAKE" : String(code), cause: error };
     if (status !== undefined) init.status = status;
     const message = error instanceof Error ? error.message : String(error);
     this.#finish({ error: new WebSocketError(`The opening handshake failed: ${message}`, init) }, graceful);
   }
 
-  #handle(event: Event): Promise<void> | undefined {
+  #handle(event: Event): void {
     switch (event.type) {
       case "Request":
-        return this.#decide(event);
+        void this.#decide(event);
+        return;
       case "AcceptConnection": {
         // The response head is in the bytes read so far (the 101 carries the negotiated extensions).
         const head = this.#handshakeBytes;
@@ -884,8 +906,10 @@ export class WebSocketSession<R = string | Uint8Array> {
         }
         return;
       }
-      if (this.#binaryParts.length === 0) whole = data;
-      else {
+      if (this.#binaryParts.length === 0) {
+        // A view of a Node Buffer is a Buffer, whose slice() shares memory: hand out a plain Uint8Array.
+        whole = data.constructor === Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      } else {
         this.#binaryParts.push(data);
         whole = concat(this.#binaryParts, this.#binarySize + data.byteLength);
         this.#binaryParts = [];
@@ -907,12 +931,6 @@ export class WebSocketSession<R = string | Uint8Array> {
   }
 
   #onClose(event: CloseConnection): void {
-    const error = (code: string): WebSocketError =>
-      new WebSocketError(event.reason || `The WebSocket closed with code ${event.code}`, {
-        closeCode: event.code,
-        reason: event.reason ?? "",
-        code,
-      });
     switch (event.origin) {
       case "remote": {
         if (this.connection.state === ConnectionState.REMOTE_CLOSING) {
@@ -929,7 +947,12 @@ export class WebSocketSession<R = string | Uint8Array> {
       case "protocol-error": {
         // RFC 6455 §7.1.7: fail the connection, sending the close code first.
         this.#sendClose(event.code, event.reason ?? "");
-        this.#finish({ error: error("WS_ERR_PROTOCOL") }, true);
+        const error = new WebSocketError(event.reason || `The WebSocket failed with code ${event.code}`, {
+          closeCode: event.code,
+          reason: event.reason ?? "",
+          code: "WS_ERR_PROTOCOL",
+        });
+        this.#finish({ error }, true);
         return;
       }
       case "abnormal":
@@ -944,15 +967,11 @@ export class WebSocketSession<R = string | Uint8Array> {
 
   // ---- writing --------------------------------------------------------------
 
-  #send(bytes: Uint8Array): void {
-    if (this.#transportReleased || bytes.byteLength === 0) return;
-    this.#writer.write(bytes).then(undefined, this.#onWriteError);
+  /** Hand bytes to the transport; `false` when above its high-water mark. */
+  #send(bytes: Uint8Array): boolean {
+    if (this.#transportReleased || bytes.byteLength === 0) return true;
+    return this.#port.write(bytes);
   }
-
-  readonly #onWriteError = (error: unknown): void => {
-    if (this.#phase === "done") return;
-    this.#finish({ error: new WebSocketError("The transport failed", { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) }, false);
-  };
 
   #write(chunk: WebSocketWritable): Promise<void> | undefined {
     const index = ++this.#writesSent;
@@ -961,11 +980,10 @@ export class WebSocketSession<R = string | Uint8Array> {
     if (this.#phase !== "open" || (pendingClose !== null && index > pendingClose.after)) {
       throw new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" });
     }
-    this.#send(this.connection.send(toMessage(chunk)));
+    const below = this.#send(this.connection.send(toMessage(chunk)));
     if (pendingClose !== null) this.#maybeSendClose();
-    const writer = this.#writer;
-    if ((writer.desiredSize ?? 1) <= 0) return writer.ready;
-    return;
+    // A write resolves as the transport takes the bytes.
+    return below ? undefined : this.#port.drain();
   }
 
   #maybeSendClose(): void {
@@ -975,7 +993,7 @@ export class WebSocketSession<R = string | Uint8Array> {
     this.#sendClose(pendingClose.code, pendingClose.reason);
     this.#phase = "closing";
     this.#stopKeepalive();
-    this.#wake(); // read regardless of demand from now on, to see the peer's close
+    this.#resumeReading(); // read regardless of demand from now on, to see the peer's close
   }
 
   #sendClose(code: number | null, reason: string): void {
@@ -1091,7 +1109,6 @@ export class WebSocketSession<R = string | Uint8Array> {
     this.#handshakeTimer?.stop();
     this.#stopKeepalive();
     this.#removeAbortListener();
-    this.#wake();
 
     const error = "error" in outcome ? outcome.error : null;
     if (wasHandshake) this.#openedDeferred.reject(error);
@@ -1123,26 +1140,26 @@ export class WebSocketSession<R = string | Uint8Array> {
       return;
     }
     this.#armCloseTimer();
+    this.#resumeReading();
     this.#releaseGracefully().then(settle, settle);
   }
 
   async #releaseGracefully(): Promise<void> {
     try {
-      await this.#writer.close(); // our FIN, once every queued frame is out
+      await this.#port.end(); // our FIN, once every queued frame is out
     } catch {
       // Aborted by the close timer or failed: nothing more to flush.
     }
-    // Wait for the peer's EOF (the read loop discards until then).
-    if (this.#readLoopDone === null) this.#readLoopDone = this.#readLoop();
-    await this.#readLoopDone;
+    // Wait for the peer's EOF (incoming bytes are discarded until then).
+    if (!this.#eof) await new Promise<void>((resolve) => (this.#eofWaiter = resolve));
     this.#abortTransport();
   }
 
   #abortTransport(): void {
     if (this.#transportReleased) return;
     this.#transportReleased = true;
-    this.#reader.cancel().catch(noop);
-    this.#writer.abort().catch(noop);
+    this.#port.abort();
+    this.#reachedEof();
   }
 }
 

@@ -1,0 +1,202 @@
+// WebSocketCodec: a connection as two TransformStreams, with automatic pongs
+// and close replies through the encoder's output, batch mode, back-pressure,
+// and the end of the byte stream.
+import t from "tap";
+import { Connection } from "../../src/protocol/connection.ts";
+import { RemoteProtocolError } from "../../src/protocol/errors.ts";
+import {
+  AcceptConnection,
+  BytesMessage,
+  CloseConnection,
+  Ping,
+  Request,
+  TextMessage,
+  type Event,
+} from "../../src/protocol/events.ts";
+import { ConnectionType } from "../../src/protocol/types.ts";
+import { WSConnection } from "../../src/protocol/ws-connection.ts";
+import { WebSocketCodec } from "../../src/streams/codec.ts";
+import { hex, memoryPair, sleep } from "./_helpers.ts";
+import type { ByteTransport } from "../../src/streams/transport.ts";
+
+function wire<B extends boolean>(codec: WebSocketCodec<B>, transport: ByteTransport): void {
+  transport.readable.pipeTo(codec.decoder.writable).catch(() => {});
+  codec.encoder.readable.pipeTo(transport.writable).catch(() => {});
+}
+
+async function next<T>(reader: ReadableStreamDefaultReader<T>): Promise<T> {
+  const { value, done } = await reader.read();
+  if (done) throw new Error("stream ended");
+  return value;
+}
+
+/** Two Connections (post-handshake) joined by codecs over an in-memory pair. */
+function connectedPair(options: ConstructorParameters<typeof WebSocketCodec>[1] = {}) {
+  const pair = memoryPair();
+  const client = new WebSocketCodec(new Connection(ConnectionType.CLIENT), options);
+  const server = new WebSocketCodec(new Connection(ConnectionType.SERVER), options);
+  wire(client, pair.client);
+  wire(server, pair.server);
+  return { pair, client, server };
+}
+
+t.test("a handshake and messages through two WSConnection codecs", async (t) => {
+  const pair = memoryPair();
+  const client = new WebSocketCodec(new WSConnection(ConnectionType.CLIENT));
+  const server = new WebSocketCodec(new WSConnection(ConnectionType.SERVER));
+  wire(client, pair.client);
+  wire(server, pair.server);
+  const cw = client.encoder.writable.getWriter();
+  const sw = server.encoder.writable.getWriter();
+  const cr = client.decoder.readable.getReader();
+  const sr = server.decoder.readable.getReader();
+  await cw.write(new Request({ host: "example.com", target: "/chat", subprotocols: ["chat"] }));
+  const request = (await next(sr)) as Request;
+  t.equal(request.type, "Request");
+  t.equal(request.target, "/chat");
+  await sw.write(new AcceptConnection({ subprotocol: "chat" }));
+  const accept = (await next(cr)) as AcceptConnection;
+  t.equal(accept.subprotocol, "chat");
+  await cw.write(new TextMessage({ data: "hello" }));
+  await cw.write(new BytesMessage({ data: new Uint8Array([1, 2]) }));
+  t.same(((await next(sr)) as TextMessage).data, "hello");
+  t.same(((await next(sr)) as BytesMessage).data, new Uint8Array([1, 2]));
+  await sw.write(new TextMessage({ data: "back" }));
+  t.equal(((await next(cr)) as TextMessage).data, "back");
+});
+
+t.test("pings are answered through the encoder's output unless autoPong is off", async (t) => {
+  const { client, server } = connectedPair();
+  const cw = client.encoder.writable.getWriter();
+  const cr = client.decoder.readable.getReader();
+  const sr = server.decoder.readable.getReader();
+  await cw.write(new Ping({ payload: new Uint8Array([5]) }));
+  const ping = (await next(sr)) as Event;
+  t.equal(ping.type, "Ping");
+  const pong = (await next(cr)) as Event;
+  t.equal(pong.type, "Pong");
+  t.same((pong as Ping).payload, new Uint8Array([5]));
+
+  const off = connectedPair({ autoPong: false });
+  const w = off.client.encoder.writable.getWriter();
+  const r = off.client.decoder.readable.getReader();
+  const sr2 = off.server.decoder.readable.getReader();
+  await w.write(new Ping());
+  t.equal(((await next(sr2)) as Event).type, "Ping");
+  const race = await Promise.race([r.read().then(() => "event"), sleep(50).then(() => "nothing")]);
+  t.equal(race, "nothing", "no automatic pong");
+});
+
+t.test("a close is answered automatically; both sides end and the transports close", async (t) => {
+  const { pair, client, server } = connectedPair();
+  const cw = client.encoder.writable.getWriter();
+  const cr = client.decoder.readable.getReader();
+  const sr = server.decoder.readable.getReader();
+  await cw.write(new CloseConnection({ code: 1001, reason: "bye" }));
+  const atServer = (await next(sr)) as CloseConnection;
+  t.equal(atServer.code, 1001);
+  t.equal(atServer.origin, "remote");
+  t.same(await sr.read(), { done: true, value: undefined }, "the server's decoder ends after the close");
+  const atClient = (await next(cr)) as CloseConnection;
+  t.equal(atClient.code, 1001, "the reply echoes the code");
+  t.same(await cr.read(), { done: true, value: undefined });
+  t.equal(server.connection.state, 4);
+  t.equal(client.connection.state, 4);
+  t.equal(await pair.toClient.ended, "closed", "the server's encoder closed its transport");
+  // The link to the server is closed by the client's encoder or cancelled by the server's decoder, whichever comes first.
+  t.ok(["closed", "cancelled"].includes(await pair.toServer.ended), "the client-to-server link is done");
+});
+
+t.test("autoCloseReply off leaves the reply to the application", async (t) => {
+  const { client, server } = connectedPair({ autoCloseReply: false });
+  const cw = client.encoder.writable.getWriter();
+  const sw = server.encoder.writable.getWriter();
+  const sr = server.decoder.readable.getReader();
+  const cr = client.decoder.readable.getReader();
+  await cw.write(new CloseConnection({ code: 1000 }));
+  const close = (await next(sr)) as CloseConnection;
+  t.equal(server.connection.state, 2, "REMOTE_CLOSING: nothing sent yet");
+  await sw.write(close.response());
+  t.equal(((await next(cr)) as CloseConnection).code, 1000);
+});
+
+t.test("a protocol violation: the close code is sent and both sides end", async (t) => {
+  const pair = memoryPair();
+  const server = new WebSocketCodec(new Connection(ConnectionType.SERVER));
+  wire(server, pair.server);
+  const writer = pair.client.writable.getWriter();
+  const reader = pair.client.readable.getReader();
+  await writer.write(hex("81 05 68 65 6c 6c 6f")); // an unmasked frame from a client: RFC 6455 §5.1 -> 1002
+  const sr = server.decoder.readable.getReader();
+  const event = (await next(sr)) as CloseConnection;
+  t.equal(event.origin, "protocol-error");
+  t.equal(event.code, 1002);
+  t.same(await sr.read(), { done: true, value: undefined });
+  const reply = await next(reader);
+  t.same([...reply.subarray(0, 4)], [0x88, reply[1]!, 0x03, 0xea], "a close frame with 1002");
+  t.same(await reader.read(), { done: true, value: undefined }, "then the server's end of stream");
+});
+
+t.test("the end of the byte stream yields CloseConnection(1006)", async (t) => {
+  const pair = memoryPair();
+  const server = new WebSocketCodec(new Connection(ConnectionType.SERVER));
+  wire(server, pair.server);
+  const sr = server.decoder.readable.getReader();
+  await pair.client.writable.close();
+  const event = (await next(sr)) as CloseConnection;
+  t.equal(event.code, 1006);
+  t.equal(event.origin, "abnormal");
+  t.same(await sr.read(), { done: true, value: undefined });
+});
+
+t.test("batch mode emits one array of events per chunk of bytes; the encoder takes arrays", async (t) => {
+  const pair = memoryPair();
+  const client = new WebSocketCodec(new Connection(ConnectionType.CLIENT), { batch: true });
+  const server = new WebSocketCodec(new Connection(ConnectionType.SERVER), { batch: true });
+  wire(client, pair.client);
+  wire(server, pair.server);
+  const cw = client.encoder.writable.getWriter();
+  await cw.write([new TextMessage({ data: "a" }), new TextMessage({ data: "b" }), new TextMessage({ data: "c" })]);
+  const sr = server.decoder.readable.getReader();
+  const batch = await next(sr);
+  t.ok(Array.isArray(batch));
+  t.same(
+    batch.map((e: Event) => (e as TextMessage).data),
+    ["a", "b", "c"],
+    "one write of three events arrived as one chunk and one batch",
+  );
+});
+
+t.test("nobody reading events stops the pulling of bytes", async (t) => {
+  const { pair, client } = connectedPair();
+  const cw = client.encoder.writable.getWriter();
+  const big = new Uint8Array(64 * 1024);
+  let written = 0;
+  void (async () => {
+    for (let i = 0; i < 100; i++) {
+      await cw.write(new BytesMessage({ data: big }));
+      written++;
+    }
+  })();
+  await sleep(100);
+  t.ok(pair.toServer.pulled() <= 8 * 70 * 1024, `the server's decoder pulled ${pair.toServer.pulled()} bytes`);
+  t.ok(written < 20, `the client's writes stalled after ${written}`);
+});
+
+t.test("a bad handshake errors the decoder with the RemoteProtocolError, and a server answers it", async (t) => {
+  const pair = memoryPair();
+  const server = new WebSocketCodec(new WSConnection(ConnectionType.SERVER));
+  wire(server, pair.server);
+  const writer = pair.client.writable.getWriter();
+  await writer.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+  await t.rejects(server.decoder.readable.getReader().read(), RemoteProtocolError);
+  const reader = pair.client.readable.getReader();
+  const response = new TextDecoder().decode(await next(reader));
+  t.match(response, /^HTTP\/1\.1 400 /);
+});
+
+t.test("invalid options are refused", async (t) => {
+  t.throws(() => new WebSocketCodec(new Connection(ConnectionType.CLIENT), { readableHighWaterMark: -1 }), {
+    code: "WS_ERR_INVALID_OPTION",
+  });
+});
