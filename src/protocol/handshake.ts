@@ -311,13 +311,9 @@ export class H11Handshake {
     if (error !== null) this.#httpFailure(error);
   }
 
-  /** The events received so far (each yielded once). */
+  /** The events received so far (each yielded once; stopping early keeps the rest queued). */
   *events(): Generator<Event, void, undefined> {
-    while (this.#events.length > 0) {
-      const batch = this.#events;
-      this.#events = [];
-      yield* batch;
-    }
+    while (this.#events.length > 0) yield this.#events.shift()!;
   }
 
   // -------------------------------------------------------------------------
@@ -667,6 +663,8 @@ export class H11Handshake {
     this.#subprotocol = subprotocol;
     this.#extensions = this.#connection.extensions;
     this.#move("server-send-accept");
+    // The peer already hung up: the connection learns it at once (a 1006 close event).
+    if (this.#eof) this.#connection.receiveData(null);
     return bytes;
   }
 

@@ -85,8 +85,10 @@ export class WSConnection {
   readonly client: boolean;
   /** The HTTP/1.1 handshake (wsproto's `handshake` attribute). */
   readonly handshake: H11Handshake;
-  /** The frame-level connection, once the handshake succeeded. */
-  connection: Connection | null = null;
+  /** The frame-level connection, once the handshake succeeded (wsproto's `connection` attribute). */
+  get connection(): Connection | null {
+    return this.handshake.connection;
+  }
   /** Bytes queued by the buffered (0.x) calls. */
   #outgoing: Uint8Array[] = [];
   #outgoingOffset = 0;
@@ -143,12 +145,8 @@ export class WSConnection {
    * @throws LocalProtocolError when the event is not allowed in this state or invalid; nothing changes.
    */
   send(event: Event): Uint8Array {
-    if (this.connection === null) {
-      const bytes = this.handshake.send(event);
-      this.connection = this.handshake.connection;
-      return bytes;
-    }
-    return this.connection.send(event);
+    const connection = this.handshake.connection;
+    return connection === null ? this.handshake.send(event) : connection.send(event);
   }
 
   /**
@@ -156,23 +154,20 @@ export class WSConnection {
    * @throws RemoteProtocolError when the peer's handshake is invalid (send its `eventHint`).
    */
   receiveData(data: Uint8Array | null): void {
-    if (this.connection === null) {
-      this.handshake.receiveData(data);
-      this.connection = this.handshake.connection;
-    } else {
-      this.connection.receiveData(data);
-    }
+    const connection = this.handshake.connection;
+    if (connection === null) this.handshake.receiveData(data);
+    else connection.receiveData(data);
   }
 
-  /** Pending events: the handshake's, then the connection's (parsed as you pull). */
+  /**
+   * Pending events: the handshake's, then the connection's (parsed as you
+   * pull). Stopping early loses nothing: the rest comes next time.
+   */
   *events(): Generator<Event, void, undefined> {
-    while (this.#pending.length > 0) {
-      const batch = this.#pending;
-      this.#pending = [];
-      yield* batch;
-    }
+    while (this.#pending.length > 0) yield this.#pending.shift()!;
     yield* this.handshake.events();
-    if (this.connection !== null) yield* this.connection.events();
+    const connection = this.handshake.connection;
+    if (connection !== null) yield* connection.events();
   }
 
   // -------------------------------------------------------------------------

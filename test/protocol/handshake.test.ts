@@ -715,3 +715,23 @@ t.test("clientExtensionsHandshake", async (t) => {
   const pmd = new PerMessageDeflate().fork();
   rpe(t, () => clientExtensionsHandshake(["permessage-deflate; bogus"], [pmd]), /permessage-deflate/, 400);
 });
+
+t.test("events(): stopping early keeps the rest queued", async (t) => {
+  const hs = client();
+  hs.send(new Request({ host: "h", target: "/" }));
+  hs.receiveData(enc("HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno"));
+  const first = hs.events().next();
+  t.equal(first.value?.type, "RejectConnection");
+  t.same(events(hs).map((e) => e.type), ["RejectData", "RejectData"]);
+});
+
+t.test("server: a peer that hung up before the accept gives the connection its 1006", async (t) => {
+  const hs = server();
+  hs.receiveData(enc(request()));
+  hs.receiveData(null);
+  t.same(events(hs).map((e) => e.type), ["Request"]);
+  hs.send(new AcceptConnection());
+  const closes = [...hs.connection!.events()] as CloseConnection[];
+  t.same(closes.map((e) => [e.code, e.origin]), [[1006, "abnormal"]]);
+  t.equal(hs.connection!.state, ConnectionState.CLOSED);
+});

@@ -367,3 +367,17 @@ t.test("0.x and 1.x calls drive the same machine", async (t) => {
   t.same(merged([...server.events()]), [["text", "queued"], ["text", "direct"]]);
   t.throws(() => new WSConnection(SERVER).sendData("x"), LocalProtocolError, "no data during the handshake");
 });
+
+t.test("events(): stopping early loses nothing (both styles)", async (t) => {
+  const { client, server } = handshake(t, "whole");
+  server.receiveData(client.send(new TextMessage({ data: "a" })));
+  server.receiveData(client.send(new TextMessage({ data: "b" })));
+  t.equal((server.events().next().value as TextMessage).data, "a");
+  t.same(merged([...server.events()]), [["text", "b"]]);
+  client.sendData("c");
+  client.sendData("d");
+  server.receiveBytes(client.bytesToSend());
+  t.equal((server.events().next().value as TextMessage).data, "c");
+  t.same(merged([...server.events()]), [["text", "d"]]);
+  t.equal(server.connection, server.handshake.connection, "connection is the handshake's");
+});
