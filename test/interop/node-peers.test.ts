@@ -234,3 +234,39 @@ t.test("undici WebSocketStream -> our server", async (t) => {
     recordMatrix({ peer: "undici 7 WebSocketStream", direction: "our server", deflate: String(deflate), steps: summary.steps, ok: true });
   }
 });
+
+t.test("limits across implementations: 1009 both ways with ws", async (t) => {
+  // Our server with a 1 KiB limit; ws sends 2 KiB and hears 1009.
+  const { createServer } = await import("node:net");
+  const { acceptWebSocket } = await import("../../src/streams/index.ts");
+  const { fromNodeSocket, connectNodeWebSocket } = await import("../../src/streams/node.ts");
+  const serverClosed: Array<Promise<unknown>> = [];
+  const ours = createServer({ allowHalfOpen: true }, (socket) => {
+    const ws = acceptWebSocket(fromNodeSocket(socket), { maxMessageSize: 1024, pingInterval: null });
+    serverClosed.push(ws.closed.then((c) => c, (e: unknown) => e));
+    void ws.opened.then(({ readable }) => readable.getReader().read()).catch(() => {});
+  });
+  await new Promise<void>((resolve) => ours.listen(0, "127.0.0.1", resolve));
+  t.teardown(() => new Promise<void>((resolve) => ours.close(() => resolve())));
+  const client = new WebSocket(`ws://127.0.0.1:${(ours.address() as AddressInfo).port}/`);
+  await once(client, "open");
+  client.send(new Uint8Array(2048));
+  const [code] = (await within(once(client, "close"), 10000)) as [number];
+  t.equal(code, 1009, "ws hears 1009 (message too big) from our server");
+  const outcome = (await serverClosed[0]) as { closeCode?: number };
+  t.equal(outcome.closeCode, 1009, "our server's session reports 1009 too");
+
+  // ws with a 1 KiB limit; our client sends 2 KiB and hears 1009.
+  const wss = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 1024 });
+  wss.on("connection", (peer) => peer.on("error", () => {})); // ws reports the violation as an 'error' too
+  await once(wss, "listening");
+  t.teardown(() => new Promise<void>((resolve) => wss.close(() => resolve())));
+  const ws = connectNodeWebSocket(`ws://127.0.0.1:${(wss.address() as AddressInfo).port}/`, { pingInterval: null });
+  const { writable } = await ws.opened;
+  await writable.getWriter().write(new Uint8Array(2048));
+  const closed = await within(
+    ws.closed.then((c) => c, (e: unknown) => e as { closeCode: number }),
+    10000,
+  );
+  t.equal(closed.closeCode, 1009, "our client hears 1009 from ws");
+});
