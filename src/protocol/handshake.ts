@@ -239,7 +239,8 @@ export class H11Handshake {
         "WS_ERR_INVALID_STATE",
       );
     }
-    if (!headers.some((h) => Array.isArray(h) && typeof h[0] === "string" && h[0].toLowerCase() === "host")) {
+    validateHeaders(headers);
+    if (!headers.some(([name]) => name.toLowerCase() === "host")) {
       throw new LocalProtocolError("Missing mandatory Host: header", "WS_ERR_INVALID_HEADER");
     }
     this.receiveData(writeRequestHead("GET", path, headers));
@@ -577,6 +578,9 @@ export class H11Handshake {
     validateHeaders(extraHeaders);
     if (extraHeaders.some(([name]) => name.toLowerCase() === "host")) {
       throw new LocalProtocolError("Host is set from Request.host; do not repeat it in extraHeaders", "WS_ERR_INVALID_HEADER");
+    }
+    if (!Array.isArray(extensions)) {
+      throw new LocalProtocolError("Request.extensions must be an array of Extension objects", "WS_ERR_INVALID_EXTENSION");
     }
     // Offers: keyed by name, a repeated name keeps its first position and its last offer (wsproto).
     const offers = new Map<string, { fork: Extension; offer: boolean | string }>();

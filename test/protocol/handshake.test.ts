@@ -735,3 +735,27 @@ t.test("server: a peer that hung up before the accept gives the connection its 1
   t.same(closes.map((e) => [e.code, e.origin]), [[1006, "abnormal"]]);
   t.equal(hs.connection!.state, ConnectionState.CLOSED);
 });
+
+t.test("junk from JavaScript callers is a LocalProtocolError, not a TypeError", async (t) => {
+  const junk: Array<[string, () => unknown]> = [
+    ["extensions not an array", () => client().send(new Request({ host: "h", target: "/", extensions: 5 as unknown as [] }))],
+    ["host not a string", () => client().send(new Request({ host: 5 as unknown as string, target: "/" }))],
+    ["target not a string", () => client().send(new Request({ host: "h", target: null as unknown as string }))],
+    ["subprotocols not strings", () => client().send(new Request({ host: "h", target: "/", subprotocols: [5 as unknown as string] }))],
+    ["extraHeaders not pairs", () => client().send(new Request({ host: "h", target: "/", extraHeaders: [["X"]] as unknown as Headers }))],
+    ["initiate: headers not an array", () => server().initiateUpgradeConnection(null as unknown as Headers, "/")],
+    ["initiate: path not a string", () => server().initiateUpgradeConnection([["Host", "h"]], 5 as unknown as string)],
+    ["reject headers not an array", () => server().send(new RejectConnection({ headers: "x" as unknown as Headers }))],
+  ];
+  for (const [what, fn] of junk) {
+    try {
+      fn();
+      t.fail(`${what}: no error`);
+    } catch (e) {
+      t.ok(e instanceof LocalProtocolError, `${what}: ${e instanceof Error ? e.name : String(e)}`);
+    }
+  }
+  const hs = server();
+  hs.receiveData(enc(request()));
+  t.throws(() => hs.send(new AcceptConnection({ extraHeaders: {} as unknown as Headers })), LocalProtocolError);
+});
