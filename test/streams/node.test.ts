@@ -4,7 +4,9 @@
 // over TCP; a socket killed mid-stream.
 import t from "tap";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { readFileSync } from "node:fs";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import WebSocket, { WebSocketServer } from "ws";
 import {
   acceptNodeUpgrade,
@@ -309,4 +311,40 @@ t.test("over TCP: a peer that stops reading stalls writer.ready; memory stays bo
   t.ok(inOrder, "in order");
   client.close();
   await Promise.all([client.closed, srv.closed]);
+});
+
+t.test("TLS: a tls.TLSSocket through the adapter, wss: URLs with connectNodeWebSocket", async (t) => {
+  // A self-signed certificate for localhost / 127.0.0.1, made for these tests (not a secret).
+  const cert = readFileSync(new URL("fixtures/test-cert.pem", import.meta.url));
+  const key = readFileSync(new URL("fixtures/test-key.pem", import.meta.url));
+  const server = createTlsServer({ cert, key }, (socket) => {
+    const ws = acceptWebSocket(fromNodeSocket(socket));
+    ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+    ws.closed.catch(() => {});
+  });
+  const port = await listen(server as unknown as Server);
+  t.teardown(() => server.close());
+  const ws = connectNodeWebSocket(`wss://127.0.0.1:${port}/secure`, { tls: { ca: cert } });
+  const { readable, writable, extensions } = await ws.opened;
+  t.match(extensions, /^permessage-deflate/);
+  const writer = writable.getWriter();
+  const reader = readable.getReader();
+  await writer.write("over tls");
+  await writer.write(new Uint8Array(100_000).fill(7));
+  t.equal((await reader.read()).value, "over tls");
+  t.equal(((await reader.read()).value as Uint8Array).byteLength, 100_000);
+  ws.close({ closeCode: 1000, reason: "tls done" });
+  t.same(await ws.closed, { closeCode: 1000, reason: "tls done" });
+
+  // An untrusted certificate fails the handshake with the TLS error as the cause.
+  const refused = connectNodeWebSocket(`wss://127.0.0.1:${port}/`);
+  const error = (await rejection(refused.opened)) as WebSocketError;
+  t.equal(error.closeCode, 1006);
+  t.equal(error.code, "WS_ERR_TRANSPORT");
+  t.match(String((error.cause as Error).message), /self.signed|certificate/i);
+});
+
+t.test("connectNodeWebSocket: bad URLs are LocalProtocolErrors", async (t) => {
+  t.throws(() => connectNodeWebSocket("not a url"), { code: "WS_ERR_INVALID_URL" });
+  t.throws(() => connectNodeWebSocket("ftp://127.0.0.1/"), { code: "WS_ERR_INVALID_URL" });
 });

@@ -1,0 +1,255 @@
+/**
+ * Echo over loopback TCP, this project (Node adapter + connectWebSocket /
+ * acceptWebSocket) against `ws` (with bufferutil), both ends in this process,
+ * same payloads: 16 B, 1 KiB and 64 KiB, compression off and on (each with
+ * its default threshold of 1024 bytes). A round sends a window of messages
+ * and waits for all their echoes; messages/s counts round trips.
+ * Then memory per idle open connection (both ends), 1,000 connections.
+ *
+ * Run: `npm run bench -- echo` (or `node --import tsx --expose-gc bench/echo.bench.ts`);
+ * BENCH_QUICK=1 for fewer rounds and 200 connections.
+ */
+import { spawnSync } from "node:child_process";
+import { createServer, type Server } from "node:net";
+import { pathToFileURL } from "node:url";
+import WebSocket, { WebSocketServer } from "ws";
+import type { WebSocketSession } from "../src/streams/websocket-stream.ts";
+import { compare, printTable, type Row } from "./util.ts";
+
+// What users run is the compiled package (dist/, plain JS), so that is what
+// is measured: the sources are compiled with the package's build config into
+// .test-tmp/bench-dist first. (Run through tsx's loader instead, every arrow
+// function held in a field would carry tsx's keepNames `__name` property,
+// which puts functions in dictionary mode: about +10 KB per connection.)
+// BENCH_SOURCE=1 measures the .ts sources instead.
+const root = new URL("..", import.meta.url).pathname;
+type NodeModule = typeof import("../src/streams/node.ts");
+type StreamsModule = typeof import("../src/streams/websocket-stream.ts");
+type ExtensionsModule = typeof import("../src/protocol/extensions/index.ts");
+async function loadOurs(): Promise<[NodeModule, StreamsModule, ExtensionsModule]> {
+  if (process.env["BENCH_SOURCE"] === "1") {
+    return Promise.all([
+      import("../src/streams/node.ts"),
+      import("../src/streams/websocket-stream.ts"),
+      import("../src/protocol/extensions/index.ts"),
+    ]);
+  }
+  const out = `${root}.test-tmp/bench-dist`;
+  const r = spawnSync(
+    `${root}node_modules/.bin/tsc`,
+    ["-p", "tsconfig.build.json", "--outDir", out, "--declaration", "false", "--declarationMap", "false", "--sourceMap", "false"],
+    { cwd: root, stdio: "inherit" },
+  );
+  if (r.status !== 0) throw new Error("compiling the sources for the benchmark failed");
+  const load = (path: string) => import(pathToFileURL(`${out}/${path}`).href);
+  return Promise.all([load("streams/node.js"), load("streams/websocket-stream.js"), load("protocol/extensions/index.js")]);
+}
+const [{ connectNodeWebSocket, fromNodeSocket }, { acceptWebSocket }, { PerMessageDeflate }] = await loadOurs();
+
+const ROUND_MS = Number(process.env["BENCH_ROUND_MS"] ?? 300);
+const quick = process.env["BENCH_QUICK"] === "1";
+
+interface EchoClient {
+  /** Send `count` copies of `payload` and wait for all echoes. */
+  roundTrip(payload: Uint8Array, count: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function listen(server: Server | WebSocketServer): Promise<number> {
+  if (server instanceof WebSocketServer) {
+    await new Promise((r) => server.once("listening", r));
+    return (server.address() as { port: number }).port;
+  }
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return (server.address() as { port: number }).port;
+}
+
+// ---- ours ------------------------------------------------------------------
+
+function oursExtensions(deflate: boolean) {
+  return deflate ? [new PerMessageDeflate({ threshold: 1024 })] : [];
+}
+
+async function oursServer(deflate: boolean): Promise<{ port: number; close: () => void; sessions: WebSocketSession[] }> {
+  const sessions: WebSocketSession[] = [];
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    const ws = acceptWebSocket(fromNodeSocket(socket), { extensions: oursExtensions(deflate) });
+    sessions.push(ws);
+    ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+    ws.closed.catch(() => {});
+  });
+  const port = await listen(server);
+  return { port, close: () => server.close(), sessions };
+}
+
+async function oursClient(port: number, deflate: boolean): Promise<EchoClient> {
+  const ws = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, { extensions: oursExtensions(deflate) });
+  const { readable, writable } = await ws.opened;
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  return {
+    async roundTrip(payload, count) {
+      for (let i = 0; i < count; i++) void writer.write(payload);
+      for (let i = 0; i < count; i++) await reader.read();
+    },
+    async close() {
+      ws.close({ closeCode: 1000 });
+      await ws.closed;
+    },
+  };
+}
+
+// ---- ws --------------------------------------------------------------------
+
+function wsDeflate(deflate: boolean): false | { threshold: number } {
+  return deflate ? { threshold: 1024 } : false;
+}
+
+async function wsServer(deflate: boolean): Promise<{ port: number; close: () => void }> {
+  const server = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: wsDeflate(deflate) });
+  server.on("connection", (socket) => {
+    socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
+  });
+  const port = await listen(server);
+  return { port, close: () => server.close() };
+}
+
+async function wsClient(port: number, deflate: boolean): Promise<EchoClient> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: wsDeflate(deflate) });
+  await new Promise((r) => ws.once("open", r));
+  let pending = 0;
+  let done: (() => void) | null = null;
+  ws.on("message", () => {
+    if (--pending === 0) done?.();
+  });
+  return {
+    roundTrip(payload, count) {
+      pending = count;
+      const finished = new Promise<void>((r) => (done = r));
+      for (let i = 0; i < count; i++) ws.send(payload, { binary: true });
+      return finished;
+    },
+    async close() {
+      ws.close(1000);
+      await new Promise((r) => ws.once("close", r));
+    },
+  };
+}
+
+// ---- throughput --------------------------------------------------------------
+
+async function measure(client: EchoClient, payload: Uint8Array, window: number): Promise<number> {
+  for (let i = 0; i < 3; i++) await client.roundTrip(payload, window); // warm up
+  let messages = 0;
+  const start = performance.now();
+  let now = start;
+  while (now - start < ROUND_MS) {
+    await client.roundTrip(payload, window);
+    messages += window;
+    now = performance.now();
+  }
+  return (messages * 1000) / (now - start);
+}
+
+async function throughput(): Promise<Row[]> {
+  const rows: Row[] = [];
+  const sizes: Array<[string, number, number, number]> = [
+    // name, bytes, window, target ratio
+    ["16 B", 16, 1000, 1.0],
+    ["1 KiB", 1024, 500, 1.0],
+    ["64 KiB", 64 * 1024, 20, 0.8],
+  ];
+  for (const deflate of [false, true]) {
+    const ourSrv = await oursServer(deflate);
+    const wsSrv = await wsServer(deflate);
+    const ours = await oursClient(ourSrv.port, deflate);
+    const theirs = await wsClient(wsSrv.port, deflate);
+    for (const [name, bytes, window, target] of sizes) {
+      // Text-like bytes, so compression has something to do.
+      const payload = new Uint8Array(bytes);
+      for (let i = 0; i < bytes; i++) payload[i] = 97 + ((i * 7) % 26);
+      rows.push(
+        await compare(
+          `echo ${name}${deflate ? ", deflate" : ""}`,
+          " msg/s",
+          () => measure(ours, payload, window),
+          () => measure(theirs, payload, window),
+          { target, rounds: quick ? 3 : 7 },
+        ),
+      );
+    }
+    await ours.close();
+    await theirs.close();
+    ourSrv.close();
+    wsSrv.close();
+  }
+  return rows;
+}
+
+// ---- memory per idle connection ----------------------------------------------------
+
+function gc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
+async function live(): Promise<number> {
+  gc();
+  await new Promise((r) => setTimeout(r, 50));
+  gc();
+  const m = process.memoryUsage();
+  return m.heapUsed + m.arrayBuffers;
+}
+
+async function memory(count: number, deflate: boolean): Promise<{ ours: number; ws: number }> {
+  // ours
+  const ourSrv = await oursServer(deflate);
+  const before = await live();
+  const clients: WebSocketSession[] = [];
+  for (let i = 0; i < count; i++) {
+    clients.push(connectNodeWebSocket(`ws://127.0.0.1:${ourSrv.port}/`, { extensions: oursExtensions(deflate) }));
+    if (i % 100 === 99) await Promise.all(clients.slice(-100).map((c) => c.opened));
+  }
+  await Promise.all(clients.map((c) => c.opened));
+  await Promise.all(ourSrv.sessions.map((s) => s.opened));
+  const ours = ((await live()) - before) / count;
+  for (const c of clients) c.close();
+  await Promise.allSettled(clients.map((c) => c.closed));
+  ourSrv.close();
+
+  // ws
+  const wsSrv = await wsServer(deflate);
+  const before2 = await live();
+  const sockets: WebSocket[] = [];
+  for (let i = 0; i < count; i++) {
+    sockets.push(new WebSocket(`ws://127.0.0.1:${wsSrv.port}/`, { perMessageDeflate: wsDeflate(deflate) }));
+    if (i % 100 === 99) await Promise.all(sockets.slice(-100).map((s) => new Promise((r) => s.once("open", r))));
+  }
+  await new Promise((r) => setTimeout(r, 100));
+  const ws = ((await live()) - before2) / count;
+  for (const s of sockets) s.close();
+  await Promise.all(sockets.map((s) => new Promise((r) => s.once("close", r))));
+  wsSrv.close();
+  return { ours, ws };
+}
+
+const rows = await throughput();
+printTable("Echo over loopback TCP (round trips, both ends in one process)", rows);
+for (const r of rows) console.log(`${r.name}: ${(r.ours / r.baseline).toFixed(2)}x ws`);
+
+const N = quick ? 200 : 1000;
+const memRows: Row[] = [];
+for (const deflate of [false, true]) {
+  const m = await memory(N, deflate);
+  // For memory, less is better: report ws/ours so that >= 1.0 means "at most ws".
+  memRows.push({
+    name: `bytes per idle connection${deflate ? ", deflate negotiated" : ""} (${N}, both ends): ours ${Math.round(m.ours)} B, ws ${Math.round(m.ws)} B`,
+    unit: " B",
+    ours: m.ws,
+    baseline: m.ours,
+    baselineName: "ws/ours",
+    target: 1.0,
+  });
+}
+printTable("Memory per idle open connection (ratio = ws / ours; >= 1 means ours uses no more)", memRows);
+process.exit(0);
