@@ -7,11 +7,12 @@
  * and a body, and optional streaming of message fragments.
  *
  * Invariants:
- * - One read loop per session pulls bytes from the transport and feeds the
- *   connection; it waits while the application's readable is full (bytes
- *   counted), so a peer that floods cannot make us buffer more than about
- *   `readableHighWaterMark` plus one message. While closing it reads
- *   regardless (to see the peer's close), dropping what nobody will read.
+ * - The transport is driven through a {@link TransportPort} (transport.ts):
+ *   bytes it delivers are fed to the connection at once; reading is paused
+ *   while the application's readable is full (bytes counted) and resumed by
+ *   its `pull`, so a peer that floods cannot make us buffer more than about
+ *   `readableHighWaterMark` plus one message. While closing, reading goes on
+ *   regardless (to see the peer's close) and what nobody will read is dropped.
  * - Everything written to the transport goes through `#send`, in order: the
  *   application's messages, automatic pongs, pings and the close frames.
  * - `close()` sends its close frame only after every message written before
