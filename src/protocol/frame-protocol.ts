@@ -125,14 +125,14 @@ export class FrameProtocol {
   // The message being received: its opcode (0 when none) and bytes so far.
   #inOpcode = 0;
   #inBytes = 0;
-  readonly #utf8 = new Utf8StreamDecoder();
+  #utf8: Utf8StreamDecoder | null = null; // created at the first text message
 
   // The message being sent: its opcode (0 when none).
   #outOpcode = 0;
   // Masking keys: drawn KEY_POOL_SIZE bytes at a time, 4 per frame, in
   // stream order (so a deterministic source yields the same keys as drawing
   // 4 bytes per frame would).
-  readonly #keys = new Uint8Array(KEY_POOL_SIZE);
+  #keys: Uint8Array | null = null; // a client's, created at its first frame
   #keyOffset = KEY_POOL_SIZE;
   readonly #key = new Uint8Array(4);
 
@@ -279,7 +279,7 @@ export class FrameProtocol {
     if (total > this.#maxMessageSize) throw this.#tooBig(total);
     let event: TextMessage | BytesMessage;
     if (this.#inOpcode === OP_TEXT) {
-      const text = this.#utf8.decode(payload, messageFinished);
+      const text = (this.#utf8 ??= new Utf8StreamDecoder()).decode(payload, messageFinished);
       // RFC 6455 §8.1: invalid UTF-8 in a text message MUST fail the connection (1007).
       if (text === null) throw new ParseFailed("Invalid UTF-8 in TEXT message", CloseReason.INVALID_FRAME_PAYLOAD_DATA);
       event = new TextMessage({ data: text, frameFinished, messageFinished });
@@ -416,11 +416,12 @@ export class FrameProtocol {
     const firstByte = (fin ? FIN_BIT : 0) | (exts.length === 0 ? 0 : rsvNumber(rsv)) | opcode;
     if (!this.client) return buildFrame(firstByte, payload, null);
     // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
-    if (this.#keyOffset === KEY_POOL_SIZE) {
-      this.#random(this.#keys);
+    let keys = this.#keys;
+    if (keys === null || this.#keyOffset === KEY_POOL_SIZE) {
+      keys = this.#keys ??= new Uint8Array(KEY_POOL_SIZE);
+      this.#random(keys);
       this.#keyOffset = 0;
     }
-    const keys = this.#keys;
     const key = this.#key;
     const o = this.#keyOffset;
     key[0] = keys[o]!;
