@@ -265,6 +265,22 @@ interface PendingPing {
 const now: () => number =
   typeof performance !== "undefined" && typeof performance.now === "function" ? () => performance.now() : () => Date.now();
 
+/**
+ * Call an application callback without letting its exception unwind through
+ * the session (which would leave events half-handled): it is rethrown on its
+ * own, as an uncaught error, like a throwing event listener's.
+ */
+function callBack(callback: ((payload: Uint8Array) => void) | undefined, payload: Uint8Array): void {
+  if (callback === undefined) return;
+  try {
+    callback(payload);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
 function payloadKey(payload: Uint8Array): string {
   let key = "";
   for (let i = 0; i < payload.length; i++) key += String.fromCharCode(payload[i]!);
@@ -783,7 +799,7 @@ export class WebSocketSession<R = string | Uint8Array> {
       if (feed) feed();
       else connection.receiveData(data);
     } catch (error) {
-      this.#handshakeFailed(error);
+      this.#unexpected(error);
       return;
     }
     if (!this.#deciding) this.#drainEvents();
@@ -796,8 +812,22 @@ export class WebSocketSession<R = string | Uint8Array> {
         if (this.#phase === "done" || this.#deciding) return;
       }
     } catch (error) {
-      this.#handshakeFailed(error);
+      this.#unexpected(error);
     }
+  }
+
+  /** An exception from the connection: a bad handshake from the peer, or (after it) a bug. */
+  #unexpected(error: unknown): void {
+    if (this.#phase === "handshake") {
+      this.#handshakeFailed(error);
+      return;
+    }
+    // RFC 6455 §7.4.1: 1011, an unexpected condition prevented fulfilling the request.
+    this.#sendClose(1011, "");
+    this.#finish(
+      { error: new WebSocketError("Internal error", { closeCode: 1011, code: "WS_ERR_INTERNAL", cause: error }) },
+      true,
+    );
   }
 
   #handshakeFailed(error: unknown): void {
@@ -845,7 +875,7 @@ export class WebSocketSession<R = string | Uint8Array> {
         this.#onMessage(event);
         return;
       case "Ping":
-        this.#options.onPing?.(event.payload);
+        callBack(this.#options.onPing, event.payload);
         if (this.#autoPong && this.connection.state === ConnectionState.OPEN) this.#send(this.connection.send(event.response()));
         return;
       case "Pong":
@@ -921,7 +951,7 @@ export class WebSocketSession<R = string | Uint8Array> {
   }
 
   #onPong(event: Pong): void {
-    this.#options.onPong?.(event.payload);
+    callBack(this.#options.onPong, event.payload);
     if (this.#pings.length === 0) return;
     const key = payloadKey(event.payload);
     const index = this.#pings.findIndex((p) => p.key === key);
