@@ -103,7 +103,8 @@ function checkServer(input: Uint8Array, offsets: number[], eof: boolean): boolea
   if (out.events.length === 1) {
     if (!(out.events[0] instanceof Request)) return false;
     const accept = server.send(new AcceptConnection());
-    return accept.length > 0 && server.state === ConnectionState.OPEN;
+    // After an EOF the connection is born knowing it (CLOSED, a 1006 event).
+    return accept.length > 0 && server.state === (eof ? ConnectionState.CLOSED : ConnectionState.OPEN);
   }
   return server.state === ConnectionState.CONNECTING;
 }
