@@ -308,6 +308,7 @@ function socketStreams(socket: Socket | Duplex, options: NodeSocketOptions): Byt
 class NodeSocketPort implements TransportPort {
   readonly #socket: Socket | Duplex;
   readonly #head: Uint8Array;
+  readonly #writeHighWaterMark: number;
   #handler: TransportHandler | null = null;
   #ended = false;
   #error: unknown = null;
@@ -320,6 +321,7 @@ class NodeSocketPort implements TransportPort {
   constructor(socket: Socket | Duplex, options: NodeSocketOptions) {
     this.#socket = socket;
     this.#head = options.head ?? EMPTY;
+    this.#writeHighWaterMark = options.writableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     socket.allowHalfOpen = options.allowHalfOpen ?? true;
   }
 
@@ -411,23 +413,27 @@ class NodeSocketPort implements TransportPort {
     if (socket.destroyed || socket.writableEnded) return true; // 'close' reports the failure
     if (bytes.byteLength >= COALESCE_LIMIT) {
       this.#flush();
-      return socket.write(bytes);
+      socket.write(bytes);
+    } else {
+      this.#pending.push(bytes);
+      this.#pendingBytes += bytes.byteLength;
+      if (this.#pendingBytes >= COALESCE_LIMIT) this.#flush();
+      else if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        process.nextTick(this.#flushTick);
+      }
     }
-    this.#pending.push(bytes);
-    this.#pendingBytes += bytes.byteLength;
-    if (this.#pendingBytes >= COALESCE_LIMIT) return this.#flush();
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      process.nextTick(this.#flushTick);
-    }
-    return socket.writableLength + this.#pendingBytes < socket.writableHighWaterMark;
+    // Our own mark (bytes), not the socket's 16 KiB: a large frame must not
+    // stall the next one until the socket's buffer is entirely empty.
+    return socket.writableLength + this.#pendingBytes < this.#writeHighWaterMark;
   }
 
   drain(): Promise<void> {
     const socket = this.#socket;
     this.#flush();
     if (socket.destroyed) return Promise.reject(this.#error ?? new Error("socket closed"));
-    if (!socket.writableNeedDrain) return Promise.resolve();
+    // 'drain' comes only after a write the socket refused (writableNeedDrain).
+    if (socket.writableLength < this.#writeHighWaterMark || !socket.writableNeedDrain) return Promise.resolve();
     return new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
   }
 
