@@ -529,6 +529,10 @@ export function acceptNodeUpgrade(
   head: Uint8Array,
   options: NodeUpgradeOptions<boolean> = {},
 ): WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk> {
+  // As ws does: no idle timeout left over from the HTTP server, and no Nagle delay for small frames.
+  const tcp = socket as Partial<Pick<Socket, "setTimeout" | "setNoDelay">>;
+  tcp.setTimeout?.(0);
+  tcp.setNoDelay?.(true);
   const adapterOptions: NodeSocketOptions = { head };
   if (options.readableHighWaterMark !== undefined) adapterOptions.readableHighWaterMark = options.readableHighWaterMark;
   if (options.writableHighWaterMark !== undefined) adapterOptions.writableHighWaterMark = options.writableHighWaterMark;
