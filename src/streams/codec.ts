@@ -119,18 +119,23 @@ export class WebSocketCodec<B extends boolean = false> {
       // One chunk for the whole batch: one write to the transport.
       const parts: Uint8Array[] = [];
       let total = 0;
-      for (const event of input as readonly Event[]) {
-        const bytes = connection.send(event);
-        parts.push(bytes);
-        total += bytes.byteLength;
+      try {
+        for (const event of input as readonly Event[]) {
+          const bytes = connection.send(event);
+          parts.push(bytes);
+          total += bytes.byteLength;
+        }
+      } finally {
+        // Events the connection accepted before one it refused are sent: the
+        // peer's view must match the connection's state.
+        const out = new Uint8Array(total);
+        let offset = 0;
+        for (const part of parts) {
+          out.set(part, offset);
+          offset += part.byteLength;
+        }
+        this.#output(out);
       }
-      const out = new Uint8Array(total);
-      let offset = 0;
-      for (const part of parts) {
-        out.set(part, offset);
-        offset += part.byteLength;
-      }
-      this.#output(out);
     } else {
       this.#output(connection.send(input as Event));
     }

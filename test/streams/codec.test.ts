@@ -200,3 +200,16 @@ t.test("invalid options are refused", async (t) => {
     code: "WS_ERR_INVALID_OPTION",
   });
 });
+
+t.test("a batch with a refused event still sends the events before it", async (t) => {
+  const { client, server } = connectedPair();
+  const cw = client.encoder.writable.getWriter();
+  const sr = server.decoder.readable.getReader();
+  const bad = new Ping({ payload: new Uint8Array(126) }); // RFC 6455 §5.5: control payloads are at most 125 bytes
+  const refused = await cw.write([new TextMessage({ data: "kept" }), bad]).then(
+    () => null,
+    (e: { code?: string }) => e,
+  );
+  t.equal(refused?.code, "WS_ERR_CONTROL_PAYLOAD_TOO_LONG");
+  t.equal(((await next(sr)) as TextMessage).data, "kept");
+});
