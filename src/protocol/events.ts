@@ -187,6 +187,20 @@ export interface MessageOptions<D> {
 export type MessageTypeName = "Message" | "TextMessage" | "BytesMessage";
 
 /**
+ * The shape shared by the three message classes, with its `type` tag as a
+ * parameter. (At run time `TextMessage` and `BytesMessage` extend
+ * {@link Message}, so `instanceof Message` holds for all three; for the type
+ * checker they extend this shape, so that `new Message({ data })` written
+ * inline where an `Event` is expected infers `type: "Message"`.)
+ */
+export interface MessageShape<D extends string | Uint8Array, T extends MessageTypeName> {
+  readonly type: T;
+  readonly data: D;
+  readonly frameFinished: boolean;
+  readonly messageFinished: boolean;
+}
+
+/**
  * A data message or a piece of one. Sending a plain `Message` sends TEXT when
  * `data` is a string, BINARY otherwise.
  * @example
@@ -194,18 +208,22 @@ export type MessageTypeName = "Message" | "TextMessage" | "BytesMessage";
  * ws.send(new Message({ data: "text or bytes" }));
  * ```
  */
-export class Message<D extends string | Uint8Array = string | Uint8Array, T extends MessageTypeName = "Message"> {
-  readonly type: T;
+export class Message<D extends string | Uint8Array = string | Uint8Array> implements MessageShape<D, "Message"> {
+  readonly type: "Message" = "Message";
   readonly data: D;
   readonly frameFinished: boolean;
   readonly messageFinished: boolean;
   constructor(options: MessageOptions<D>) {
-    this.type = "Message" as T;
     this.data = options.data;
     this.frameFinished = options.frameFinished ?? true;
     this.messageFinished = options.messageFinished ?? true;
   }
 }
+
+/** `Message` seen by the type checker as a base with any tag (see {@link MessageShape}). */
+const TaggedMessage = Message as unknown as new <D extends string | Uint8Array, T extends MessageTypeName>(
+  options: MessageOptions<D>,
+) => MessageShape<D, T>;
 
 /**
  * A text message (or piece of one).
@@ -214,7 +232,7 @@ export class Message<D extends string | Uint8Array = string | Uint8Array, T exte
  * ws.send(new TextMessage({ data: "hello" }));
  * ```
  */
-export class TextMessage extends Message<string, "TextMessage"> {
+export class TextMessage extends TaggedMessage<string, "TextMessage"> {
   constructor(options: MessageOptions<string>) {
     super(options);
     (this as { type: MessageTypeName }).type = "TextMessage";
@@ -228,7 +246,7 @@ export class TextMessage extends Message<string, "TextMessage"> {
  * ws.send(new BytesMessage({ data: new Uint8Array([1, 2, 3]) }));
  * ```
  */
-export class BytesMessage extends Message<Uint8Array, "BytesMessage"> {
+export class BytesMessage extends TaggedMessage<Uint8Array, "BytesMessage"> {
   constructor(options: MessageOptions<Uint8Array>) {
     super(options);
     (this as { type: MessageTypeName }).type = "BytesMessage";

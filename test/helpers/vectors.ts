@@ -279,7 +279,7 @@ export function eventFromJson(json: Json, ctx: EventContext): Event {
     case "BytesMessage":
       return new BytesMessage({ data: bytesField(json, "data") ?? new Uint8Array(0), ...flags });
     case "Message":
-      return new Message<string | Uint8Array, "Message">({
+      return new Message({
         data: bytesField(json, "data") ?? (json["data"] as string),
         ...flags,
       });

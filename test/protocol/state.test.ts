@@ -36,7 +36,7 @@ const SAMPLES: Record<Event["type"], () => Event> = {
   RejectConnection: () => new RejectConnection(),
   RejectData: () => new RejectData({ data: fromHex("00") }),
   CloseConnection: () => new CloseConnection({ code: 1000, reason: "bye" }),
-  Message: () => new Message<string, "Message">({ data: "m" }),
+  Message: () => new Message({ data: "m" }),
   TextMessage: () => new TextMessage({ data: "t" }),
   BytesMessage: () => new BytesMessage({ data: fromHex("0b") }),
   Ping: () => new Ping({ payload: fromHex("70") }),
