@@ -1,11 +1,12 @@
-// The pako DeflateCodec: RFC 7692 §7.2.3 examples byte for byte, cross-checks
+// The pako DeflateCodec (or the one test/helpers/codec-under-test.ts selects): RFC 7692 §7.2.3 examples byte for byte, cross-checks
 // against Node's zlib (both directions, windows 9..15, with and without
 // context takeover), bounded inflate and a 1 GiB decompression bomb.
 import t, { type Test } from "tap";
 import zlib from "node:zlib";
 import v8 from "node:v8";
 import vm from "node:vm";
-import { pakoCodec, type Deflater, type Inflater } from "../../../src/protocol/extensions/deflate-codec.ts";
+import { type Deflater, type Inflater } from "../../../src/protocol/extensions/deflate-codec.ts";
+import { codecUnderTest } from "../../helpers/codec-under-test.ts";
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
@@ -16,10 +17,10 @@ const unhex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s.replace(/\
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
 
 function deflater(windowBits = 15): Deflater {
-  return pakoCodec.createDeflater({ windowBits, level: 6, memLevel: 8 });
+  return codecUnderTest.createDeflater({ windowBits, level: 6, memLevel: 8 });
 }
 function inflater(windowBits = 15): Inflater {
-  return pakoCodec.createInflater({ windowBits });
+  return codecUnderTest.createInflater({ windowBits });
 }
 /** Inflate one whole message payload the RFC 7692 §7.2.2 way. */
 function inflateMessage(i: Inflater, payload: Uint8Array, max = 1 << 30): Uint8Array {

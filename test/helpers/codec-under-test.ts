@@ -1,0 +1,11 @@
+// The DeflateCodec that test/protocol/extensions/deflate-codec.test.ts
+// checks: pako by default; test/streams/node-zlib.test.ts selects the
+// native codec, then imports that file to run the same contract on it.
+import { pakoCodec, type DeflateCodec } from "../../src/protocol/extensions/deflate-codec.ts";
+
+export let codecUnderTest: DeflateCodec = pakoCodec;
+
+/** Select the codec the contract tests create deflaters and inflaters with. */
+export function useCodec(codec: DeflateCodec): void {
+  codecUnderTest = codec;
+}
