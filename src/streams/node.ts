@@ -33,6 +33,8 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import type { Headers } from "../protocol/types.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
 import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
+import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
+import { nodeZlibCodec } from "./node-zlib.ts";
 import { TRANSPORT_PORT, type ByteTransport, type PortProvider, type TransportHandler, type TransportPort } from "./transport.ts";
 import {
   acceptWebSocket,
@@ -67,6 +69,11 @@ export interface NodeSocketOptions {
   /** The streams implementation to build the two streams with. @default {@link streamsImplementation}() */
   streams?: StreamsImplementation;
 }
+
+export { nodeZlibCodec, nodeZlibNative } from "./node-zlib.ts";
+
+/** The default extensions of the Node helpers: those of the streams layer, on native zlib. */
+const nodeExtensions = (): PerMessageDeflate[] => [new PerMessageDeflate({ threshold: 1024, codec: nodeZlibCodec })];
 
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 /** Frames smaller than this are gathered per tick into one socket write. */
@@ -540,6 +547,7 @@ export function acceptNodeUpgrade(
   const transport = fromNodeSocket(socket, adapterOptions);
   return acceptWebSocket(transport, {
     ...options,
+    extensions: options.extensions ?? nodeExtensions(),
     upgradeRequest: { headers: rawHeadersToHeaders(req.rawHeaders), path: req.url ?? "/" },
   } as AcceptWebSocketOptions);
 }
@@ -580,7 +588,7 @@ export function connectNodeWebSocket(
   if (options.writableHighWaterMark !== undefined) adapterOptions.writableHighWaterMark = options.writableHighWaterMark;
   if (options.streams !== undefined) adapterOptions.streams = options.streams;
   const transport = fromNodeSocket(socket, adapterOptions);
-  return connectWebSocket(transport, { ...options, url: target.url } as ConnectWebSocketOptions);
+  return connectWebSocket(transport, { ...options, extensions: options.extensions ?? nodeExtensions(), url: target.url } as ConnectWebSocketOptions);
 }
 
 function parseWebSocketUrl(input: string | URL): { url: URL; secure: boolean; hostname: string; port: number } {
