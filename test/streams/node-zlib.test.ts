@@ -18,6 +18,7 @@ import { WSConnection } from "../../src/protocol/ws-connection.ts";
 import { AcceptConnection, BytesMessage, CloseConnection, Request, TextMessage, type Event } from "../../src/protocol/events.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";
 import * as nodeEntry from "../../src/streams/node.ts";
+import { BIN, ROOT, explain, have, runPeer } from "../helpers/process.ts";
 
 v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
@@ -357,5 +358,19 @@ t.test("a WSConnection pair with pako on one side and native zlib on the other",
       }
       t.ok(ok, label);
     }
+  }
+});
+
+t.test("under Bun and Deno (no native handle API) nodeZlibCodec is pako", async (t) => {
+  const runs: Array<[string, string, string[]]> = [
+    ["bun", BIN.bun, ["test/streams/fixtures/node-zlib-fallback.ts"]],
+    ["deno", BIN.deno, ["run", "-A", "--node-modules-dir=manual", "test/streams/fixtures/node-zlib-fallback.ts"]],
+  ];
+  for (const [name, bin, args] of runs) {
+    t.ok(have(bin), `${name} is installed (npm package)`);
+    const r = await runPeer(t, bin, args, { cwd: ROOT, timeoutMs: 60_000 });
+    t.equal(r.code, 0, explain(`${name} exits 0`, r));
+    const result = JSON.parse(r.stdout.trim().split("\n").pop() ?? "{}") as Record<string, unknown>;
+    t.same(result, { native: false, name: "pako", payload: "f248cdc9c90700", text: "Hello" }, name);
   }
 });
