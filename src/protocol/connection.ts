@@ -16,7 +16,7 @@
  * @module
  */
 import { LocalProtocolError } from "./errors.ts";
-import { CloseConnection, EVENT_TYPES, assertNever, type Event } from "./events.ts";
+import { CloseConnection, EVENT_TYPES, assertNever, type BytesMessage, type Event, type Message } from "./events.ts";
 import type { Extension } from "./extensions/extension.ts";
 import { FrameProtocol } from "./frame-protocol.ts";
 import { resolveOptions, type ConnectionOptions } from "./options.ts";
@@ -141,6 +141,30 @@ export class Connection {
       default:
         return assertNever(event);
     }
+  }
+
+  /**
+   * The bytes of {@link send}`(event)` as a list of parts to write in order,
+   * for transports with vectored writes (`writev`): a large binary message
+   * sent unmasked (by a server) without extensions comes back as
+   * `[header, data]`, where `data` is the event's own array, not a copy, so
+   * it must stay unchanged until written. Anything else is `[send(event)]`.
+   * Same rules, errors and state changes as `send`.
+   * @example
+   * ```ts
+   * const parts = conn.sendParts(new BytesMessage({ data: big }));
+   * socket.cork();
+   * for (const part of parts) socket.write(part);
+   * socket.uncork();
+   * ```
+   */
+  sendParts(event: Event): Uint8Array[] {
+    const type = (event as { type?: unknown } | null)?.type;
+    if ((type === "BytesMessage" || type === "Message") && this.#allowed?.has(type) === true) {
+      const message = event as BytesMessage | Message;
+      return this.#proto.sendDataParts(message.data, message.messageFinished !== false);
+    }
+    return [this.send(event)];
   }
 
   /**

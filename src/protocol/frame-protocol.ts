@@ -20,7 +20,7 @@ import { LocalProtocolError } from "./errors.ts";
 import * as events from "./events.ts";
 import { NO_RSV, type Extension, type FrameProtocolView, type RsvBits } from "./extensions/extension.ts";
 import * as frame from "./frame.ts";
-import { FrameReader, ParseFailed, type FramePiece } from "./frame.ts";
+import { FrameReader, ParseFailed, type FramePiece, type FrameReaderHooks } from "./frame.ts";
 import type { ResolvedConnectionOptions } from "./options.ts";
 import { CloseReason, LOCAL_ONLY_CLOSE_CODES, Opcode, isKnownCloseReason, type RandomSource } from "./types.ts";
 import * as utf8 from "./utf8.ts";
@@ -44,7 +44,7 @@ type CloseConnection = events.CloseConnection;
 type Ping = events.Ping;
 type Pong = events.Pong;
 type TextMessage = events.TextMessage;
-const { buildFrame } = frame;
+const { buildFrame, buildFrameHeader } = frame;
 const { encodeUtf8, encodeUtf8Transient, isWellFormed } = utf8;
 const FIN_BIT = 0x80;
 /** RFC 6455 §5.5: control frame payloads are 125 bytes or less. */
@@ -58,8 +58,18 @@ const OP_BINARY = 2;
 const OP_CLOSE = 8;
 const OP_PING = 9;
 const OP_PONG = 10;
+/**
+ * Payloads from this size on may be borrowed by {@link FrameProtocol.sendDataParts}
+ * rather than copied: below it, copying costs less than a second write.
+ */
+const BORROW_MIN = 16 * 1024;
 /** Masking keys drawn from the random source at a time (64 frames' worth). */
 const KEY_POOL_SIZE = 256;
+// The masking key of the frame being built and the piece being parsed: both
+// live only within one synchronous call (every field of the piece is read
+// before any extension hook runs), so one of each serves every connection.
+const FRAME_KEY = new Uint8Array(4);
+const PIECE: FramePiece = { opcode: OP_CONTINUATION, fin: false, rsv: 0, payload: EMPTY, frameFinished: false };
 const RSV1 = 0x40;
 const RSV2 = 0x20;
 const RSV3 = 0x10;
@@ -109,17 +119,16 @@ export function isSendableCloseCode(code: number): boolean {
  * proto.nextEvent(); // TextMessage { data: "hi" }
  * ```
  */
-export class FrameProtocol {
+export class FrameProtocol implements FrameReaderHooks {
   /** `true` on the client side. */
   readonly client: boolean;
   /** The enabled extensions, in negotiation order. */
   readonly extensions: readonly Extension[];
-  readonly #view: FrameProtocolView;
+  readonly #view: FrameProtocolView | null; // what extension hooks see (none without extensions)
   readonly #maxFrameSize: number;
   readonly #maxMessageSize: number;
   readonly #random: RandomSource;
   readonly #reader: FrameReader;
-  readonly #piece: FramePiece = { opcode: OP_CONTINUATION, fin: false, rsv: 0, payload: EMPTY, frameFinished: false };
   #dead = false;
 
   // The message being received: its opcode (0 when none) and bytes so far.
@@ -134,7 +143,6 @@ export class FrameProtocol {
   // 4 bytes per frame would).
   #keys: Uint8Array | null = null; // a client's, created at its first frame
   #keyOffset = KEY_POOL_SIZE;
-  readonly #key = new Uint8Array(4);
 
   constructor(client: boolean, extensions: readonly Extension[], options: ResolvedConnectionOptions) {
     this.client = client;
@@ -142,11 +150,9 @@ export class FrameProtocol {
     this.#maxFrameSize = options.maxFrameSize;
     this.#maxMessageSize = options.maxMessageSize;
     this.#random = options.random;
-    this.#view = Object.freeze({ client, maxMessageSize: options.maxMessageSize });
-    this.#reader = new FrameReader(client, {
-      validateHeader: (opcode, rsv, length) => this.#validateHeader(opcode, rsv, length),
-      admitFrame: (opcode, length) => this.#admitFrame(opcode, length),
-    });
+    this.#view = extensions.length === 0 ? null : Object.freeze({ client, maxMessageSize: options.maxMessageSize });
+    // The reader calls back into this object (no closures per connection).
+    this.#reader = new FrameReader(client, this);
   }
 
   /** `true` once a close frame or a violation ended parsing for good. */
@@ -181,12 +187,14 @@ export class FrameProtocol {
   }
 
   #parse(): ReceivedEvent | null {
-    const piece = this.#piece;
+    const piece = PIECE;
     if (!this.#reader.next(piece)) return null;
     let payload = piece.payload;
+    const { opcode, frameFinished, fin } = piece;
+    piece.payload = EMPTY; // the shared piece must not keep a received chunk alive
     const exts = this.extensions;
-    if (exts.length !== 0) payload = this.#inboundHooks(exts, payload, piece.frameFinished, piece.fin);
-    switch (piece.opcode) {
+    if (exts.length !== 0) payload = this.#inboundHooks(exts, payload, frameFinished, fin);
+    switch (opcode) {
       case OP_PING:
         return new Ping({ payload });
       case OP_PONG:
@@ -194,12 +202,12 @@ export class FrameProtocol {
       case OP_CLOSE:
         return this.#receiveClose(payload);
       default:
-        return this.#receiveData(piece.opcode, payload, piece.frameFinished, piece.fin);
+        return this.#receiveData(opcode, payload, frameFinished, fin);
     }
   }
 
   #inboundHooks(exts: readonly Extension[], payload: Uint8Array, finished: boolean, fin: boolean): Uint8Array {
-    const view = this.#view;
+    const view = this.#view!;
     for (const ext of exts) {
       const result = guard(() => ext.frameInboundPayloadData(view, payload));
       if (typeof result === "number") throw new ParseFailed("error in extension", result);
@@ -215,13 +223,16 @@ export class FrameProtocol {
     return payload;
   }
 
-  /** wsproto check 5: the extensions claim RSV bits; an unclaimed set bit fails. */
-  #validateHeader(opcode: Opcode, rsv: number, length: number): void {
+  /**
+   * The reader's header hook (wsproto check 5): the extensions claim RSV
+   * bits; an unclaimed set bit fails. @internal
+   */
+  validateHeader(opcode: Opcode, rsv: number, length: number): void {
     const exts = this.extensions;
     let claimed = 0;
     if (exts.length !== 0) {
       const bits = RSV_BITS[rsv >> 4]!;
-      const view = this.#view;
+      const view = this.#view!;
       for (const ext of exts) {
         const result = guard(() => ext.frameInboundHeader(view, opcode, bits, length));
         if (typeof result === "number") throw new ParseFailed("error in extension", result);
@@ -232,8 +243,8 @@ export class FrameProtocol {
     if ((rsv & ~claimed) !== 0) throw new ParseFailed("Reserved bit set unexpectedly");
   }
 
-  /** Limits, decided from the header before any payload is read. */
-  #admitFrame(opcode: Opcode, length: number): void {
+  /** The reader's limits hook, decided from the header before any payload is read. @internal */
+  admitFrame(opcode: Opcode, length: number): void {
     // Lengths past 2^53 cannot be counted exactly in a JS number: refused even without a limit.
     if (length > Number.MAX_SAFE_INTEGER) {
       throw new ParseFailed(`Frame payload of more than ${Number.MAX_SAFE_INTEGER} bytes`, CloseReason.MESSAGE_TOO_BIG);
@@ -358,6 +369,28 @@ export class FrameProtocol {
     return bytes;
   }
 
+  /**
+   * As {@link sendData}, as a list of parts to write in order. A binary
+   * payload of at least {@link BORROW_MIN} bytes that goes out unchanged (a
+   * server's frame, no extension) is not copied: the parts are the frame
+   * header and `data` itself.
+   */
+  sendDataParts(data: unknown, fin: boolean): Uint8Array[] {
+    if (this.client || this.extensions.length !== 0 || !(data instanceof Uint8Array) || data.length < BORROW_MIN) {
+      return [this.sendData(data, fin)];
+    }
+    let frameOpcode = OP_BINARY;
+    if (this.#outOpcode !== 0) {
+      if (this.#outOpcode !== OP_BINARY) {
+        throw new LocalProtocolError("Data type mismatch inside message", "WS_ERR_DATA_TYPE_MISMATCH");
+      }
+      frameOpcode = OP_CONTINUATION;
+    }
+    const header = buildFrameHeader((fin ? FIN_BIT : 0) | frameOpcode, data.length);
+    this.#outOpcode = fin ? 0 : OP_BINARY;
+    return [header, data];
+  }
+
   /** Frame a ping. */
   ping(payload: unknown): Uint8Array {
     return this.#serialize(OP_PING, controlPayload(payload), true);
@@ -410,7 +443,7 @@ export class FrameProtocol {
     let rsv = NO_RSV;
     const exts = this.extensions;
     for (let i = exts.length - 1; i >= 0; i--) {
-      [rsv, payload] = exts[i]!.frameOutbound(this.#view, opcode as Opcode, rsv, payload, fin);
+      [rsv, payload] = exts[i]!.frameOutbound(this.#view!, opcode as Opcode, rsv, payload, fin);
     }
     if (control && payload.length > MAX_PAYLOAD_NORMAL) throw controlTooLong();
     const firstByte = (fin ? FIN_BIT : 0) | (exts.length === 0 ? 0 : rsvNumber(rsv)) | opcode;
@@ -422,7 +455,7 @@ export class FrameProtocol {
       this.#random(keys);
       this.#keyOffset = 0;
     }
-    const key = this.#key;
+    const key = FRAME_KEY;
     const o = this.#keyOffset;
     key[0] = keys[o]!;
     key[1] = keys[o + 1]!;

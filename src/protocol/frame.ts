@@ -11,8 +11,11 @@
  *   they need are present, so an error is reported at the same point as
  *   wsproto reports it; the header hooks run exactly once per frame.
  * - Unmasking keeps the key phase across chunk boundaries.
- * - A built frame is one allocation: header, key and payload written into one
- *   `Uint8Array`.
+ * - A built frame is one `Uint8Array` holding header, key and payload. Frames
+ *   up to {@link SLAB_MAX_FRAME} bytes are carved from a shared slab (one
+ *   `ArrayBuffer` allocation per {@link SLAB_SIZE} bytes of small frames, not
+ *   one per frame); a region of a slab is handed out once and never written
+ *   again, so a returned frame stays valid for as long as it is referenced.
  * @module
  */
 import type { Opcode } from "./types.ts";
@@ -79,18 +82,63 @@ export function frameHeaderLength(payloadLength: number, masked: boolean): numbe
   return masked ? base + 4 : base;
 }
 
-// A 4-byte scratch seen as one native-endian 32-bit word: writing the key
-// bytes in memory order and reading the word gives the value to XOR with an
-// Int32Array over the payload, whatever the platform's endianness.
-const KEY_BYTES = new Uint8Array(4);
-const KEY_WORD = new Int32Array(KEY_BYTES.buffer);
+// Masking works on the key as one big-endian 32-bit value (key byte 0 in the
+// top 8 bits): rotating it left by 8 bits moves to the next key byte, and the
+// word loop XORs with the same bytes laid out in memory order.
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-function keyWord(key: Uint8Array, phase: number): number {
-  KEY_BYTES[0] = key[phase & 3]!;
-  KEY_BYTES[1] = key[(phase + 1) & 3]!;
-  KEY_BYTES[2] = key[(phase + 2) & 3]!;
-  KEY_BYTES[3] = key[(phase + 3) & 3]!;
-  return KEY_WORD[0]!;
+/** The 4 key bytes as one big-endian 32-bit value. */
+function packKey(key: Uint8Array): number {
+  return (key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!;
+}
+
+/** The native-endian word whose bytes in memory are those of the big-endian value `be`. */
+function memoryWord(be: number): number {
+  if (!LITTLE_ENDIAN) return be | 0;
+  return (be >>> 24) | ((be >>> 8) & 0xff00) | ((be << 8) & 0xff0000) | (be << 24);
+}
+
+/** XOR `count` 32-bit words of `w` with `k`. */
+function maskWords(w: Int32Array, count: number, k: number): void {
+  let j = 0;
+  const stop8 = count - 8;
+  for (; j <= stop8; j += 8) {
+    w[j] = w[j]! ^ k;
+    w[j + 1] = w[j + 1]! ^ k;
+    w[j + 2] = w[j + 2]! ^ k;
+    w[j + 3] = w[j + 3]! ^ k;
+    w[j + 4] = w[j + 4]! ^ k;
+    w[j + 5] = w[j + 5]! ^ k;
+    w[j + 6] = w[j + 6]! ^ k;
+    w[j + 7] = w[j + 7]! ^ k;
+  }
+  for (; j < count; j++) w[j] = w[j]! ^ k;
+}
+
+/**
+ * XOR `buf[start, end)` in place with the key `key32` (big-endian packed),
+ * the first byte using key byte `phase % 4`. Words at a time over the 4-byte
+ * aligned middle, bytes at the edges.
+ */
+function maskRange(buf: Uint8Array, start: number, end: number, key32: number, phase: number): void {
+  const s = (phase & 3) << 3;
+  // k's top byte is the key byte for position i; rotate left by 8 per byte.
+  let k = s === 0 ? key32 : (key32 << s) | (key32 >>> (32 - s));
+  let i = start;
+  if (end - start >= 32) {
+    // Bytes up to the next 4-byte boundary of the underlying buffer.
+    for (const stop = i + ((4 - ((buf.byteOffset + i) & 3)) & 3); i < stop; i++) {
+      buf[i] = buf[i]! ^ (k >>> 24);
+      k = (k << 8) | (k >>> 24);
+    }
+    const words = (end - i) >>> 2;
+    maskWords(new Int32Array(buf.buffer, buf.byteOffset + i, words), words, memoryWord(k));
+    i += words << 2;
+  }
+  for (; i < end; i++) {
+    buf[i] = buf[i]! ^ (k >>> 24);
+    k = (k << 8) | (k >>> 24);
+  }
 }
 
 /**
@@ -105,46 +153,36 @@ function keyWord(key: Uint8Array, phase: number): number {
  * ```
  */
 export function xorMask(buf: Uint8Array, start: number, end: number, key: Uint8Array, phase: number): void {
-  let i = start;
-  let p = phase - start; // key index of byte i is (p + i) & 3
-  if (end - start >= 32) {
-    // Bytes up to the next 4-byte boundary of the underlying buffer.
-    const lead = (4 - ((buf.byteOffset + i) & 3)) & 3;
-    for (const stop = i + lead; i < stop; i++) buf[i] = buf[i]! ^ key[(p + i) & 3]!;
-    const words = (end - i) >>> 2;
-    const w = new Int32Array(buf.buffer, buf.byteOffset + i, words);
-    const k = keyWord(key, p + i);
-    let j = 0;
-    const stop8 = words - 8;
-    for (; j <= stop8; j += 8) {
-      w[j] = w[j]! ^ k;
-      w[j + 1] = w[j + 1]! ^ k;
-      w[j + 2] = w[j + 2]! ^ k;
-      w[j + 3] = w[j + 3]! ^ k;
-      w[j + 4] = w[j + 4]! ^ k;
-      w[j + 5] = w[j + 5]! ^ k;
-      w[j + 6] = w[j + 6]! ^ k;
-      w[j + 7] = w[j + 7]! ^ k;
-    }
-    for (; j < words; j++) w[j] = w[j]! ^ k;
-    i += words << 2;
-  }
-  for (; i < end; i++) buf[i] = buf[i]! ^ key[(p + i) & 3]!;
+  maskRange(buf, start, end, packKey(key), phase);
 }
 
+/** Bytes of small frames carved from one slab. */
+const SLAB_SIZE = 64 * 1024;
+/** Frames up to this many bytes come from the slab; larger ones get an allocation of their own. */
+const SLAB_MAX_FRAME = 8 * 1024;
+let slab: ArrayBuffer | null = null;
+let slabUsed = SLAB_SIZE;
+
 /**
- * Build one frame in one allocation: header, masking key (when `maskKey` is
- * given) and payload (masked with it). `firstByte` is FIN | RSV | opcode.
- * @example
- * ```ts
- * buildFrame(0x81, new TextEncoder().encode("Hello"), null); // 81 05 48 65 6c 6c 6f
- * ```
+ * `size` fresh bytes for a frame. Small frames are views of a shared slab:
+ * creating a view costs a fraction of allocating an `ArrayBuffer`, and the
+ * region is never handed out again (the next frame starts after it, at an
+ * 8-byte boundary), so the frame stays valid while referenced. A slab is
+ * freed once no frame cut from it is referenced.
  */
-export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint8Array | null): Uint8Array {
-  const len = payload.length;
-  const maskBit = maskKey === null ? 0 : MASK_BIT;
-  const hdr = frameHeaderLength(len, maskKey !== null);
-  const out = new Uint8Array(hdr + len);
+function allocateFrame(size: number): Uint8Array {
+  if (size > SLAB_MAX_FRAME) return new Uint8Array(size);
+  let offset = slabUsed;
+  if (offset + size > SLAB_SIZE) {
+    slab = new ArrayBuffer(SLAB_SIZE);
+    offset = 0;
+  }
+  slabUsed = (offset + size + 7) & ~7;
+  return new Uint8Array(slab!, offset, size);
+}
+
+/** Write the header of a frame up to its length field (the masking key, if any, follows it). */
+function writeHeader(out: Uint8Array, firstByte: number, len: number, maskBit: number): void {
   out[0] = firstByte;
   if (len <= MAX_PAYLOAD_NORMAL) {
     out[1] = len | maskBit;
@@ -167,6 +205,37 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
     out[8] = (lo >>> 8) & 0xff;
     out[9] = lo & 0xff;
   }
+}
+
+/**
+ * The header alone of an unmasked frame carrying `payloadLength` bytes, for
+ * writing a large payload after it without copying it into the frame.
+ * @example
+ * ```ts
+ * socket.cork(); socket.write(buildFrameHeader(0x82, data.length)); socket.write(data); socket.uncork();
+ * ```
+ */
+export function buildFrameHeader(firstByte: number, payloadLength: number): Uint8Array {
+  const out = allocateFrame(frameHeaderLength(payloadLength, false));
+  writeHeader(out, firstByte, payloadLength, 0);
+  return out;
+}
+
+/**
+ * Build one frame into one `Uint8Array`: header, masking key (when `maskKey`
+ * is given) and payload (masked with it). `firstByte` is FIN | RSV | opcode.
+ * The result is fresh bytes (small frames share a slab's `ArrayBuffer`, see
+ * the module notes); the caller's payload is not modified.
+ * @example
+ * ```ts
+ * buildFrame(0x81, new TextEncoder().encode("Hello"), null); // 81 05 48 65 6c 6c 6f
+ * ```
+ */
+export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint8Array | null): Uint8Array {
+  const len = payload.length;
+  const hdr = frameHeaderLength(len, maskKey !== null);
+  const out = allocateFrame(hdr + len);
+  writeHeader(out, firstByte, len, maskKey === null ? 0 : MASK_BIT);
   if (maskKey === null) {
     if (len > 32) {
       out.set(payload, hdr);
@@ -194,7 +263,7 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
   out[hdr - 1] = k3;
   if (len >= 32) {
     out.set(payload, hdr);
-    xorMask(out, hdr, hdr + len, maskKey, 0);
+    maskRange(out, hdr, hdr + len, (k0 << 24) | (k1 << 16) | (k2 << 8) | k3, 0);
     return out;
   }
   let i = 0;
@@ -256,6 +325,9 @@ const STAGE_HEADER = 0;
 const STAGE_KEY = 1;
 const STAGE_PAYLOAD = 2;
 const EMPTY: Uint8Array = new Uint8Array(0);
+// Header bytes that span chunks are gathered here; used only within one
+// synchronous call (every byte is read before a hook runs), so it is shared.
+const HEADER_SCRATCH = new Uint8Array(10);
 
 /**
  * An incremental frame parser over a list of received chunks (never
@@ -278,14 +350,13 @@ export class FrameReader {
   #head = 0; // index of the first chunk with unread bytes
   #pos = 0; // read offset into #chunks[#head]
   #buffered = 0; // unread bytes in all chunks
-  readonly #scratch = new Uint8Array(10);
 
   #stage = STAGE_HEADER;
   #fin = false;
   #rsv = 0;
   #opcode: Opcode = OP_CONTINUATION; // effective opcode of the next piece
   #masked = false;
-  readonly #key = new Uint8Array(4);
+  #maskKey = 0; // big-endian packed
   #length = 0;
   #consumed = 0;
 
@@ -323,17 +394,14 @@ export class FrameReader {
     if (this.#stage === STAGE_HEADER && !this.#parseHeader()) return false;
     if (this.#stage === STAGE_KEY) {
       if (this.#buffered < 4) return false;
-      const key = this.#key;
-      const c = this.#chunks[this.#head]!;
-      if (c.length - this.#pos >= 4) {
-        const p = this.#pos;
-        key[0] = c[p]!;
-        key[1] = c[p + 1]!;
-        key[2] = c[p + 2]!;
-        key[3] = c[p + 3]!;
-      } else {
-        this.#gather(key, 4);
+      let c = this.#chunks[this.#head]!;
+      let p = this.#pos;
+      if (c.length - p < 4) {
+        this.#gather(HEADER_SCRATCH, 4);
+        c = HEADER_SCRATCH;
+        p = 0;
       }
+      this.#maskKey = (c[p]! << 24) | (c[p + 1]! << 16) | (c[p + 2]! << 8) | c[p + 3]!;
       this.#advance(4);
       this.#stage = STAGE_PAYLOAD;
     }
@@ -345,7 +413,7 @@ export class FrameReader {
       n = this.#buffered;
     }
     const payload = n === 0 ? EMPTY : this.#take(n);
-    if (this.#masked && n > 0) xorMask(payload, 0, n, this.#key, this.#consumed & 3);
+    if (this.#masked && n > 0) maskRange(payload, 0, n, this.#maskKey, this.#consumed & 3);
     this.#consumed += n;
     const finished = this.#consumed === this.#length;
     out.opcode = this.#opcode;
@@ -366,8 +434,8 @@ export class FrameReader {
     if (c.length - p < 10 && this.#buffered > c.length - p) {
       // The header may span chunks: look at it through the scratch buffer.
       const n = Math.min(10, this.#buffered);
-      this.#gather(this.#scratch, n);
-      c = this.#scratch;
+      this.#gather(HEADER_SCRATCH, n);
+      c = HEADER_SCRATCH;
       p = 0;
     }
     const b0 = c[p]!;

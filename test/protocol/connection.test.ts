@@ -379,3 +379,55 @@ t.test("wire fixtures, both ways, whole and split at every offset", async (t) =>
     t.match(pull(wrong), [{ type: "CloseConnection", code: 1002, origin: "protocol-error" }], `${f.hex} refused by a ${f.from}`);
   }
 });
+
+t.test("sendParts: a server's large binary message is [header, the caller's bytes]; anything else is [send(event)]", async (t) => {
+  const big = Uint8Array.from({ length: 70000 }, (_, i) => i & 0xff);
+  const join = (parts: Uint8Array[]): string => parts.map(toHex).join("");
+  // Unmasked (server), no extension, >= 16 KiB: the payload is not copied.
+  const s = new Connection(ConnectionType.SERVER);
+  const parts = s.sendParts(new BytesMessage({ data: big }));
+  t.equal(parts.length, 2);
+  t.equal(parts[1], big, "the payload part is the event's own array");
+  t.equal(join(parts), toHex(new Connection(ConnectionType.SERVER).send(new BytesMessage({ data: big }))), "same bytes as send()");
+  t.equal(toHex(parts[0]!), "827f0000000000011170", "8-byte length header");
+  // A fragmented message keeps its opcodes: BINARY, then CONTINUATION (a plain Message too).
+  const first = s.sendParts(new BytesMessage({ data: big.subarray(0, 20000), messageFinished: false }));
+  t.equal(toHex(first[0]!), "027e4e20");
+  t.equal(first[1]!.byteOffset, 0);
+  t.throws(() => s.sendParts(new TextMessage({ data: "x" })), { code: "WS_ERR_DATA_TYPE_MISMATCH" }, "text inside a binary message");
+  const last = s.sendParts(new Message({ data: big.subarray(0, 16384) }));
+  t.equal(toHex(last[0]!), "807e4000");
+  // Small payloads, text, a client's (masked) frames, control frames: one part, as send() gives.
+  t.equal(s.sendParts(new BytesMessage({ data: big.subarray(0, 100) })).length, 1);
+  t.equal(toHex(s.sendParts(new TextMessage({ data: "Hello" }))[0]!), "810548656c6c6f");
+  t.equal(s.sendParts(new TextMessage({ data: "é".repeat(20000) })).length, 1);
+  const c = new Connection(ConnectionType.CLIENT, { random: sequentialRandom() });
+  const masked = c.sendParts(new BytesMessage({ data: big }));
+  t.equal(masked.length, 1);
+  t.equal(
+    toHex(masked[0]!),
+    toHex(new Connection(ConnectionType.CLIENT, { random: sequentialRandom() }).send(new BytesMessage({ data: big }))),
+  );
+  t.equal(s.sendParts(new Ping()).length, 1);
+  // With an extension the payload may be transformed: one part.
+  class Passthrough extends Extension {
+    readonly name = "x-pass";
+    override enabled(): boolean {
+      return true;
+    }
+  }
+  const x = new Connection(ConnectionType.SERVER, { extensions: [new Passthrough()] });
+  t.equal(x.sendParts(new BytesMessage({ data: big })).length, 1);
+  // Same state rules as send(): refused after our close, and nothing changes.
+  s.send(new CloseConnection({ code: 1000 }));
+  t.throws(() => s.sendParts(new BytesMessage({ data: big })), LocalProtocolError);
+  t.equal(s.state, LOCAL_CLOSING);
+  t.throws(() => s.sendParts(new Request({ host: "h", target: "/" })), LocalProtocolError);
+  // The bytes parse back as one message on the other side.
+  const srv = new Connection(ConnectionType.SERVER);
+  const cli = new Connection(ConnectionType.CLIENT);
+  for (const part of srv.sendParts(new BytesMessage({ data: big }))) cli.receiveData(part.slice());
+  const got = pull(cli);
+  t.equal(got.length, 1);
+  t.equal(toHex((got[0] as BytesMessage).data), toHex(big));
+});

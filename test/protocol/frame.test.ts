@@ -8,6 +8,7 @@ import {
   FrameReader,
   ParseFailed,
   buildFrame,
+  buildFrameHeader,
   frameHeaderLength,
   isKnownOpcode,
   xorMask,
@@ -368,4 +369,51 @@ t.test("small helpers", async (t) => {
   const e = new ParseFailed("x");
   t.equal(e.closeCode, 1002);
   t.equal(new ParseFailed("y", 1009).closeCode, 1009);
+});
+
+t.test("built frames stay valid: small ones share a slab without overlapping, and are never written again", async (t) => {
+  // Enough frames to fill several 64 KiB slabs, of sizes around the slab limit too.
+  const sizes = [0, 1, 5, 31, 32, 33, 125, 126, 1000, 4093, 8180, 8182, 8200, 70000];
+  const built: Array<{ frame: Uint8Array; hex: string }> = [];
+  for (let round = 0; round < 40; round++) {
+    for (const size of sizes) {
+      const payload = Uint8Array.from({ length: size }, (_, i) => (i * 31 + round) & 0xff);
+      const key = round % 2 === 0 ? null : Uint8Array.of(round, 2, 3, 4);
+      const frame = buildFrame(0x82, payload, key);
+      built.push({ frame, hex: toHex(frame) });
+    }
+  }
+  let changed = 0;
+  for (const { frame, hex } of built) if (toHex(frame) !== hex) changed++;
+  t.equal(changed, 0, `${built.length} frames unchanged after building all of them`);
+  // Frames cut from one slab never overlap.
+  const byBuffer = new Map<ArrayBufferLike, Array<[number, number]>>();
+  for (const { frame } of built) {
+    const ranges = byBuffer.get(frame.buffer) ?? [];
+    ranges.push([frame.byteOffset, frame.byteOffset + frame.byteLength]);
+    byBuffer.set(frame.buffer, ranges);
+  }
+  let overlaps = 0;
+  let shared = 0;
+  for (const ranges of byBuffer.values()) {
+    if (ranges.length > 1) shared++;
+    ranges.sort((a, b) => a[0] - b[0]);
+    for (let i = 1; i < ranges.length; i++) if (ranges[i]![0] < ranges[i - 1]![1]) overlaps++;
+  }
+  t.equal(overlaps, 0, "no two frames share a byte");
+  t.ok(shared > 0, "small frames share an ArrayBuffer");
+  // A large frame has a buffer of its own.
+  const large = built.find(({ frame }) => frame.byteLength > 70000)!.frame;
+  t.equal(large.byteOffset, 0);
+  t.equal(large.buffer.byteLength, large.byteLength);
+});
+
+t.test("buildFrameHeader: the header of an unmasked frame, for a payload written after it", async (t) => {
+  for (const len of [0, 5, 125, 126, 300, 65535, 65536, 70000]) {
+    const payload = new Uint8Array(len).fill(0x61);
+    const whole = buildFrame(0x82, payload, null);
+    const header = buildFrameHeader(0x82, len);
+    t.equal(toHex(header), toHex(whole.subarray(0, whole.length - len)), `length ${len}`);
+  }
+  t.equal(toHex(buildFrameHeader(0x02, 2 ** 32 + 5)), "027f0000000100000005", "lengths beyond 2^32");
 });
