@@ -148,7 +148,8 @@ export class H11Handshake {
   readonly #options: ConnectionOptions;
   readonly #limits: ResolvedConnectionOptions;
   #state: ConnectionState = ConnectionState.CONNECTING;
-  readonly #reader: HttpReader;
+  /** The HTTP reader; dropped once OPEN (frames go to the connection), so an open connection does not keep it. */
+  #reader: HttpReader | null;
   #events: Event[] = [];
   #connection: Connection | null = null;
   /** The error a bad peer handshake raised; raised again for later bytes. */
@@ -304,7 +305,7 @@ export class H11Handshake {
     const events: HttpEvent[] = [];
     let error: unknown = null;
     try {
-      this.#reader.push(data, events);
+      this.#reader!.push(data, events);
     } catch (e) {
       error = e;
     }
@@ -328,7 +329,7 @@ export class H11Handshake {
     if (!this.client && this.#state === ConnectionState.REJECTING) return;
     let events: HttpEvent[];
     try {
-      events = this.#reader.end();
+      events = this.#reader!.end();
     } catch (e) {
       this.#httpFailure(e);
     }
@@ -524,7 +525,8 @@ export class H11Handshake {
       const error = e.eventHint === null ? new RemoteProtocolError(e.message, new RejectConnection(), e.code) : e;
       this.#fail(error, e === error ? undefined : e);
     }
-    const trailingData = this.#reader.takeTrailing();
+    const trailingData = this.#reader!.takeTrailing();
+    this.#reader = null;
     this.#connection = new Connection(ConnectionType.CLIENT, {
       ...this.#options,
       extensions,
@@ -658,7 +660,10 @@ export class H11Handshake {
     }
     headers.push(...extraHeaders);
     const bytes = writeResponseHead(101, headers);
-    const trailingData = this.#reader.takeTrailing();
+    const trailingData = this.#reader!.takeTrailing();
+    this.#reader = null;
+    this.#received = null;
+    this.#requestHead = null;
     this.#connection = new Connection(ConnectionType.SERVER, {
       ...this.#options,
       extensions: forks,
@@ -756,7 +761,7 @@ export class H11Handshake {
     }
     const bytes = writeResponseHead(statusCode, headers);
     this.#framing = framing;
-    this.#reader.takeTrailing(); // a rejected connection never reads frames
+    this.#reader!.takeTrailing(); // a rejected connection never reads frames
     this.#move(hasBody ? "server-send-reject-with-body" : "server-send-reject-no-body");
     return bytes;
   }
