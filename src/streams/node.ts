@@ -435,6 +435,19 @@ class NodeSocketPort implements TransportPort {
     return socket.writableLength + this.#pendingBytes < this.#writeHighWaterMark;
   }
 
+  writeBorrowed(header: Uint8Array, payload: Uint8Array): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed || socket.writableEnded) return Promise.resolve(); // 'close' reports the failure
+    this.#flush();
+    // Both parts leave in one writev; the callback comes once the socket is
+    // done with the payload (handed to the kernel, or failed).
+    socket.cork();
+    socket.write(header);
+    const done = new Promise<void>((resolve) => socket.write(payload, () => resolve()));
+    socket.uncork();
+    return done;
+  }
+
   drain(): Promise<void> {
     const socket = this.#socket;
     this.#flush();

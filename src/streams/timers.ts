@@ -19,19 +19,23 @@ type TimeoutId = ReturnType<typeof setTimeout>;
  */
 export class Timer {
   #id: TimeoutId | undefined;
-  readonly #fire: () => void;
+  readonly #callback: () => void;
 
   constructor(callback: () => void) {
-    this.#fire = () => {
-      this.#id = undefined;
-      callback();
-    };
+    this.#callback = callback;
+  }
+
+  // One function for every timer (setTimeout passes the timer along), so a
+  // timer holds no closure of its own.
+  static #fire(timer: Timer): void {
+    timer.#id = undefined;
+    timer.#callback();
   }
 
   /** Arm the timer to fire after `ms` milliseconds (a non-finite `ms` disarms it). */
   start(ms: number): void {
     this.stop();
-    if (Number.isFinite(ms)) this.#id = setTimeout(this.#fire, Math.max(0, ms));
+    if (Number.isFinite(ms)) this.#id = setTimeout(Timer.#fire, Math.max(0, ms), this);
   }
 
   /** Disarm the timer; nothing happens if it is not armed. */

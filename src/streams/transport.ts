@@ -40,6 +40,13 @@ export interface TransportPort {
   resume(): void;
   /** Queue bytes for the peer; `false` means "above the high-water mark: wait for `drain()`". */
   write(bytes: Uint8Array): boolean;
+  /**
+   * Optional: write `header` then `payload` (one frame) without copying
+   * `payload`, which stays borrowed until the returned promise resolves: once
+   * the transport no longer needs it (written, or the transport failed,
+   * which `error` reports). Resolving also means "writes may continue".
+   */
+  writeBorrowed?(header: Uint8Array, payload: Uint8Array): Promise<void>;
   /** Resolves once writes may continue; rejects if the transport failed. */
   drain(): Promise<void>;
   /** End our side once everything queued is written (TCP FIN). */

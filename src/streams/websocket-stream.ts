@@ -414,7 +414,8 @@ export class WebSocketSession<R = string | Uint8Array> {
   readonly #client: boolean;
   readonly #options: ConnectWebSocketOptions<boolean> & AcceptWebSocketOptions<boolean>;
   readonly #port: TransportPort;
-  readonly #openedDeferred = deferred<WebSocketOpenInfo<R>>();
+  /** Settles `opened`; dropped once it has. */
+  #openedDeferred: Deferred<WebSocketOpenInfo<R>> | null = deferred<WebSocketOpenInfo<R>>();
   readonly #closedDeferred = deferred<WebSocketCloseInfo>();
   readonly #fragments: boolean;
   readonly #autoPong: boolean;
@@ -423,6 +424,11 @@ export class WebSocketSession<R = string | Uint8Array> {
   readonly #pingTimeout: number;
 
   #phase: Phase = "handshake";
+  /** How the session ended, once it has (for streams made afterwards). */
+  #outcome: Outcome | null = null;
+  #streams: StreamsImplementation | null = null;
+  #readable: ReadableStream<R> | null = null;
+  #writable: WritableStream<WebSocketWritable> | null = null;
   #readController: ReadableStreamDefaultController<R> | null = null;
   #writeController: WritableStreamDefaultController | null = null;
   #readableCancelled = false;
@@ -443,11 +449,11 @@ export class WebSocketSession<R = string | Uint8Array> {
 
   // Whole-message assembly.
   #textParts = "";
-  #binaryParts: Uint8Array[] = [];
+  #binaryParts: Uint8Array[] | null = null; // made when a message comes in pieces
   #binarySize = 0;
 
   // Client: what was read during the handshake (for the raw extensions header).
-  #handshakeBytes: Uint8Array[] = [];
+  #handshakeBytes: Uint8Array[] | null = null;
   #handshakeSize = 0;
 
   // Client rejection being received.
@@ -459,7 +465,7 @@ export class WebSocketSession<R = string | Uint8Array> {
   #pingTimer: Timer | null = null;
   #pongTimer: Timer | null = null;
   #keepalivePing: string | null = null;
-  #pings: PendingPing[] = [];
+  #pings: PendingPing[] | null = null;
   #pingCounter = 0;
   #abortListener: (() => void) | null = null;
 
@@ -480,7 +486,7 @@ export class WebSocketSession<R = string | Uint8Array> {
     positiveOption(options.readableHighWaterMark, DEFAULT_READABLE_HWM, "readableHighWaterMark");
     positiveOption(options.writableHighWaterMark, DEFAULT_WRITABLE_HWM, "writableHighWaterMark");
     this.connection = new WSConnection(type, connectionOptions(options));
-    this.opened = this.#openedDeferred.promise;
+    this.opened = this.#openedDeferred!.promise;
     this.closed = this.#closedDeferred.promise;
     this.#port = transportPort(transport);
 
@@ -571,7 +577,7 @@ export class WebSocketSession<R = string | Uint8Array> {
       return Promise.reject(error);
     }
     return new Promise<number>((resolve, reject) => {
-      this.#pings.push({ key: payloadKey(bytes), sentAt: now(), resolve, reject });
+      (this.#pings ??= []).push({ key: payloadKey(bytes), sentAt: now(), resolve, reject });
     });
   }
 
@@ -682,10 +688,32 @@ export class WebSocketSession<R = string | Uint8Array> {
   #open(protocol: string, extensions: string): void {
     this.#phase = "open";
     this.#handshakeTimer?.stop();
+    this.#handshakeTimer = null;
     this.#removeAbortListener();
+    this.#streams = this.#options.streams ?? streamsImplementation();
+    // The two streams are made when first used (the application reads
+    // `readable` or `writable`, or a message arrives): an open connection
+    // nobody has touched yet holds no stream machinery (several KB each).
+    const session = this;
+    const info: WebSocketOpenInfo<R> = {
+      get readable() {
+        return session.#makeReadable();
+      },
+      get writable() {
+        return session.#makeWritable();
+      },
+      protocol,
+      extensions,
+    };
+    this.#openedDeferred!.resolve(info);
+    this.#openedDeferred = null;
+    this.#scheduleKeepalive();
+  }
+
+  #makeReadable(): ReadableStream<R> {
+    if (this.#readable !== null) return this.#readable;
     const options = this.#options;
-    const impl = options.streams ?? streamsImplementation();
-    const readable = new impl.ReadableStream<R>(
+    this.#readable = new this.#streams!.ReadableStream<R>(
       {
         start: (controller) => {
           this.#readController = controller;
@@ -694,14 +722,26 @@ export class WebSocketSession<R = string | Uint8Array> {
         cancel: (reason) => {
           this.#readableCancelled = true;
           this.#textParts = "";
-          this.#binaryParts = [];
+          this.#binaryParts = null;
           this.#resumeReading();
           this.#closeUsingReason(reason);
         },
       },
       { highWaterMark: options.readableHighWaterMark ?? DEFAULT_READABLE_HWM, size: messageSize },
     );
-    const writable = new impl.WritableStream<WebSocketWritable>(
+    // Made after the end: it ends as it would have.
+    const outcome = this.#outcome;
+    if (outcome !== null) {
+      if ("ok" in outcome) this.#readController!.close();
+      else this.#readController!.error(outcome.error);
+    }
+    return this.#readable;
+  }
+
+  #makeWritable(): WritableStream<WebSocketWritable> {
+    if (this.#writable !== null) return this.#writable;
+    const options = this.#options;
+    this.#writable = new this.#streams!.WritableStream<WebSocketWritable>(
       {
         start: (controller) => {
           this.#writeController = controller;
@@ -725,8 +765,9 @@ export class WebSocketSession<R = string | Uint8Array> {
         },
       },
     );
-    this.#openedDeferred.resolve({ readable, writable, protocol, extensions });
-    this.#scheduleKeepalive();
+    const outcome = this.#outcome;
+    if (outcome !== null && "error" in outcome) this.#writeController!.error(outcome.error);
+    return this.#writable;
   }
 
   // ---- reading --------------------------------------------------------------
@@ -792,7 +833,7 @@ export class WebSocketSession<R = string | Uint8Array> {
     const connection = this.connection;
     if (connection.state === ConnectionState.CLOSED) return; // after the close handshake or a rejection: discard
     if (this.#client && this.#phase === "handshake" && data !== null && this.#handshakeSize < HANDSHAKE_COPY_LIMIT) {
-      this.#handshakeBytes.push(data);
+      (this.#handshakeBytes ??= []).push(data);
       this.#handshakeSize += data.byteLength;
     }
     try {
@@ -858,8 +899,8 @@ export class WebSocketSession<R = string | Uint8Array> {
         return;
       case "AcceptConnection": {
         // The response head is in the bytes read so far (the 101 carries the negotiated extensions).
-        const head = this.#handshakeBytes;
-        this.#handshakeBytes = [];
+        const head = this.#handshakeBytes ?? [];
+        this.#handshakeBytes = null;
         this.#open(event.subprotocol ?? "", headerOfHead(head, "sec-websocket-extensions"));
         return;
       }
@@ -912,8 +953,9 @@ export class WebSocketSession<R = string | Uint8Array> {
   }
 
   #onMessage(event: AnyMessage): void {
-    const controller = this.#readController;
-    if (controller === null || this.#readableCancelled) return;
+    if (this.#readController === null) this.#makeReadable();
+    const controller = this.#readController!;
+    if (this.#readableCancelled) return;
     // While closing, nobody promised to read: drop what would overfill the queue.
     const closing = this.#phase !== "open" || this.#pendingClose !== null;
     if (this.#fragments) {
@@ -932,18 +974,18 @@ export class WebSocketSession<R = string | Uint8Array> {
     } else {
       if (!event.messageFinished) {
         if (data.byteLength > 0) {
-          this.#binaryParts.push(data);
+          (this.#binaryParts ??= []).push(data);
           this.#binarySize += data.byteLength;
         }
         return;
       }
-      if (this.#binaryParts.length === 0) {
+      if (this.#binaryParts === null) {
         // A view of a Node Buffer is a Buffer, whose slice() shares memory: hand out a plain Uint8Array.
         whole = data.constructor === Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       } else {
         this.#binaryParts.push(data);
         whole = concat(this.#binaryParts, this.#binarySize + data.byteLength);
-        this.#binaryParts = [];
+        this.#binaryParts = null;
         this.#binarySize = 0;
       }
     }
@@ -952,11 +994,12 @@ export class WebSocketSession<R = string | Uint8Array> {
 
   #onPong(event: Pong): void {
     callBack(this.#options.onPong, event.payload);
-    if (this.#pings.length === 0) return;
+    const pings = this.#pings;
+    if (pings === null || pings.length === 0) return;
     const key = payloadKey(event.payload);
-    const index = this.#pings.findIndex((p) => p.key === key);
+    const index = pings.findIndex((p) => p.key === key);
     if (index < 0) return; // unsolicited
-    const acknowledged = this.#pings.splice(0, index + 1);
+    const acknowledged = pings.splice(0, index + 1);
     const at = now();
     for (const ping of acknowledged) ping.resolve(at - ping.sentAt);
   }
@@ -1011,10 +1054,25 @@ export class WebSocketSession<R = string | Uint8Array> {
     if (this.#phase !== "open" || (pendingClose !== null && index > pendingClose.after)) {
       throw new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" });
     }
-    const below = this.#send(this.connection.send(toMessage(chunk)));
+    const message = toMessage(chunk);
+    const port = this.#port;
+    let below: boolean;
+    if (port.writeBorrowed !== undefined && message.data instanceof Uint8Array && !this.#transportReleased) {
+      // A large binary message a server sends goes out without a copy: the
+      // write resolves once the transport is done with the caller's bytes.
+      const parts = this.connection.connection!.sendParts(message);
+      if (parts.length === 2) {
+        const written = port.writeBorrowed(parts[0]!, parts[1]!);
+        if (pendingClose !== null) this.#maybeSendClose();
+        return written;
+      }
+      below = this.#send(parts[0]!);
+    } else {
+      below = this.#send(this.connection.send(message));
+    }
     if (pendingClose !== null) this.#maybeSendClose();
     // A write resolves as the transport takes the bytes.
-    return below ? undefined : this.#port.drain();
+    return below ? undefined : port.drain();
   }
 
   #maybeSendClose(): void {
@@ -1137,12 +1195,16 @@ export class WebSocketSession<R = string | Uint8Array> {
     if (this.#phase === "done") return;
     const wasHandshake = this.#phase === "handshake";
     this.#phase = "done";
+    this.#outcome = outcome;
     this.#handshakeTimer?.stop();
     this.#stopKeepalive();
     this.#removeAbortListener();
 
     const error = "error" in outcome ? outcome.error : null;
-    if (wasHandshake) this.#openedDeferred.reject(error);
+    if (wasHandshake) {
+      this.#openedDeferred!.reject(error);
+      this.#openedDeferred = null;
+    }
     const readController = this.#readController;
     const writeController = this.#writeController;
     if (error === null) {
@@ -1155,10 +1217,11 @@ export class WebSocketSession<R = string | Uint8Array> {
       if (writeController !== null) writeController.error(error);
     }
     const pingError = error ?? new WebSocketError("The WebSocket closed before the pong arrived", { code: "WS_ERR_CLOSED" });
-    for (const ping of this.#pings.splice(0)) ping.reject(pingError);
+    for (const ping of this.#pings ?? []) ping.reject(pingError);
+    this.#pings = null;
     this.#textParts = "";
-    this.#binaryParts = [];
-    this.#handshakeBytes = [];
+    this.#binaryParts = null;
+    this.#handshakeBytes = null;
 
     const settle = (): void => {
       this.#closeTimer?.stop();

@@ -313,6 +313,39 @@ t.test("over TCP: a peer that stops reading stalls writer.ready; memory stays bo
   await Promise.all([client.closed, srv.closed]);
 });
 
+t.test("over TCP: a server's large binary writes go out uncopied; a write resolves only once the socket is done with the bytes", async (t) => {
+  const server = createServer();
+  const port = await listen(server);
+  t.teardown(() => server.close());
+  const serverSocket = new Promise<Socket>((resolve) => server.once("connection", resolve));
+  const client = connectWebSocket(fromNodeSocket(createConnection(port, "127.0.0.1")), { host: "h", extensions: [] });
+  const socket = await serverSocket;
+  const srv = acceptWebSocket(fromNodeSocket(socket), { extensions: [], pingInterval: null });
+  const [{ writable }, { readable }] = await Promise.all([srv.opened, client.opened]);
+  // One buffer, rewritten after each write resolves: if a write resolved while
+  // the socket still held the bytes, a later message would overwrite an earlier one.
+  const N = 64;
+  const message = new Uint8Array(256 * 1024);
+  const writer = writable.getWriter();
+  const writing = (async () => {
+    for (let i = 0; i < N; i++) {
+      message.fill(i);
+      await writer.write(message);
+    }
+  })();
+  const reader = readable.getReader();
+  let intact = 0;
+  for (let i = 0; i < N; i++) {
+    if (i % 8 === 0) await sleep(20); // a slow reader, so the socket's buffer fills
+    const value = (await reader.read()).value as Uint8Array;
+    if (value.byteLength === message.byteLength && value.every((b) => b === i)) intact++;
+  }
+  await writing;
+  t.equal(intact, N, "every message arrives as it was when written");
+  srv.close();
+  await Promise.all([client.closed, srv.closed]);
+});
+
 t.test("TLS: a tls.TLSSocket through the adapter, wss: URLs with connectNodeWebSocket", async (t) => {
   // A self-signed certificate for localhost / 127.0.0.1, made for these tests (not a secret).
   const cert = readFileSync(new URL("fixtures/test-cert.pem", import.meta.url));

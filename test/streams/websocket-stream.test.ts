@@ -580,3 +580,44 @@ t.test("a close handshake the peer never finishes times out: 1006 and the transp
   t.equal(error.closeCode, 1006);
   t.equal(await pair.toServer.ended, "aborted");
 });
+
+t.test("opened's streams are made on first use: the same objects each time, ending as the session did", async (t) => {
+  // Messages that arrive before anyone touched the streams are kept.
+  const pair = memoryPair();
+  const peer = new RawPeer(ConnectionType.SERVER, pair.server);
+  const client = connectWebSocket(pair.client, { ...FAST, host: "h" });
+  await peer.accept();
+  const info = await client.opened;
+  await peer.send(new TextMessage({ data: "early" }));
+  await peer.send(new CloseConnection({ code: 1000, reason: "bye" }));
+  await peer.untilEof();
+  await peer.close();
+  t.same(await client.closed, { closeCode: 1000, reason: "bye" });
+  t.equal(info.readable, info.readable, "one readable");
+  t.equal(info.writable, info.writable, "one writable");
+  t.same(await readAll(info.readable), ["early"]);
+  const writer = info.writable.getWriter();
+  t.match(await rejection(writer.write("late")), { code: "WS_ERR_CLOSED" });
+
+  // Streams first touched after a clean close that nothing arrived before: the readable is done.
+  const pair2 = memoryPair();
+  const server2 = acceptWebSocket(pair2.server, FAST);
+  const client2 = connectWebSocket(pair2.client, { ...FAST, host: "h" });
+  const [s2, c2] = await Promise.all([opened(server2), opened(client2)]);
+  client2.close({ closeCode: 1000 });
+  await Promise.all([client2.closed, server2.closed]);
+  t.same(await c2.readable.getReader().read(), { done: true, value: undefined });
+  t.same(await s2.readable.getReader().read(), { done: true, value: undefined });
+
+  // ... and after a failure both streams are errored with the session's error.
+  const pair3 = memoryPair();
+  const server3 = acceptWebSocket(pair3.server, FAST);
+  const client3 = connectWebSocket(pair3.client, { ...FAST, host: "h" });
+  const [, c3] = await Promise.all([opened(server3), opened(client3)]);
+  pair3.toClient.kill();
+  const error = await rejection(client3.closed);
+  t.equal(await rejection(c3.readable.getReader().read()), error);
+  t.equal(await rejection(c3.writable.getWriter().write("x")), error);
+  pair3.toServer.kill();
+  await rejection(server3.closed);
+});
