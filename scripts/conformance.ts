@@ -6,7 +6,8 @@
  *
  *   npm run conformance -- [--role server|client|both] [--peer ours|ws]
  *                          [--cases 1.* --cases 6.4.*] [--exclude 9.*]
- *                          [--full] [--failures-only] [--json out.json]
+ *                          [--full | --pmd-budget BYTES --pmd-max-count N]
+ *                          [--failures-only] [--json out.json] [--verbose]
  *
  * --peer ws runs the same corpus against `ws` (which passes Autobahn), to
  * check the harness itself. --full sends Autobahn's 1000 messages per case
@@ -31,6 +32,8 @@ const { values } = parseArgs({
     full: { type: "boolean", default: false },
     "failures-only": { type: "boolean", default: false },
     "fail-fast-ms": { type: "string" },
+    "pmd-budget": { type: "string" },
+    "pmd-max-count": { type: "string" },
     json: { type: "string" },
     verbose: { type: "boolean", default: false },
   },
@@ -47,6 +50,8 @@ const failFastMs = Number(values["fail-fast-ms"] ?? (values.peer === "ws" ? 300 
 const options = {
   failFastMs,
   full: values.full,
+  ...(values["pmd-budget"] ? { pmdBudget: Number(values["pmd-budget"]) } : {}),
+  ...(values["pmd-max-count"] ? { pmdMaxCount: Number(values["pmd-max-count"]) } : {}),
   onResult: (r: CaseResult) => {
     if (values.verbose || (r.verdict !== "OK" && r.verdict !== "INFORMATIONAL")) {
       process.stderr.write(`  ${r.id} ${r.verdict} ${r.durationMs} ms ${r.detail}\n`);

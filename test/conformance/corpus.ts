@@ -60,8 +60,10 @@ export interface CaseEnv {
   readonly failFastMs: number;
   /** Autobahn-sized sections 12/13 (1000 messages per case) instead of the budgeted counts. */
   readonly full: boolean;
-  /** Bytes per 12/13 case when not `full` (the message count follows, between 4 and 200). */
+  /** Bytes per 12/13 case when not `full` (the message count follows, between 4 and `pmdMaxCount`). */
   readonly pmdBudget: number;
+  /** Most messages per 12/13 case when not `full`. */
+  readonly pmdMaxCount: number;
   /** Problems found by the script itself (bulk cases compare echoes as they come). */
   readonly failures: string[];
   /** Free-form facts for the report (latencies, counts). */
@@ -1060,9 +1062,9 @@ export const PMD_ROWS: Array<[number, number]> = [
 ];
 
 /** Messages per 12/13 case: Autobahn sends 1000; a budgeted run sends about `budget` bytes per case. */
-export function pmdCount(len: number, full: boolean, budget = 256 * 1024): number {
+export function pmdCount(len: number, full: boolean, budget = 256 * 1024, maxCount = 200): number {
   if (full) return 1000;
-  return Math.max(4, Math.min(200, Math.round(budget / len)));
+  return Math.max(4, Math.min(maxCount, Math.round(budget / len)));
 }
 
 /** Slicer over a test file: the next LEN bytes (binary) or characters (text), wrapping around. */
@@ -1155,7 +1157,7 @@ function pmdGroup(group: string, prefix: string, desc: string, file: string, bin
         }
         p.keepLog = false;
         const next = slicer(file, binary, len);
-        const count = pmdCount(len, env.full, env.pmdBudget);
+        const count = pmdCount(len, env.full, env.pmdBudget, env.pmdMaxCount);
         const started = Date.now();
         for (let m = 0; m < count; m++) {
           const msg = next();

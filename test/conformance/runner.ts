@@ -53,6 +53,8 @@ export interface RunOptions {
   full?: boolean;
   /** Bytes per 12/13 case when not `full`. @default 262144 */
   pmdBudget?: number;
+  /** Most messages per 12/13 case when not `full`. @default 200 */
+  pmdMaxCount?: number;
   /** Called after each case (progress output). */
   onResult?: (r: CaseResult) => void;
 }
@@ -231,6 +233,7 @@ async function runConnection(c: ConformanceCase, target: Target, options: RunOpt
     failFastMs: options.failFastMs ?? 2000,
     full: options.full ?? false,
     pmdBudget: options.pmdBudget ?? 256 * 1024,
+    pmdMaxCount: options.pmdMaxCount ?? 200,
     failures: [],
     notes: [],
     completed: false,
