@@ -1,0 +1,33 @@
+// `npm run conformance` as users run it (a few cases, both roles): a table
+// per group, the close codes and what deflate agreed, the totals.
+import t from "tap";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+function run(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+t.test("npm run conformance: tables per group and totals, both roles", async (t) => {
+  const { code, out, err } = await run(["scripts/conformance.ts", "--cases", "1.1.*", "--cases", "2.5", "--cases", "6.4.1", "--cases", "13.3.1$"]);
+  t.equal(code, 0, err);
+  t.match(out, /== server under test: examples\/echo-server\.ts/);
+  t.match(out, /== client under test: test\/conformance\/echo-client\.ts/);
+  t.match(out, /-- 1 Framing: 9 cases \(8 Autobahn, 1 extra\): OK 9, FAILED 0/);
+  t.match(out, /2\.5 +OK +OK +1002/, "a fail case shows the close code");
+  t.match(out, /13\.3\.1 +OK +OK +1000 .*agreed .*c_mwb=9/, "a deflate case shows what was agreed");
+  t.match(out, /TOTAL +12 cases \(11 Autobahn, 1 extra\): OK 12, FAILED 0/);
+});

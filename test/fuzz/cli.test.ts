@@ -1,0 +1,32 @@
+// `npm run fuzz` as users run it (bounded): per-target figures, the total
+// and the peak RSS.
+import t from "tap";
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+
+function run(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}
+
+t.test("npm run fuzz: bounded run with figures", async (t) => {
+  const { code, out, err } = await run(["scripts/fuzz.ts", "--runs", "1600", "--seed", "7"]);
+  t.equal(code, 0, err);
+  t.match(out, /seed 7; 8 targets; 1600 inputs in total/);
+  for (const name of ["frame-server", "frame-client-deflate", "http-server", "http-client", "headers", "deflate-inbound"]) {
+    t.match(out, new RegExp(`${name} +200 inputs .* findings 0`), name);
+  }
+  t.match(out, /total 1600 inputs in [\d.]+ s; findings 0; peak RSS \d+ MiB/);
+});
