@@ -20,6 +20,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { closePayload, OP } from "./raw-frame.ts";
 import type { FrameSpec } from "./raw-frame.ts";
 import type { ExtensionItem } from "./raw-handshake.ts";
@@ -1039,17 +1040,13 @@ function checkEcho(echo: Received | null, msg: Buffer, binary: boolean, i: numbe
 
 // ---- 12 / 13. permessage-deflate -------------------------------------------------------
 
-const TESTDATA = new URL("../../../shared/conformance/autobahn-testdata/", import.meta.url);
-const testdataDir = process.env["AUTOBAHN_TESTDATA"] ?? "/work/shared/conformance/autobahn-testdata/";
+/** Where the payload corpora of sections 12/13 live: `$AUTOBAHN_TESTDATA`, else the shared copy. */
+const TESTDATA_DIR = process.env["AUTOBAHN_TESTDATA"] ?? "/work/shared/conformance/autobahn-testdata";
 const dataCache = new Map<string, Buffer>();
 function testdata(file: string): Buffer {
   let b = dataCache.get(file);
   if (!b) {
-    try {
-      b = readFileSync(new URL(file, TESTDATA));
-    } catch {
-      b = readFileSync(testdataDir + file);
-    }
+    b = readFileSync(join(TESTDATA_DIR, file));
     dataCache.set(file, b);
   }
   return b;
