@@ -229,6 +229,8 @@ export interface FuzzOptions {
   onNewInput?: (input: Uint8Array) => void;
   /** Called every 1024 inputs (memory sampling, progress). */
   onTick?: (inputs: number) => void;
+  /** Called with each input just before it runs (a watchdog records it, to report a hang). */
+  beforeExec?: (input: Uint8Array) => void;
 }
 
 function findingKey(err: unknown): string {
@@ -248,6 +250,7 @@ export function fuzzTarget(target: FuzzTarget, options: FuzzOptions): TargetStat
   let inputs = 0;
   const pool: Uint8Array[] = [];
   const exec = (input: Uint8Array): void => {
+    options.beforeExec?.(input);
     const t0 = performance.now();
     try {
       target.run(input);
