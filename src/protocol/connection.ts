@@ -16,7 +16,7 @@
  * @module
  */
 import { LocalProtocolError } from "./errors.ts";
-import { CloseConnection, EVENT_TYPES, assertNever, type BytesMessage, type Event, type Message } from "./events.ts";
+import { CloseConnection, EVENT_TYPES, assertNever, type Event, type Message } from "./events.ts";
 import type { Extension } from "./extensions/extension.ts";
 import { FrameProtocol } from "./frame-protocol.ts";
 import { resolveOptions, type ConnectionOptions } from "./options.ts";
@@ -39,6 +39,10 @@ export interface ConnectionInit extends ConnectionOptions {
 }
 
 const EVENT_TYPE_SET: ReadonlySet<unknown> = new Set(EVENT_TYPES);
+
+function messagesAllowed(allowed: ReadonlySet<string> | undefined): boolean {
+  return allowed !== undefined && allowed.has("Message") && allowed.has("TextMessage") && allowed.has("BytesMessage");
+}
 
 /**
  * One end of an open WebSocket connection: `send()` turns events into bytes
@@ -68,6 +72,8 @@ export class Connection {
   #state: ConnectionState = ConnectionState.OPEN;
   /** The send table's row for the current state (kept with the state, read on every send). */
   #allowed: ReadonlySet<string> | undefined = CONNECTION_SEND_ALLOWED[ConnectionState.OPEN];
+  /** The same row says every message class may be sent (a per-send shortcut past the set lookup). */
+  #messagesAllowed = messagesAllowed(this.#allowed);
   readonly #proto: FrameProtocol;
   readonly #extensions: readonly Extension[];
   /** 1006 closes queued by `receiveData(null)`, yielded after the parsed events. */
@@ -99,6 +105,7 @@ export class Connection {
     if (next !== undefined) {
       this.#state = next;
       this.#allowed = CONNECTION_SEND_ALLOWED[next];
+      this.#messagesAllowed = messagesAllowed(this.#allowed);
     }
   }
 
@@ -110,6 +117,10 @@ export class Connection {
    */
   send(event: Event): Uint8Array {
     const type = (event as { type?: unknown } | null)?.type;
+    if (this.#messagesAllowed && (type === "BytesMessage" || type === "TextMessage" || type === "Message")) {
+      const message = event as Message;
+      return this.#proto.sendData(message.data, message.messageFinished !== false);
+    }
     const allowed = this.#allowed;
     if (allowed === undefined || !allowed.has(type as string)) {
       if (!EVENT_TYPE_SET.has(type)) return assertNever(event as never);
@@ -160,8 +171,8 @@ export class Connection {
    */
   sendParts(event: Event): Uint8Array[] {
     const type = (event as { type?: unknown } | null)?.type;
-    if ((type === "BytesMessage" || type === "Message") && this.#allowed?.has(type) === true) {
-      const message = event as BytesMessage | Message;
+    if (this.#messagesAllowed && (type === "BytesMessage" || type === "Message")) {
+      const message = event as Message;
       return this.#proto.sendDataParts(message.data, message.messageFinished !== false);
     }
     return [this.send(event)];

@@ -98,19 +98,33 @@ function memoryWord(be: number): number {
   return (be >>> 24) | ((be >>> 8) & 0xff00) | ((be << 8) & 0xff0000) | (be << 24);
 }
 
-/** XOR `count` 32-bit words of `w` with `k`. */
+/**
+ * XOR `count` 32-bit words of `w` with `k`. Unrolled by 16; the `| 0` on each
+ * index lets V8 drop its overflow check (about a tenth faster there, the
+ * same on JavaScriptCore). A BigUint64Array loop would be faster still on
+ * V8 but allocates a BigInt per element on JavaScriptCore (Bun: ~0.1 GB/s),
+ * and nothing short of timing it tells the engines apart.
+ */
 function maskWords(w: Int32Array, count: number, k: number): void {
   let j = 0;
-  const stop8 = count - 8;
-  for (; j <= stop8; j += 8) {
+  const stop = count - 16;
+  for (; j <= stop; j = (j + 16) | 0) {
     w[j] = w[j]! ^ k;
-    w[j + 1] = w[j + 1]! ^ k;
-    w[j + 2] = w[j + 2]! ^ k;
-    w[j + 3] = w[j + 3]! ^ k;
-    w[j + 4] = w[j + 4]! ^ k;
-    w[j + 5] = w[j + 5]! ^ k;
-    w[j + 6] = w[j + 6]! ^ k;
-    w[j + 7] = w[j + 7]! ^ k;
+    w[(j + 1) | 0] = w[(j + 1) | 0]! ^ k;
+    w[(j + 2) | 0] = w[(j + 2) | 0]! ^ k;
+    w[(j + 3) | 0] = w[(j + 3) | 0]! ^ k;
+    w[(j + 4) | 0] = w[(j + 4) | 0]! ^ k;
+    w[(j + 5) | 0] = w[(j + 5) | 0]! ^ k;
+    w[(j + 6) | 0] = w[(j + 6) | 0]! ^ k;
+    w[(j + 7) | 0] = w[(j + 7) | 0]! ^ k;
+    w[(j + 8) | 0] = w[(j + 8) | 0]! ^ k;
+    w[(j + 9) | 0] = w[(j + 9) | 0]! ^ k;
+    w[(j + 10) | 0] = w[(j + 10) | 0]! ^ k;
+    w[(j + 11) | 0] = w[(j + 11) | 0]! ^ k;
+    w[(j + 12) | 0] = w[(j + 12) | 0]! ^ k;
+    w[(j + 13) | 0] = w[(j + 13) | 0]! ^ k;
+    w[(j + 14) | 0] = w[(j + 14) | 0]! ^ k;
+    w[(j + 15) | 0] = w[(j + 15) | 0]! ^ k;
   }
   for (; j < count; j++) w[j] = w[j]! ^ k;
 }
@@ -240,13 +254,14 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
     if (len > 32) {
       out.set(payload, hdr);
     } else {
-      // Short payloads: a loop beats the call into `set`.
+      // Short payloads: a loop beats the call into `set` (`| 0`: see maskWords).
       let i = 0;
-      for (let o = hdr; i + 4 <= len; i += 4, o += 4) {
+      for (; i + 4 <= len; i = (i + 4) | 0) {
+        const o = (hdr + i) | 0;
         out[o] = payload[i]!;
-        out[o + 1] = payload[i + 1]!;
-        out[o + 2] = payload[i + 2]!;
-        out[o + 3] = payload[i + 3]!;
+        out[(o + 1) | 0] = payload[(i + 1) | 0]!;
+        out[(o + 2) | 0] = payload[(i + 2) | 0]!;
+        out[(o + 3) | 0] = payload[(i + 3) | 0]!;
       }
       for (; i < len; i++) out[hdr + i] = payload[i]!;
     }
@@ -267,11 +282,12 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
     return out;
   }
   let i = 0;
-  for (let o = hdr; i + 4 <= len; i += 4, o += 4) {
+  for (; i + 4 <= len; i = (i + 4) | 0) {
+    const o = (hdr + i) | 0;
     out[o] = payload[i]! ^ k0;
-    out[o + 1] = payload[i + 1]! ^ k1;
-    out[o + 2] = payload[i + 2]! ^ k2;
-    out[o + 3] = payload[i + 3]! ^ k3;
+    out[(o + 1) | 0] = payload[(i + 1) | 0]! ^ k1;
+    out[(o + 2) | 0] = payload[(i + 2) | 0]! ^ k2;
+    out[(o + 3) | 0] = payload[(i + 3) | 0]! ^ k3;
   }
   for (; i < len; i++) out[hdr + i] = payload[i]! ^ maskKey[i & 3]!;
   return out;
