@@ -46,7 +46,7 @@ if (!roles.every((r) => r === "server" || r === "client") || (values.peer !== "o
 }
 const cases = selectCases(values.cases ?? null, values.exclude ?? []);
 // Against ws, whose UTF-8 checks are per message, the split cases would wait out every fail-fast window.
-const failFastMs = Number(values["fail-fast-ms"] ?? (values.peer === "ws" ? 300 : 2000));
+const failFastMs = Number(values["fail-fast-ms"] ?? (values.peer === "ws" ? 300 : 5000));
 const options = {
   failFastMs,
   full: values.full,

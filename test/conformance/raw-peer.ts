@@ -51,7 +51,7 @@ export interface RawPeerOptions {
   /** Bytes that followed the handshake head. */
   rest?: Buffer;
   deflate?: RawDeflate | null;
-  /** How long a client waits for the server to close TCP after the closing handshake. @default 2000 */
+  /** How long a client waits for the server to close TCP after the closing handshake. @default 5000 */
   closeTimeoutMs?: number;
 }
 
@@ -97,7 +97,7 @@ export class RawPeer {
     this.role = options.role;
     this.socket = options.socket;
     this.deflate = options.deflate ?? null;
-    this.#closeTimeoutMs = options.closeTimeoutMs ?? 2000;
+    this.#closeTimeoutMs = options.closeTimeoutMs ?? 5000;
     this.#reader = new FrameReader({ expectMasked: this.role === "server", allowedRsv: this.deflate ? 4 : 0 });
     this.socket.setNoDelay(true);
     this.closed = new Promise((resolve) => {

@@ -230,7 +230,7 @@ interface ConnectionOutcome {
 async function runConnection(c: ConformanceCase, target: Target, options: RunOptions, connection: number): Promise<ConnectionOutcome> {
   const env: CaseEnv = {
     role: target.role,
-    failFastMs: options.failFastMs ?? 2000,
+    failFastMs: options.failFastMs ?? 5000,
     full: options.full ?? false,
     pmdBudget: options.pmdBudget ?? 256 * 1024,
     pmdMaxCount: options.pmdMaxCount ?? 200,
