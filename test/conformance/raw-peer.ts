@@ -79,6 +79,7 @@ export class RawPeer {
   /** TCP closed by the peer (FIN or reset) before we closed it. */
   tcpClosedByPeer = false;
   tcpClosedAt: number | null = null;
+  /** When the last bytes were handed to the socket. */
   lastSendAt = 0;
   readonly closed: Promise<void>;
 
@@ -208,13 +209,14 @@ export class RawPeer {
       if (pacing.delayMs) await sleep(pacing.delayMs);
     }
     if (pacing.sync) await new Promise((r) => setImmediate(r));
-    this.lastSendAt = Date.now();
   }
 
   #write(bytes: Uint8Array): Promise<void> {
     return new Promise((resolve) => {
       if (this.socket.destroyed || !this.socket.writable) return resolve();
       this.socket.write(bytes, () => resolve());
+      // The answer to the endpoint's close is not part of what the case sent.
+      if (this.closeReceived === null) this.lastSendAt = Date.now();
     });
   }
 
