@@ -19,6 +19,7 @@
  * pauses that matter (6.4 fail-fast, 5.19) keep their meaning.
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { closePayload, OP } from "./raw-frame.ts";
@@ -1041,8 +1042,16 @@ function checkEcho(echo: Received | null, msg: Buffer, binary: boolean, i: numbe
 
 // ---- 12 / 13. permessage-deflate -------------------------------------------------------
 
-/** Where the payload corpora of sections 12/13 live: `$AUTOBAHN_TESTDATA`, else the shared copy. */
-const TESTDATA_DIR = process.env["AUTOBAHN_TESTDATA"] ?? "/work/shared/conformance/autobahn-testdata";
+/**
+ * Where the payload corpora of sections 12/13 live: `$AUTOBAHN_TESTDATA`, else
+ * the project's shared folder beside the checkout (`../shared/conformance/
+ * autobahn-testdata`, as on the developers' machines and in CI). They are not
+ * copied into the repository: the PDF and the bitmap are not ours to
+ * redistribute. A missing folder fails the cases loudly (ENOENT), never skips.
+ */
+const TESTDATA_DIR =
+  process.env["AUTOBAHN_TESTDATA"] ??
+  fileURLToPath(new URL("../../../shared/conformance/autobahn-testdata/", import.meta.url));
 const dataCache = new Map<string, Buffer>();
 function testdata(file: string): Buffer {
   let b = dataCache.get(file);
