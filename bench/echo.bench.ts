@@ -4,13 +4,17 @@
  * same payloads: 16 B, 1 KiB and 64 KiB, compression off and on (each with
  * its default threshold of 1024 bytes). A round sends a window of messages
  * and waits for all their echoes; messages/s counts round trips.
- * Then memory per idle open connection (both ends), 1,000 connections.
+ * Then memory per idle open connection (both ends), 1,000 connections: each
+ * server echoes (ours pipes its readable into its writable, ws listens for
+ * messages), each client only waits for `opened` (ours makes its streams on
+ * first use, so an untouched client holds none); and the bare TCP socket
+ * pairs alone, for reference.
  *
  * Run: `npm run bench -- echo` (or `node --import tsx --expose-gc bench/echo.bench.ts`);
  * BENCH_QUICK=1 for fewer rounds and 200 connections.
  */
 import { spawnSync } from "node:child_process";
-import { createServer, type Server } from "node:net";
+import { connect, createServer, type Server, type Socket } from "node:net";
 import { pathToFileURL } from "node:url";
 import WebSocket, { WebSocketServer } from "ws";
 import type { WebSocketSession } from "../src/streams/websocket-stream.ts";
@@ -233,6 +237,31 @@ async function memory(count: number, deflate: boolean): Promise<{ ours: number; 
   return { ours, ws };
 }
 
+/** Memory of `count` idle loopback TCP socket pairs alone (the floor under both libraries), per pair. */
+async function socketsOnly(count: number): Promise<number> {
+  const accepted: Socket[] = [];
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on("data", () => {});
+    accepted.push(socket);
+  });
+  const port = await listen(server);
+  const before = await live();
+  const clients: Socket[] = [];
+  for (let i = 0; i < count; i++) {
+    const socket = connect(port, "127.0.0.1");
+    socket.setNoDelay(true);
+    socket.on("data", () => {});
+    clients.push(socket);
+  }
+  await Promise.all(clients.map((s) => new Promise((r) => s.once("connect", r))));
+  await new Promise((r) => setTimeout(r, 100));
+  const perPair = ((await live()) - before) / count;
+  for (const s of [...clients, ...accepted]) s.destroy();
+  server.close();
+  return perPair;
+}
+
 const rows = await throughput();
 printTable("Echo over loopback TCP (round trips, both ends in one process)", rows);
 for (const r of rows) console.log(`${r.name}: ${(r.ours / r.baseline).toFixed(2)}x ws`);
@@ -252,4 +281,5 @@ for (const deflate of [false, true]) {
   });
 }
 printTable("Memory per idle open connection (ratio = ws / ours; >= 1 means ours uses no more)", memRows);
+console.log(`(of which the two TCP sockets themselves: ${Math.round(await socketsOnly(N))} B per pair)`);
 process.exit(0);
