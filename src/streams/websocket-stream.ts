@@ -289,9 +289,10 @@ function payloadKey(payload: Uint8Array): string {
 
 /** Size of a queued message for the high-water marks (UTF-16 units for strings: cheap, and close enough). */
 function messageSize(chunk: unknown): number {
-  if (typeof chunk === "string") return chunk.length;
+  // At least 1, so that an empty queue is exactly `desiredSize === highWaterMark`.
+  if (typeof chunk === "string") return Math.max(1, chunk.length);
   if (chunk instanceof Message) return messageSize(chunk.data);
-  if (ArrayBuffer.isView(chunk) || chunk instanceof ArrayBuffer) return chunk.byteLength;
+  if (ArrayBuffer.isView(chunk) || chunk instanceof ArrayBuffer) return Math.max(1, chunk.byteLength);
   return 1;
 }
 
@@ -430,6 +431,18 @@ export class WebSocketSession<R = string | Uint8Array> {
   #readable: ReadableStream<R> | null = null;
   #writable: WritableStream<WebSocketWritable> | null = null;
   #readController: ReadableStreamDefaultController<R> | null = null;
+  /** The readable's high-water mark (bytes): its queue is empty when desiredSize equals it. */
+  #readableHwm = DEFAULT_READABLE_HWM;
+  /**
+   * A failure that came while whole messages were still queued for the
+   * application: they are delivered first, then the readable errors (in `pull`
+   * once the queue is empty), so nothing that arrived intact is lost.
+   */
+  #deferredReadError: { error: unknown } | null = null;
+  /** Whether the events being handled now handed a message to the application. */
+  #messagesInBatch = false;
+  /** Fails the connection one turn after a protocol error (see `#onClose`). */
+  #failTimer: Timer | null = null;
   #writeController: WritableStreamDefaultController | null = null;
   #readableCancelled = false;
   #writableClosing = false;
@@ -713,12 +726,21 @@ export class WebSocketSession<R = string | Uint8Array> {
   #makeReadable(): ReadableStream<R> {
     if (this.#readable !== null) return this.#readable;
     const options = this.#options;
+    this.#readableHwm = options.readableHighWaterMark ?? DEFAULT_READABLE_HWM;
     this.#readable = new this.#streams!.ReadableStream<R>(
       {
         start: (controller) => {
           this.#readController = controller;
         },
-        pull: () => this.#resumeReading(),
+        pull: (controller) => {
+          const deferred = this.#deferredReadError;
+          if (deferred !== null && controller.desiredSize === this.#readableHwm) {
+            this.#deferredReadError = null;
+            controller.error(deferred.error);
+            return;
+          }
+          this.#resumeReading();
+        },
         cancel: (reason) => {
           this.#readableCancelled = true;
           this.#textParts = "";
@@ -727,7 +749,7 @@ export class WebSocketSession<R = string | Uint8Array> {
           this.#closeUsingReason(reason);
         },
       },
-      { highWaterMark: options.readableHighWaterMark ?? DEFAULT_READABLE_HWM, size: messageSize },
+      { highWaterMark: this.#readableHwm, size: messageSize },
     );
     // Made after the end: it ends as it would have.
     const outcome = this.#outcome;
@@ -847,6 +869,7 @@ export class WebSocketSession<R = string | Uint8Array> {
   }
 
   #drainEvents(): void {
+    this.#messagesInBatch = false;
     try {
       for (const event of this.connection.events()) {
         this.#handle(event);
@@ -959,7 +982,10 @@ export class WebSocketSession<R = string | Uint8Array> {
     // While closing, nobody promised to read: drop what would overfill the queue.
     const closing = this.#phase !== "open" || this.#pendingClose !== null;
     if (this.#fragments) {
-      if (!closing || (controller.desiredSize ?? 0) > 0) controller.enqueue(event as unknown as R);
+      if (!closing || (controller.desiredSize ?? 0) > 0) {
+        controller.enqueue(event as unknown as R);
+        this.#messagesInBatch = true;
+      }
       return;
     }
     const data = event.data;
@@ -989,7 +1015,10 @@ export class WebSocketSession<R = string | Uint8Array> {
         this.#binarySize = 0;
       }
     }
-    if (!closing || (controller.desiredSize ?? 0) > 0) controller.enqueue(whole as R);
+    if (!closing || (controller.desiredSize ?? 0) > 0) {
+      controller.enqueue(whole as R);
+      this.#messagesInBatch = true;
+    }
   }
 
   #onPong(event: Pong): void {
@@ -1020,13 +1049,26 @@ export class WebSocketSession<R = string | Uint8Array> {
       }
       case "protocol-error": {
         // RFC 6455 §7.1.7: fail the connection, sending the close code first.
-        this.#sendClose(event.code, event.reason ?? "");
-        const error = new WebSocketError(event.reason || `The WebSocket failed with code ${event.code}`, {
-          closeCode: event.code,
-          reason: event.reason ?? "",
-          code: "WS_ERR_PROTOCOL",
-        });
-        this.#finish({ error }, true);
+        const fail = (): void => {
+          if (this.#phase === "done") return;
+          this.#sendClose(event.code, event.reason ?? "");
+          const error = new WebSocketError(event.reason || `The WebSocket failed with code ${event.code}`, {
+            closeCode: event.code,
+            reason: event.reason ?? "",
+            code: "WS_ERR_PROTOCOL",
+          });
+          this.#finish({ error }, true);
+        };
+        if (this.#messagesInBatch) {
+          // Messages that arrived whole before the bad frame went to the
+          // application just now. An application already waiting on them
+          // answers within this turn (an echo stays in arrival order, as
+          // Autobahn's 3.2, 4.x and 5.15 expect); the failure follows one
+          // macrotask later. The parser is dead meanwhile: nothing more is read.
+          (this.#failTimer = new Timer(fail)).start(0);
+          return;
+        }
+        fail();
         return;
       }
       case "abnormal":
@@ -1197,6 +1239,7 @@ export class WebSocketSession<R = string | Uint8Array> {
     this.#phase = "done";
     this.#outcome = outcome;
     this.#handshakeTimer?.stop();
+    this.#failTimer?.stop();
     this.#stopKeepalive();
     this.#removeAbortListener();
 
@@ -1213,7 +1256,12 @@ export class WebSocketSession<R = string | Uint8Array> {
       // `readable.pipeTo(writable)` resolves instead of rejecting.
       if (readController !== null && !this.#readableCancelled) readController.close();
     } else {
-      if (readController !== null && !this.#readableCancelled) readController.error(error);
+      if (readController !== null && !this.#readableCancelled) {
+        // Messages that arrived whole before the failure are still delivered.
+        const queued = readController.desiredSize !== null && readController.desiredSize < this.#readableHwm;
+        if (queued) this.#deferredReadError = { error };
+        else readController.error(error);
+      }
       if (writeController !== null) writeController.error(error);
     }
     const pingError = error ?? new WebSocketError("The WebSocket closed before the pong arrived", { code: "WS_ERR_CLOSED" });

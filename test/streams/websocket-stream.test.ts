@@ -621,3 +621,43 @@ t.test("opened's streams are made on first use: the same objects each time, endi
   pair3.toServer.kill();
   await rejection(server3.closed);
 });
+
+t.test("messages that arrived whole before a protocol error are delivered, then the readable errors", async (t) => {
+  const pair = memoryPair();
+  const peer = new RawPeer(ConnectionType.SERVER, pair.server);
+  const client = connectWebSocket(pair.client, { ...FAST, host: "h", extensions: [] });
+  await peer.accept();
+  const { readable } = await client.opened;
+  // A good text frame, then one with RSV2 set (no extension claims it): 1002.
+  await peer.write(hex("810d 48656c6c6f2c20776f726c6421 a20d 48656c6c6f2c20776f726c6421"));
+  const error = (await rejection(client.closed)) as WebSocketError;
+  t.equal(error.closeCode, 1002, "the connection failed with 1002");
+  await sleep(20); // nobody read until now
+  const reader = readable.getReader();
+  t.same(await reader.read(), { value: "Hello, world!", done: false }, "the message before the bad frame is delivered");
+  await t.rejects(reader.read(), WebSocketError, "then the readable errors");
+});
+
+t.test("messages queued when the transport dies without a close frame are still read, then 1006", async (t) => {
+  const pair = memoryPair();
+  const peer = new RawPeer(ConnectionType.SERVER, pair.server);
+  const client = connectWebSocket(pair.client, { ...FAST, host: "h", extensions: [] });
+  await peer.accept();
+  const { readable } = await client.opened;
+  await peer.send(new TextMessage({ data: "one" }));
+  await peer.send(new TextMessage({ data: "" }));
+  await peer.send(new BytesMessage({ data: new Uint8Array([2]) }));
+  await peer.close();
+  t.equal(((await rejection(client.closed)) as WebSocketError).closeCode, 1006);
+  await sleep(50);
+  const reader = readable.getReader();
+  t.same(await reader.read(), { value: "one", done: false });
+  t.same(await reader.read(), { value: "", done: false }, "an empty message counts as queued");
+  t.same(await reader.read(), { value: new Uint8Array([2]), done: false });
+  const failure = await reader.read().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  t.type(failure, WebSocketError);
+  t.equal((failure as WebSocketError).closeCode, 1006);
+});
