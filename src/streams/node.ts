@@ -435,17 +435,25 @@ class NodeSocketPort implements TransportPort {
     return socket.writableLength + this.#pendingBytes < this.#writeHighWaterMark;
   }
 
-  writeBorrowed(header: Uint8Array, payload: Uint8Array): Promise<void> {
+  writeBorrowed(header: Uint8Array, payload: Uint8Array): Promise<void> | undefined {
     const socket = this.#socket;
-    if (socket.destroyed || socket.writableEnded) return Promise.resolve(); // 'close' reports the failure
+    if (socket.destroyed || socket.writableEnded) return undefined; // 'close' reports the failure
     this.#flush();
-    // Both parts leave in one writev; the callback comes once the socket is
-    // done with the payload (handed to the kernel, or failed).
+    // Both parts leave in one writev. The callback comes once the socket is
+    // done with the payload (handed to the kernel, or failed)...
+    let done = false;
+    let wake: (() => void) | null = null;
     socket.cork();
     socket.write(header);
-    const done = new Promise<void>((resolve) => socket.write(payload, () => resolve()));
+    socket.write(payload, () => {
+      done = true;
+      wake?.();
+    });
     socket.uncork();
-    return done;
+    // ... but when the kernel took it all at once (nothing left in the
+    // socket's buffer, the usual case while the peer keeps up), it already is.
+    if (done || socket.writableLength === 0) return undefined;
+    return new Promise<void>((resolve) => (wake = resolve));
   }
 
   drain(): Promise<void> {

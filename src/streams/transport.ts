@@ -42,11 +42,12 @@ export interface TransportPort {
   write(bytes: Uint8Array): boolean;
   /**
    * Optional: write `header` then `payload` (one frame) without copying
-   * `payload`, which stays borrowed until the returned promise resolves: once
-   * the transport no longer needs it (written, or the transport failed,
-   * which `error` reports). Resolving also means "writes may continue".
+   * `payload`, which stays borrowed until the transport no longer needs it
+   * (written, or the transport failed, which `error` reports): at once when
+   * this returns `undefined`, else when the returned promise resolves.
+   * Either also means "writes may continue".
    */
-  writeBorrowed?(header: Uint8Array, payload: Uint8Array): Promise<void>;
+  writeBorrowed?(header: Uint8Array, payload: Uint8Array): Promise<void> | undefined;
   /** Resolves once writes may continue; rejects if the transport failed. */
   drain(): Promise<void>;
   /** End our side once everything queued is written (TCP FIN). */
