@@ -230,6 +230,8 @@ const DEFAULT_WRITABLE_HWM = 64 * 1024;
 const DEFAULT_MAX_REJECTION_BODY = 64 * 1024;
 const MAX_CLOSE_REASON_BYTES = 123;
 const HANDSHAKE_COPY_LIMIT = 256 * 1024;
+/** Connection.sendParts leaves a server's binary payload uncopied from this size on (smaller ones are cheaper copied). */
+const BORROW_MIN = 16 * 1024;
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 const noop = (): void => {};
@@ -1099,7 +1101,14 @@ export class WebSocketSession<R = string | Uint8Array> {
     const message = toMessage(chunk);
     const port = this.#port;
     let below: boolean;
-    if (port.writeBorrowed !== undefined && message.data instanceof Uint8Array && !this.#transportReleased) {
+    const data = message.data;
+    if (
+      port.writeBorrowed !== undefined &&
+      !this.#client &&
+      data instanceof Uint8Array &&
+      data.byteLength >= BORROW_MIN &&
+      !this.#transportReleased
+    ) {
       // A large binary message a server sends goes out without a copy: the
       // write resolves once the transport is done with the caller's bytes.
       const parts = this.connection.connection!.sendParts(message);
