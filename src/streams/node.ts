@@ -313,6 +313,10 @@ function socketStreams(socket: Socket | Duplex, options: NodeSocketOptions): Byt
  * plus what the socket buffers, against the socket's high-water mark.
  */
 class NodeSocketPort implements TransportPort {
+  // The socket's listeners are shared functions that find their port here
+  // (an emitter calls a listener with the socket as `this`), so a port holds
+  // no closures of its own.
+  static readonly #ports = new WeakMap<object, NodeSocketPort>();
   readonly #socket: Socket | Duplex;
   readonly #head: Uint8Array;
   readonly #writeHighWaterMark: number;
@@ -323,7 +327,7 @@ class NodeSocketPort implements TransportPort {
   #pending: Uint8Array[] = [];
   #pendingBytes = 0;
   #flushScheduled = false;
-  #drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  #drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> | null = null;
 
   constructor(socket: Socket | Duplex, options: NodeSocketOptions) {
     this.#socket = socket;
@@ -335,53 +339,71 @@ class NodeSocketPort implements TransportPort {
   start(handler: TransportHandler): void {
     this.#handler = handler;
     const socket = this.#socket;
+    NodeSocketPort.#ports.set(socket, this);
     socket.on("data", handler.data);
-    socket.on("end", this.#onEnd);
-    socket.on("error", this.#onError);
-    socket.on("close", this.#onClose);
-    socket.on("drain", this.#onDrain);
+    socket.on("end", NodeSocketPort.#onEnd);
+    socket.on("error", NodeSocketPort.#onError);
+    socket.on("close", NodeSocketPort.#onClose);
+    socket.on("drain", NodeSocketPort.#onDrain);
     // An HTTP 'upgrade' socket may have been left paused; the session may have paused us already.
     if (!this.#paused) socket.resume();
     if (this.#head.byteLength > 0) handler.data(this.#head);
-    if (socket.readableEnded) this.#onEnd();
-    else if (socket.destroyed) this.#onClose();
+    if (socket.readableEnded) this.#end();
+    else if (socket.destroyed) this.#close();
   }
 
-  readonly #onEnd = (): void => {
+  static #onEnd(this: object): void {
+    const port = NodeSocketPort.#ports.get(this);
+    if (port !== undefined) port.#end();
+  }
+
+  static #onError(this: object, error: unknown): void {
+    const port = NodeSocketPort.#ports.get(this);
+    if (port !== undefined) port.#error ??= error;
+  }
+
+  static #onClose(this: object): void {
+    const port = NodeSocketPort.#ports.get(this);
+    if (port !== undefined) port.#close();
+  }
+
+  static #onDrain(this: object): void {
+    const port = NodeSocketPort.#ports.get(this);
+    if (port === undefined || port.#drainWaiters === null) return;
+    const waiters = port.#drainWaiters;
+    port.#drainWaiters = null;
+    for (const waiter of waiters) waiter.resolve();
+  }
+
+  static #flushTick(port: NodeSocketPort): void {
+    port.#flushScheduled = false;
+    port.#flush();
+  }
+
+  #end(): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#handler!.end();
-  };
+  }
 
-  readonly #onError = (error: unknown): void => {
-    this.#error ??= error;
-  };
-
-  readonly #onClose = (): void => {
+  #close(): void {
     const socket = this.#socket;
     socket.off("data", this.#handler!.data);
-    socket.off("end", this.#onEnd);
-    socket.off("close", this.#onClose);
-    socket.off("drain", this.#onDrain);
-    // The 'error' listener stays: a late error must not crash the process.
+    socket.off("end", NodeSocketPort.#onEnd);
+    socket.off("close", NodeSocketPort.#onClose);
+    socket.off("drain", NodeSocketPort.#onDrain);
+    // The 'error' listener stays (a late error must not crash the process), and so does the port's entry for it.
     this.#pending = [];
     this.#pendingBytes = 0;
     const error = this.#error ?? new Error("socket closed");
-    for (const waiter of this.#drainWaiters.splice(0)) waiter.reject(error);
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = null;
+    for (const waiter of waiters ?? []) waiter.reject(error);
     if (!this.#ended) {
       this.#ended = true;
       this.#handler!.error(error);
     }
-  };
-
-  readonly #onDrain = (): void => {
-    for (const waiter of this.#drainWaiters.splice(0)) waiter.resolve();
-  };
-
-  readonly #flushTick = (): void => {
-    this.#flushScheduled = false;
-    this.#flush();
-  };
+  }
 
   /** Write what was gathered, as one buffer; the socket's verdict on its buffer. */
   #flush(): boolean {
@@ -427,7 +449,7 @@ class NodeSocketPort implements TransportPort {
       if (this.#pendingBytes >= COALESCE_LIMIT) this.#flush();
       else if (!this.#flushScheduled) {
         this.#flushScheduled = true;
-        process.nextTick(this.#flushTick);
+        process.nextTick(NodeSocketPort.#flushTick, this);
       }
     }
     // Our own mark (bytes), not the socket's 16 KiB: a large frame must not
@@ -462,7 +484,7 @@ class NodeSocketPort implements TransportPort {
     if (socket.destroyed) return Promise.reject(this.#error ?? new Error("socket closed"));
     // 'drain' comes only after a write the socket refused (writableNeedDrain).
     if (socket.writableLength < this.#writeHighWaterMark || !socket.writableNeedDrain) return Promise.resolve();
-    return new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
+    return new Promise<void>((resolve, reject) => (this.#drainWaiters ??= []).push({ resolve, reject }));
   }
 
   end(): Promise<void> {
