@@ -260,6 +260,9 @@ async function runConnection(c: ConformanceCase, target: Target, options: RunOpt
     scriptError = err;
   });
   await within(script, c.timeoutMs, undefined);
+  // A harness fault (e.g. a missing payload corpus) fails the case now
+  // rather than after its whole timeout.
+  if (scriptError !== null) peer.drop();
 
   const expectations = Object.entries(c.expect) as Array<[Label, Expectation]>;
   const matched = (): boolean => expectations.some(([, e]) => matches(e, peer.received, env));
