@@ -48,7 +48,10 @@ async function loadOurs(): Promise<[NodeModule, StreamsModule, ExtensionsModule]
   const load = (path: string) => import(pathToFileURL(`${out}/${path}`).href);
   return Promise.all([load("streams/node.js"), load("streams/websocket-stream.js"), load("protocol/extensions/index.js")]);
 }
-const [{ connectNodeWebSocket, fromNodeSocket }, { acceptWebSocket }, { PerMessageDeflate }] = await loadOurs();
+const [{ connectNodeWebSocket, fromNodeSocket, nodeZlibCodec }, { acceptWebSocket }, { PerMessageDeflate }] = await loadOurs();
+// BENCH_CODEC=pako measures the portable engine; the default is what the Node
+// helpers (connectNodeWebSocket, acceptNodeUpgrade) use: native zlib.
+const codec = process.env["BENCH_CODEC"] === "pako" ? undefined : nodeZlibCodec;
 
 const ROUND_MS = Number(process.env["BENCH_ROUND_MS"] ?? 300);
 const quick = process.env["BENCH_QUICK"] === "1";
@@ -71,7 +74,8 @@ async function listen(server: Server | WebSocketServer): Promise<number> {
 // ---- ours ------------------------------------------------------------------
 
 function oursExtensions(deflate: boolean) {
-  return deflate ? [new PerMessageDeflate({ threshold: 1024 })] : [];
+  if (!deflate) return [];
+  return [codec === undefined ? new PerMessageDeflate({ threshold: 1024 }) : new PerMessageDeflate({ threshold: 1024, codec })];
 }
 
 async function oursServer(deflate: boolean): Promise<{ port: number; close: () => void; sessions: WebSocketSession[] }> {
@@ -175,7 +179,7 @@ async function throughput(): Promise<Row[]> {
       for (let i = 0; i < bytes; i++) payload[i] = 97 + ((i * 7) % 26);
       rows.push(
         await compare(
-          `echo ${name}${deflate ? ", deflate" : ""}`,
+          `echo ${name}${deflate ? `, deflate${codec === undefined ? " (pako)" : " (native zlib)"}` : ""}`,
           " msg/s",
           () => measure(ours, payload, window),
           () => measure(theirs, payload, window),
