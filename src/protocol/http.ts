@@ -28,7 +28,7 @@
  * @module
  */
 import { LocalProtocolError } from "./errors.ts";
-import { isLatin1, latin1Decode, latin1Encode } from "./encoding.ts";
+import { concatBytes, isLatin1, latin1Decode, latin1Encode } from "./encoding.ts";
 import { isToken, parseTokenList } from "./headers.ts";
 import type { Headers } from "./types.ts";
 
@@ -170,16 +170,7 @@ export class HttpReader {
     const parts = this.#trailing;
     this.#trailing = [];
     this.#trailingLength = 0;
-    if (parts.length === 1) return parts[0]!;
-    let total = 0;
-    for (const p of parts) total += p.length;
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    return out;
+    return parts.length === 1 ? parts[0]! : concatBytes(parts);
   }
 
   /**

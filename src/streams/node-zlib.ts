@@ -40,6 +40,7 @@
  * @module
  */
 import zlib from "node:zlib";
+import { concatBytes } from "../protocol/encoding.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
 import {
   pakoCodec,
@@ -324,13 +325,7 @@ class NativeInflater implements Inflater {
     }
     if (failure !== null) return failure;
     if (pieces === null) return first ?? EMPTY;
-    const result = new Uint8Array(total);
-    let at = 0;
-    for (const p of pieces) {
-      result.set(p, at);
-      at += p.length;
-    }
-    return result;
+    return concatBytes(pieces);
   }
 
   reset(keepWindow = false): void {

@@ -29,6 +29,7 @@ import {
   Z_STREAM_END,
   Z_SYNC_FLUSH,
 } from "pako";
+import { concatBytes } from "../encoding.ts";
 import { LocalProtocolError } from "../errors.ts";
 
 /** Parameters of a raw-DEFLATE compressor. */
@@ -289,13 +290,7 @@ class PakoInflater implements Inflater {
     strm.output = EMPTY as Uint8Array<ArrayBuffer>;
     if (failure !== null) return failure;
     if (pieces === null) return first ?? EMPTY;
-    const result = new Uint8Array(total);
-    let at = 0;
-    for (const p of pieces) {
-      result.set(p, at);
-      at += p.length;
-    }
-    return result;
+    return concatBytes(pieces);
   }
 
   reset(keepWindow = false): void {
