@@ -160,7 +160,7 @@ export class FrameProtocol implements FrameReaderHooks {
     return this.#dead;
   }
 
-  /** Buffer received bytes (dropped once parsing has ended). The chunk may be unmasked in place. */
+  /** Keep received bytes (dropped once parsing has ended). The chunk may be unmasked in place. */
   receiveBytes(data: Uint8Array): void {
     if (!this.#dead) this.#reader.push(data);
   }

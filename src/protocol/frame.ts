@@ -554,7 +554,7 @@ export class FrameReader {
     let out: Uint8Array;
     if (c.length - p >= n) {
       // A plain view (not `subarray`, which goes through the species
-      // constructor, e.g. Node's Buffer subclass, at several times the cost).
+      // constructor, e.g. a Node buffer subclass, at several times the cost).
       out = p === 0 && n === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + p, n);
     } else {
       out = new Uint8Array(n);
