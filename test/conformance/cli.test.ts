@@ -1,25 +1,7 @@
 // `npm run conformance` as users run it (a few cases, both roles): a table
 // per group, the close codes and what deflate agreed, the totals.
 import t from "tap";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-function run(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
+import { runScript as run } from "../helpers/process.ts";
 
 t.test("npm run conformance: tables per group and totals, both roles", async (t) => {
   const { code, out, err } = await run(["scripts/conformance.ts", "--cases", "1.1.*", "--cases", "2.5", "--cases", "6.4.1", "--cases", "13.3.1$"]);

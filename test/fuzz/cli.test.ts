@@ -1,25 +1,7 @@
 // `npm run fuzz` as users run it (bounded): per-target figures, the total
 // and the peak RSS.
 import t from "tap";
-import { spawn } from "node:child_process";
-import { fileURLToPath } from "node:url";
-
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
-
-function run(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out, err });
-    });
-  });
-}
+import { runScript as run } from "../helpers/process.ts";
 
 t.test("npm run fuzz: bounded run with figures", async (t) => {
   const { code, out, err } = await run(["scripts/fuzz.ts", "--runs", "1600", "--seed", "7"]);

@@ -252,3 +252,22 @@ process.once("exit", () => {
     }
   }
 });
+
+/**
+ * Run a TypeScript script of the project (`node --import tsx`) to its end and
+ * collect its output; killed by pid after `timeoutMs`.
+ */
+export function runScript(args: string[], timeoutMs = 120_000): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", ...args], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (err += d.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+  });
+}

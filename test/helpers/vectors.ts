@@ -673,3 +673,22 @@ export function checkDeviationsExist(t: TapLike, deviations: Deviation[]): void 
     if (v && d.label !== undefined) t.ok(v.cases?.some((c) => c.label === d.label), `deviation case ${d.id} / ${d.label} exists`);
   }
 }
+
+/** A compact, comparable view of events (type, data as text or hex, flags, close code/reason/origin). */
+export function briefEvents(events: Event[]): unknown[] {
+  return events.map((e) => {
+    switch (e.type) {
+      case "TextMessage":
+        return ["text", e.data, e.frameFinished, e.messageFinished];
+      case "BytesMessage":
+        return ["bytes", toHex(e.data), e.frameFinished, e.messageFinished];
+      case "Ping":
+      case "Pong":
+        return [e.type, toHex(e.payload)];
+      case "CloseConnection":
+        return ["close", e.code, e.reason, e.origin];
+      default:
+        return [e.type];
+    }
+  });
+}

@@ -17,7 +17,7 @@ import {
 import { Extension } from "../../src/protocol/extensions/extension.ts";
 import { sequentialRandom } from "../../src/protocol/random.ts";
 import { ConnectionState, ConnectionType } from "../../src/protocol/types.ts";
-import { fromHex, toHex } from "../helpers/vectors.ts";
+import { briefEvents as brief, fromHex, toHex } from "../helpers/vectors.ts";
 
 const { OPEN, LOCAL_CLOSING, REMOTE_CLOSING, CLOSED } = ConnectionState;
 const ROLES = [ConnectionType.CLIENT, ConnectionType.SERVER] as const;
@@ -27,24 +27,6 @@ const other = (r: ConnectionType): ConnectionType =>
 
 function pair(role: ConnectionType): [Connection, Connection] {
   return [new Connection(role, { random: sequentialRandom() }), new Connection(other(role), { random: sequentialRandom(100) })];
-}
-
-function brief(events: Event[]): unknown[] {
-  return events.map((e) => {
-    switch (e.type) {
-      case "TextMessage":
-        return ["text", e.data, e.frameFinished, e.messageFinished];
-      case "BytesMessage":
-        return ["bytes", toHex(e.data), e.frameFinished, e.messageFinished];
-      case "Ping":
-      case "Pong":
-        return [e.type, toHex(e.payload)];
-      case "CloseConnection":
-        return ["close", e.code, e.reason, e.origin];
-      default:
-        return [e.type];
-    }
-  });
 }
 
 const pull = (c: Connection): Event[] => [...c.events()];

@@ -9,7 +9,7 @@ import { buildFrame } from "../../src/protocol/frame.ts";
 import { resolveOptions, type ConnectionOptions } from "../../src/protocol/options.ts";
 import { sequentialRandom } from "../../src/protocol/random.ts";
 import { Opcode } from "../../src/protocol/types.ts";
-import { decodeFrames, fromHex, toHex } from "../helpers/vectors.ts";
+import { briefEvents as summary, decodeFrames, fromHex, toHex } from "../helpers/vectors.ts";
 
 function proto(client: boolean, extensions: Extension[] = [], options: ConnectionOptions = {}): FrameProtocol {
   return new FrameProtocol(client, extensions, resolveOptions({ random: sequentialRandom(), ...options }));
@@ -19,24 +19,6 @@ function drain(p: FrameProtocol): ReceivedEvent[] {
   const out: ReceivedEvent[] = [];
   for (let e = p.nextEvent(); e !== null; e = p.nextEvent()) out.push(e);
   return out;
-}
-
-function summary(events: Event[]): unknown[] {
-  return events.map((e) => {
-    switch (e.type) {
-      case "TextMessage":
-        return ["text", e.data, e.frameFinished, e.messageFinished];
-      case "BytesMessage":
-        return ["bytes", toHex(e.data), e.frameFinished, e.messageFinished];
-      case "Ping":
-      case "Pong":
-        return [e.type, toHex(e.payload)];
-      case "CloseConnection":
-        return ["close", e.code, e.reason, e.origin];
-      default:
-        return [e.type];
-    }
-  });
 }
 
 /** A server-side (unmasked) frame: what a client receives. */
