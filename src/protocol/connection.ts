@@ -23,6 +23,8 @@ import { resolveOptions, type ConnectionOptions } from "./options.ts";
 import { CONNECTION_SEND_ALLOWED, CONNECTION_TRANSITIONS, transition, type Trigger } from "./state.ts";
 import { CloseReason, ConnectionState, ConnectionType, connectionStateName } from "./types.ts";
 
+const CLOSE_OPCODE = 0x8;
+
 /**
  * Options of a {@link Connection}: the limits and randomness, plus what a
  * handshake negotiated.
@@ -93,6 +95,16 @@ export class Connection {
   /** The connection's state: OPEN, LOCAL_CLOSING, REMOTE_CLOSING or CLOSED. */
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /**
+   * `true` when the next frame waiting in the receive buffer (not yet turned
+   * into events) is a close frame. An I/O layer uses it to let the
+   * application answer the messages before that close is read, since once it
+   * is read only a close may be sent (RFC 6455 §5.5.1 allows finishing first).
+   */
+  get closeFrameBuffered(): boolean {
+    return this.#proto.nextOpcode === CLOSE_OPCODE;
   }
 
   /** The enabled extensions in use, in negotiation order. */

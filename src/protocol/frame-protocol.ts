@@ -155,6 +155,11 @@ export class FrameProtocol implements FrameReaderHooks {
     this.#reader = new FrameReader(client, this);
   }
 
+  /** The opcode of the next buffered frame not yet parsed, or -1 (see FrameReader.peekOpcode). */
+  get nextOpcode(): number {
+    return this.#dead ? -1 : this.#reader.peekOpcode();
+  }
+
   /** `true` once a close frame or a violation ended parsing for good. */
   get finished(): boolean {
     return this.#dead;

@@ -386,6 +386,15 @@ export class FrameReader {
     return this.#buffered;
   }
 
+  /**
+   * The opcode of the next frame when its first header byte is buffered and
+   * no frame is in progress, else -1. Looks without consuming anything.
+   */
+  peekOpcode(): number {
+    if (this.#stage !== STAGE_HEADER || this.#buffered === 0) return -1;
+    return this.#chunks[this.#head]![this.#pos]! & 0x0f;
+  }
+
   /** Append a received chunk. The reader keeps it and may unmask it in place. */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;

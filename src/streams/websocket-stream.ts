@@ -445,6 +445,8 @@ export class WebSocketSession<R = string | Uint8Array> {
   #messagesInBatch = false;
   /** Fails the connection one turn after a protocol error (see `#onClose`). */
   #failTimer: Timer | null = null;
+  /** Reads the rest of a batch one turn later (see `#drainEvents`). */
+  #drainTimer: Timer | null = null;
   #writeController: WritableStreamDefaultController | null = null;
   #readableCancelled = false;
   #writableClosing = false;
@@ -871,11 +873,20 @@ export class WebSocketSession<R = string | Uint8Array> {
   }
 
   #drainEvents(): void {
+    if (this.#drainTimer?.active) return; // a deferred drain (below) is due
     this.#messagesInBatch = false;
     try {
       for (const event of this.connection.events()) {
         this.#handle(event);
         if (this.#phase === "done" || this.#deciding) return;
+        if (this.#messagesInBatch && this.connection.connection?.closeFrameBuffered) {
+          // The peer's close is next. Once it is read only a close may be
+          // sent, so give an application already waiting on the messages
+          // just delivered one turn to answer them (an echo keeps every
+          // message, as RFC 6455 §5.5.1 allows), then read the close.
+          (this.#drainTimer ??= new Timer(() => this.#drainEvents())).start(0);
+          return;
+        }
       }
     } catch (error) {
       this.#unexpected(error);
@@ -1249,6 +1260,7 @@ export class WebSocketSession<R = string | Uint8Array> {
     this.#outcome = outcome;
     this.#handshakeTimer?.stop();
     this.#failTimer?.stop();
+    this.#drainTimer?.stop();
     this.#stopKeepalive();
     this.#removeAbortListener();
 

@@ -661,3 +661,28 @@ t.test("messages queued when the transport dies without a close frame are still 
   t.type(failure, WebSocketError);
   t.equal((failure as WebSocketError).closeCode, 1006);
 });
+
+t.test("an echo of messages that arrive in the same chunk as the peer's close still goes out before the close reply", async (t) => {
+  const pair = memoryPair();
+  const peer = new RawPeer(ConnectionType.CLIENT, pair.client);
+  const server = acceptWebSocket(pair.server, { ...FAST, extensions: [] });
+  await peer.connect();
+  const { readable, writable } = await server.opened;
+  const echo = readable.pipeTo(writable).catch(() => undefined);
+  const a = peer.conn.send(new TextMessage({ data: "one" }));
+  const b = peer.conn.send(new TextMessage({ data: "last" }));
+  const c = peer.conn.send(new CloseConnection({ code: 1000 }));
+  const all = new Uint8Array(a.length + b.length + c.length);
+  all.set(a);
+  all.set(b, a.length);
+  all.set(c, a.length + b.length);
+  await peer.write(all);
+  await peer.until((evs) => evs.some((e) => e.type === "CloseConnection"));
+  t.same(
+    peer.events.filter((e) => e.type !== "AcceptConnection").map((e) => (e.type === "TextMessage" ? e.data : e.type)),
+    ["one", "last", "CloseConnection"],
+    "both echoes, then the close reply",
+  );
+  t.same(await server.closed, { closeCode: 1000, reason: "" });
+  await echo;
+});
