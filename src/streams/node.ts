@@ -478,6 +478,10 @@ class NodeSocketPort implements TransportPort {
     return new Promise<void>((resolve) => (wake = resolve));
   }
 
+  bufferedAmount(): number {
+    return this.#socket.writableLength + this.#pendingBytes;
+  }
+
   drain(): Promise<void> {
     const socket = this.#socket;
     this.#flush();

@@ -50,6 +50,8 @@ export interface TransportPort {
   writeBorrowed?(header: Uint8Array, payload: Uint8Array): Promise<void> | undefined;
   /** Resolves once writes may continue; rejects if the transport failed. */
   drain(): Promise<void>;
+  /** Optional: bytes written to the port and not yet handed to the peer's connection (the kernel). */
+  bufferedAmount?(): number;
   /** End our side once everything queued is written (TCP FIN). */
   end(): Promise<void>;
   /** Drop the transport now (both directions); idempotent. */
@@ -98,6 +100,7 @@ export class StreamsPort implements TransportPort {
   #resume: (() => void) | null = null;
   #finished = false;
   #aborted = false;
+  #buffered = 0;
 
   constructor(transport: ByteTransport) {
     this.#reader = transport.readable.getReader();
@@ -155,8 +158,19 @@ export class StreamsPort implements TransportPort {
 
   write(bytes: Uint8Array): boolean {
     const writer = this.#writer;
-    writer.write(bytes).then(undefined, this.#onWriteError);
+    const size = bytes.byteLength;
+    this.#buffered += size;
+    writer.write(bytes).then(
+      () => {
+        this.#buffered -= size;
+      },
+      this.#onWriteError,
+    );
     return (writer.desiredSize ?? 0) > 0;
+  }
+
+  bufferedAmount(): number {
+    return this.#buffered;
   }
 
   drain(): Promise<void> {

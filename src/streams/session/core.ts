@@ -1,0 +1,127 @@
+/**
+ * `SessionCore`: the state of one WebSocket session, shared by its parts
+ * (handshake.ts, inbound.ts, outbound.ts, keepalive.ts, close.ts), which are
+ * functions over it. The public {@link WebSocketSession} (session.ts) wraps
+ * one core and holds nothing else.
+ *
+ * Invariants:
+ * - Holds references only: the engine (which owns the receive buffer, bounded
+ *   by `maxMessageSize`/`maxFrameSize`), the transport port, the application's
+ *   two streams once made, timers once armed. What each part may hold in
+ *   bytes is stated in that part's invariants.
+ * - Fields are written only by the part named in their comment; every part
+ *   may read them.
+ * @internal
+ * @module
+ */
+import type { Connection } from "../../protocol/connection.ts";
+import type { Headers } from "../../protocol/types.ts";
+import type { WSConnection } from "../../protocol/ws-connection.ts";
+import type { StreamsImplementation } from "../polyfill.ts";
+import type { Timer } from "../timers.ts";
+import type { TransportHandler, TransportPort } from "../transport.ts";
+import type { AcceptWebSocketOptions, ConnectWebSocketOptions, WebSocketCloseInfo, WebSocketOpenInfo, WebSocketWritable } from "./types.ts";
+import { DEFAULT_READABLE_HWM, deferred, type Deferred, type Outcome, type PendingPing, type Phase } from "./util.ts";
+
+/** Every option of either role. */
+export type AnySessionOptions = ConnectWebSocketOptions<boolean> & AcceptWebSocketOptions<boolean>;
+
+/** The engine a session drives: a `WSConnection` (HTTP/1.1 handshake first) or an already open `Connection`. */
+export type SessionEngine = WSConnection | Connection;
+
+/**
+ * The state of one session (see the module notes).
+ * @internal
+ */
+export class SessionCore {
+  readonly client: boolean;
+  readonly options: AnySessionOptions;
+  readonly engine: SessionEngine;
+  /** The frame-level connection once open (the engine itself when it is a `Connection`). */
+  frames: Connection | null;
+  port!: TransportPort;
+  /** What the port calls (inbound.ts). */
+  handler!: TransportHandler;
+  /** Settles `opened`; dropped once it has (handshake.ts, close.ts). */
+  openedDeferred: Deferred<WebSocketOpenInfo<unknown>> | null = deferred<WebSocketOpenInfo<unknown>>();
+  readonly closedDeferred = deferred<WebSocketCloseInfo>();
+  readonly fragments: boolean;
+  readonly autoPong: boolean;
+  closeTimeout = Infinity;
+  pingInterval = Infinity;
+  pingTimeout = Infinity;
+
+  phase: Phase = "handshake";
+  /** How the session ended, once it has (for streams made afterwards). */
+  outcome: Outcome | null = null;
+  streams: StreamsImplementation | null = null;
+  readable: ReadableStream<unknown> | null = null;
+  writable: WritableStream<WebSocketWritable> | null = null;
+  readController: ReadableStreamDefaultController<unknown> | null = null;
+  /** The readable's high-water mark (bytes): its queue is empty when desiredSize equals it. */
+  readableHwm = DEFAULT_READABLE_HWM;
+  /**
+   * A failure that came while whole messages were still queued for the
+   * application: they are delivered first, then the readable errors (in `pull`
+   * once the queue is empty), so nothing that arrived intact is lost.
+   */
+  deferredReadError: { error: unknown } | null = null;
+  /** Whether the events being handled now handed a message to the application. */
+  messagesInBatch = false;
+  /** Fails the connection one turn after a protocol error (see close.ts `onClose`). */
+  failTimer: Timer | null = null;
+  /** Reads the rest of a batch one turn later (see inbound.ts `drainEvents`). */
+  drainTimer: Timer | null = null;
+  writeController: WritableStreamDefaultController | null = null;
+  readableCancelled = false;
+  writableClosing = false;
+  /** Reading is paused because the application's readable is full. */
+  readPaused = false;
+  /** Events are not drained while the server's handleRequest decides. */
+  deciding = false;
+  /** The transport reported its end (or failed, or was aborted). */
+  eof = false;
+  eofWaiter: (() => void) | null = null;
+  transportReleased = false;
+
+  // Messages written vs handed to the connection (see close()).
+  writesQueued = 0;
+  writesSent = 0;
+  pendingClose: { code: number | null; reason: string; after: number } | null = null;
+
+  // Whole-message assembly.
+  textParts = "";
+  binaryParts: Uint8Array[] | null = null; // made when a message comes in pieces
+  binarySize = 0;
+
+  // Client: what was read during the handshake (for the raw extensions header).
+  handshakeBytes: Uint8Array[] | null = null;
+  handshakeSize = 0;
+
+  // Client rejection being received.
+  rejection: { status: number; headers: Headers; body: Uint8Array[]; size: number } | null = null;
+
+  // Timers (created lazily: an idle connection holds as little as it can).
+  handshakeTimer: Timer | null = null;
+  closeTimer: Timer | null = null;
+  pingTimer: Timer | null = null;
+  pongTimer: Timer | null = null;
+  keepalivePing: string | null = null;
+  pings: PendingPing[] | null = null;
+  pingCounter = 0;
+  abortListener: (() => void) | null = null;
+
+  constructor(client: boolean, engine: SessionEngine, options: AnySessionOptions) {
+    this.client = client;
+    this.engine = engine;
+    this.frames = "handshake" in engine ? null : engine;
+    this.options = options;
+    this.fragments = options.fragments === true;
+    this.autoPong = options.autoPong ?? true;
+  }
+}
+
+/** The frame-level connection, once the handshake made it (`null` before). */
+export function frames(s: SessionCore): Connection | null {
+  return s.frames ?? (s.frames = (s.engine as WSConnection).connection);
+}

@@ -1,0 +1,198 @@
+/**
+ * The opening handshake: the client's request, the server's accept/reject
+ * decision (`handleRequest`), a rejection received by a client, and the move
+ * to OPEN that resolves `opened`.
+ *
+ * Invariants:
+ * - Holds at most `HANDSHAKE_COPY_LIMIT` (256 KiB) of the client's handshake
+ *   bytes (to read the raw extensions header) and `maxRejectionBodySize` of a
+ *   rejection body; the engine's own buffer is bounded by `maxHandshakeSize`.
+ * - While a server's `handleRequest` decides, the transport is paused and no
+ *   event is drained: what the client sent behind its request waits in the
+ *   engine.
+ * - Every failure ends in close.ts `finish`; `opened` settles exactly once.
+ * @module
+ */
+import { AcceptConnection, RejectConnection, RejectData, Request } from "../../protocol/events.ts";
+import { LocalProtocolError, RemoteProtocolError } from "../../protocol/errors.ts";
+import type { WSConnection } from "../../protocol/ws-connection.ts";
+import { streamsImplementation } from "../polyfill.ts";
+import { finish, removeAbortListener } from "./close.ts";
+import type { SessionCore } from "./core.ts";
+import { drainEvents, makeReadable, receive } from "./inbound.ts";
+import { scheduleKeepalive } from "./keepalive.ts";
+import { makeWritable, send } from "./outbound.ts";
+import { WebSocketError, type AcceptDecision, type RejectDecision, type WebSocketErrorInit, type WebSocketOpenInfo } from "./types.ts";
+import { DEFAULT_MAX_REJECTION_BODY, EMPTY, concat, defaultExtensions, encoder, headerOfHead, type Phase } from "./util.ts";
+
+export function start(s: SessionCore): void {
+  if (s.client) {
+    try {
+      send(s, s.engine.send(buildRequest(s)));
+    } catch (error) {
+      finish(s, { error }, false);
+      return;
+    }
+  } else if (s.options.upgradeRequest) {
+    const { headers, path } = s.options.upgradeRequest;
+    receive(s, null, () => (s.engine as WSConnection).initiateUpgradeConnection(headers, path));
+    if (s.phase === "done" && s.transportReleased) return;
+  }
+  s.port.start(s.handler);
+}
+
+export function buildRequest(s: SessionCore): Request {
+  const options = s.options;
+  let host = options.host;
+  let target = options.path;
+  if (options.url !== undefined) {
+    let url: URL;
+    try {
+      url = new URL(String(options.url));
+    } catch {
+      throw new LocalProtocolError(`Invalid WebSocket URL: ${String(options.url)}`, "WS_ERR_INVALID_URL");
+    }
+    host ??= url.host;
+    target ??= (url.pathname || "/") + url.search;
+  }
+  if (host === undefined) throw new LocalProtocolError("connectWebSocket needs `url` or `host`", "WS_ERR_INVALID_OPTION");
+  return new Request({
+    host,
+    target: target ?? "/",
+    subprotocols: options.protocols ?? [],
+    extensions: options.extensions ?? defaultExtensions(),
+    extraHeaders: options.headers ?? [],
+  });
+}
+
+export async function decide(s: SessionCore, request: Request): Promise<void> {
+  const options = s.options;
+  let decision: AcceptDecision | RejectDecision | void;
+  let failure: unknown = null;
+  s.deciding = true;
+  s.port.pause(); // nothing more to read until we answer
+  try {
+    decision = options.handleRequest ? await options.handleRequest(request) : undefined;
+  } catch (error) {
+    failure = error;
+    decision = { status: 500 };
+  }
+  s.deciding = false;
+  if (s.phase !== "handshake") return;
+  if (decision && "status" in decision) {
+    reject(s, decision, failure);
+    return;
+  }
+  const offered = request.subprotocols;
+  const subprotocol =
+    decision?.subprotocol !== undefined
+      ? decision.subprotocol
+      : (offered.find((p) => (options.protocols ?? []).includes(p)) ?? null);
+  let head: Uint8Array;
+  try {
+    head = s.engine.send(
+      new AcceptConnection({
+        subprotocol,
+        extensions: decision?.extensions ?? options.extensions ?? defaultExtensions(),
+        extraHeaders: [...(options.headers ?? []), ...(decision?.headers ?? [])],
+      }),
+    );
+  } catch (error) {
+    reject(s, { status: 500 }, error);
+    return;
+  }
+  send(s, head);
+  open(s, subprotocol ?? "", headerOfHead([head], "sec-websocket-extensions"));
+  s.port.resume();
+  // Frames the client sent right behind its request are already buffered.
+  drainEvents(s);
+  // ... and so may be its end of stream, which reached only the handshake.
+  if (s.eof && (s.phase as Phase) === "open") receive(s, null);
+}
+
+export function reject(s: SessionCore, decision: RejectDecision, cause: unknown): void {
+  const body = typeof decision.body === "string" ? encoder.encode(decision.body) : (decision.body ?? EMPTY);
+  const headers = decision.headers ?? [];
+  try {
+    send(s, 
+      s.engine.send(new RejectConnection({ statusCode: decision.status, headers, hasBody: body.byteLength > 0 })),
+    );
+    if (body.byteLength > 0) send(s, s.engine.send(new RejectData({ data: body })));
+  } catch (error) {
+    cause ??= error;
+  }
+  const init: WebSocketErrorInit = { closeCode: 1006, code: "WS_ERR_HANDSHAKE_REJECTED", status: decision.status, headers, body };
+  if (cause !== null) init.cause = cause;
+  s.port.resume();
+  finish(s, { error: new WebSocketError(`The opening handshake was rejected with HTTP ${decision.status}`, init) }, true);
+}
+
+export function open(s: SessionCore, protocol: string, extensions: string): void {
+  s.phase = "open";
+  s.handshakeTimer?.stop();
+  s.handshakeTimer = null;
+  removeAbortListener(s);
+  s.streams = s.options.streams ?? streamsImplementation();
+  // The two streams are made when first used (the application reads
+  // `readable` or `writable`, or a message arrives): an open connection
+  // nobody has touched yet holds no stream machinery (several KB each).
+  const info: WebSocketOpenInfo<unknown> = {
+    get readable() {
+      return makeReadable(s);
+    },
+    get writable() {
+      return makeWritable(s);
+    },
+    protocol,
+    extensions,
+  };
+  s.openedDeferred!.resolve(info);
+  s.openedDeferred = null;
+  scheduleKeepalive(s);
+}
+
+export function handshakeFailed(s: SessionCore, error: unknown): void {
+  if (s.phase === "done") return;
+  let status: number | undefined;
+  let graceful = false;
+  if (error instanceof RemoteProtocolError && error.eventHint && !s.client) {
+    // Answer a bad request with the hint (400, 426 with the version...).
+    try {
+      send(s, s.engine.send(error.eventHint));
+      graceful = true;
+      if (error.eventHint instanceof RejectConnection) status = error.eventHint.statusCode;
+    } catch {
+      // Nothing could be sent: just drop the transport.
+    }
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  const init: WebSocketErrorInit = { closeCode: 1006, code: code === undefined ? "WS_ERR_HANDSHAKE" : String(code), cause: error };
+  if (status !== undefined) init.status = status;
+  const message = error instanceof Error ? error.message : String(error);
+  finish(s, { error: new WebSocketError(`The opening handshake failed: ${message}`, init) }, graceful);
+}
+
+export function onRejectData(s: SessionCore, event: RejectData): void {
+  const rejection = s.rejection;
+  if (!rejection) return;
+  const limit = s.options.maxRejectionBodySize ?? DEFAULT_MAX_REJECTION_BODY;
+  if (rejection.size < limit && event.data.byteLength > 0) {
+    const piece = event.data.subarray(0, limit - rejection.size);
+    rejection.body.push(piece);
+    rejection.size += piece.byteLength;
+  }
+  if (!event.bodyFinished) return;
+  finish(s, 
+    {
+      error: new WebSocketError(`The server rejected the WebSocket with HTTP ${rejection.status}`, {
+        closeCode: 1006,
+        code: "WS_ERR_HANDSHAKE_REJECTED",
+        status: rejection.status,
+        headers: rejection.headers,
+        body: concat(rejection.body.length ? rejection.body : [EMPTY], rejection.size),
+      }),
+    },
+    true,
+  );
+}
+

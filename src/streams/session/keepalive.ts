@@ -1,0 +1,113 @@
+/**
+ * Keepalive: pings (the application's and the periodic one), their pongs,
+ * and the ping timeout.
+ *
+ * Invariants:
+ * - Holds one entry per ping awaiting its pong (a pong acknowledges every
+ *   earlier ping); they are rejected when the session ends.
+ * - Time spent with reading paused (the application not reading) does not
+ *   count against `pingTimeout`: the pong may wait behind unread messages.
+ * @module
+ */
+import { LocalProtocolError } from "../../protocol/errors.ts";
+import { Ping, type Pong } from "../../protocol/events.ts";
+import { Timer } from "../timers.ts";
+import { finish } from "./close.ts";
+import type { SessionCore } from "./core.ts";
+import { send, sendClose } from "./outbound.ts";
+import { WebSocketError } from "./types.ts";
+import { callBack, encoder, noop, now, payloadKey } from "./util.ts";
+
+/**
+ * Send a ping; resolves with the round-trip time in milliseconds when the
+ * matching pong arrives (a pong also acknowledges every earlier ping).
+ * @example
+ * ```ts
+ * const rtt = await ws.ping();
+ * ```
+ */
+export function ping(s: SessionCore, payload?: Uint8Array | string): Promise<number> {
+  if (s.phase !== "open" || s.pendingClose !== null) {
+    return Promise.reject(new LocalProtocolError("Cannot ping: the WebSocket is not open", "WS_ERR_INVALID_STATE"));
+  }
+  let bytes: Uint8Array;
+  if (payload === undefined) {
+    bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setUint32(0, ++s.pingCounter >>> 0);
+  } else {
+    bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
+  }
+  try {
+    send(s, s.engine.send(new Ping({ payload: bytes })));
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return new Promise<number>((resolve, reject) => {
+    (s.pings ??= []).push({ key: payloadKey(bytes), sentAt: now(), resolve, reject });
+  });
+}
+
+export function onPong(s: SessionCore, event: Pong): void {
+  callBack(s.options.onPong, event.payload);
+  const pings = s.pings;
+  if (pings === null || pings.length === 0) return;
+  const key = payloadKey(event.payload);
+  const index = pings.findIndex((p) => p.key === key);
+  if (index < 0) return; // unsolicited
+  const acknowledged = pings.splice(0, index + 1);
+  const at = now();
+  for (const ping of acknowledged) ping.resolve(at - ping.sentAt);
+}
+
+export function scheduleKeepalive(s: SessionCore): void {
+  if (!Number.isFinite(s.pingInterval)) return;
+  s.pingTimer ??= new Timer(() => keepalive(s));
+  s.pingTimer.start(s.pingInterval);
+}
+
+export function keepalive(s: SessionCore): void {
+  if (s.phase !== "open" || s.pendingClose !== null) return;
+  if (s.keepalivePing === null) {
+    const payload = new Uint8Array(4);
+    new DataView(payload.buffer).setUint32(0, ++s.pingCounter >>> 0);
+    const key = payloadKey(payload);
+    s.keepalivePing = key;
+    ping(s, payload).then(() => {
+      if (s.keepalivePing === key) {
+        s.keepalivePing = null;
+        s.pongTimer?.stop();
+      }
+    }, noop);
+    if (Number.isFinite(s.pingTimeout)) {
+      s.pongTimer ??= new Timer(() => keepaliveTimedOut(s));
+      s.pongTimer.start(s.pingTimeout);
+    }
+  }
+  s.pingTimer?.start(s.pingInterval);
+}
+
+export function keepaliveTimedOut(s: SessionCore): void {
+  if (s.phase !== "open") return;
+  if (s.readPaused) {
+    // The pong may sit behind messages the application has not read yet.
+    s.pongTimer?.start(s.pingTimeout);
+    return;
+  }
+  sendClose(s, 1011, "keepalive ping timeout");
+  finish(s, 
+    {
+      error: new WebSocketError("No pong arrived within pingTimeout", {
+        closeCode: 1011,
+        reason: "keepalive ping timeout",
+        code: "WS_ERR_KEEPALIVE_TIMEOUT",
+      }),
+    },
+    true,
+  );
+}
+
+export function stopKeepalive(s: SessionCore): void {
+  s.pingTimer?.stop();
+  s.pongTimer?.stop();
+}
+

@@ -1,0 +1,142 @@
+/**
+ * Outbound: the application's writable, and every write to the transport
+ * (messages, automatic pongs, pings, close frames) in order through `send`.
+ *
+ * Invariants:
+ * - Everything written to the transport goes through `send`, in order.
+ * - The writable queues at most `writableHighWaterMark` bytes before
+ *   `writer.ready` waits; a write resolves once the transport took it.
+ * - `close()` sends its close frame only after every message written before
+ *   the call has been handed to the transport (writes are counted by the
+ *   writable's size function, which runs synchronously in `write()`).
+ * @module
+ */
+import { LocalProtocolError } from "../../protocol/errors.ts";
+import { CloseConnection } from "../../protocol/events.ts";
+import { ConnectionState } from "../../protocol/types.ts";
+import { close, closeUsingReason } from "./close.ts";
+import { frames, type SessionCore } from "./core.ts";
+import { resumeReading } from "./inbound.ts";
+import { stopKeepalive } from "./keepalive.ts";
+import { WebSocketError, type AnyMessage, type WebSocketWritable } from "./types.ts";
+import { BORROW_MIN, DEFAULT_WRITABLE_HWM, messageSize, noop, toMessage } from "./util.ts";
+
+export function makeWritable(s: SessionCore): WritableStream<WebSocketWritable> {
+  if (s.writable !== null) return s.writable;
+  const options = s.options;
+  s.writable = new s.streams!.WritableStream<WebSocketWritable>(
+    {
+      start: (controller) => {
+        s.writeController = controller;
+      },
+      write: (chunk) => write(s, chunk),
+      close: () => {
+        s.writableClosing = true;
+        close(s, );
+        return s.closedDeferred.promise.then(noop);
+      },
+      abort: (reason) => {
+        s.writableClosing = true;
+        closeUsingReason(s, reason);
+      },
+    },
+    {
+      highWaterMark: options.writableHighWaterMark ?? DEFAULT_WRITABLE_HWM,
+      size: (chunk) => {
+        s.writesQueued++;
+        return messageSize(chunk);
+      },
+    },
+  );
+  const outcome = s.outcome;
+  if (outcome !== null && "error" in outcome) s.writeController!.error(outcome.error);
+  return s.writable;
+}
+
+/** Hand bytes to the transport; `false` when above its high-water mark. */
+export function send(s: SessionCore, bytes: Uint8Array): boolean {
+  if (s.transportReleased || bytes.byteLength === 0) return true;
+  return s.port.write(bytes);
+}
+
+export function write(s: SessionCore, chunk: WebSocketWritable): Promise<void> | undefined {
+  const index = ++s.writesSent;
+  const pendingClose = s.pendingClose;
+  if (s.phase === "done") throw new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" });
+  if (s.phase !== "open" || (pendingClose !== null && index > pendingClose.after)) {
+    throw new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" });
+  }
+  const written = transmit(s, toMessage(chunk));
+  if (pendingClose !== null) maybeSendClose(s);
+  return written;
+}
+
+/** Hand one message to the transport; resolves (or is `undefined`) once writes may continue. */
+function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefined {
+  const port = s.port;
+  const data = message.data;
+  let below: boolean;
+  if (port.writeBorrowed !== undefined && !s.client && data instanceof Uint8Array && data.byteLength >= BORROW_MIN && !s.transportReleased) {
+    // A large binary message a server sends goes out without a copy: the
+    // write resolves once the transport is done with the caller's bytes.
+    const parts = frames(s)!.sendParts(message);
+    if (parts.length === 2) return port.writeBorrowed(parts[0]!, parts[1]!);
+    below = send(s, parts[0]!);
+  } else {
+    below = send(s, s.engine.send(message));
+  }
+  // A write resolves as the transport takes the bytes.
+  return below ? undefined : port.drain();
+}
+
+/** `WebSocketSession.send`: one message past the writable's queue. */
+export function sendMessage(s: SessionCore, message: string | Uint8Array): Promise<void> {
+  if (s.phase === "done") return Promise.reject(new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" }));
+  if (s.phase !== "open" || s.pendingClose !== null) {
+    return Promise.reject(new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" }));
+  }
+  if (typeof message !== "string" && !(message instanceof Uint8Array)) {
+    return Promise.reject(
+      new LocalProtocolError(`send() takes a string or a Uint8Array, got ${message === null ? "null" : typeof message}`, "WS_ERR_INVALID_MESSAGE"),
+    );
+  }
+  try {
+    return transmit(s, toMessage(message)) ?? Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** Already framed bytes, in order with the other writes, only while OPEN; `false` when not written. */
+export function writeFramed(s: SessionCore, bytes: Uint8Array): boolean {
+  if (s.phase !== "open" || s.pendingClose !== null || s.transportReleased) return false;
+  if (frames(s)?.state !== ConnectionState.OPEN) return false;
+  send(s, bytes);
+  return true;
+}
+
+/** Bytes the transport holds for writing (0 when it does not say). */
+export function bufferedAmount(s: SessionCore): number {
+  return s.transportReleased ? 0 : (s.port.bufferedAmount?.() ?? 0);
+}
+
+export function maybeSendClose(s: SessionCore): void {
+  const pendingClose = s.pendingClose;
+  if (pendingClose === null || s.phase !== "open") return;
+  if (s.writesSent < pendingClose.after && !s.writableClosing) return;
+  sendClose(s, pendingClose.code, pendingClose.reason);
+  s.phase = "closing";
+  stopKeepalive(s);
+  resumeReading(s); // read regardless of demand from now on, to see the peer's close
+}
+
+export function sendClose(s: SessionCore, code: number | null, reason: string): void {
+  if (s.engine.state !== ConnectionState.OPEN) return;
+  try {
+    // A close without a code is sent as 1005 (no status), which the frame layer sends as an empty payload.
+    send(s, s.engine.send(new CloseConnection({ code: code ?? 1005, reason: code === null ? null : reason })));
+  } catch {
+    // The code was validated in close(); nothing else can go wrong here.
+  }
+}
+

@@ -1,0 +1,183 @@
+/**
+ * The public types of a WebSocket session: options of both roles, the
+ * handshake decision, what `opened` and `closed` give, and
+ * {@link WebSocketError}.
+ *
+ * Invariants:
+ * - Types only (and the error class): this module holds no state and no bytes.
+ * @module
+ */
+import type { BytesMessage, Message, Request, TextMessage } from "../../protocol/events.ts";
+import type { Extension } from "../../protocol/extensions/extension.ts";
+import type { ConnectionOptions } from "../../protocol/options.ts";
+import type { Headers } from "../../protocol/types.ts";
+import type { StreamsImplementation } from "../polyfill.ts";
+
+/** A piece of a message, delivered when `fragments: true`; `messageFinished` marks the last piece. */
+export type MessageChunk = TextMessage | BytesMessage;
+
+/**
+ * What the writable takes: a string (a TEXT message), bytes in any
+ * `BufferSource` form (a BINARY message), or a `Message` event, whose
+ * `messageFinished: false` sends a fragment of a longer message.
+ */
+export type WebSocketWritable = string | ArrayBuffer | ArrayBufferView | AnyMessage;
+
+/** A message event of any of the three classes. */
+export type AnyMessage = Message | TextMessage | BytesMessage;
+
+/** What `opened` resolves with (the WHATWG `WebSocketOpenInfo`). */
+export interface WebSocketOpenInfo<R = string | Uint8Array> {
+  /** Received messages: whole (`string` / `Uint8Array`) or, with `fragments: true`, {@link MessageChunk}s. */
+  readonly readable: ReadableStream<R>;
+  /** Messages to send. Closing it closes the WebSocket (without a status code). */
+  readonly writable: WritableStream<WebSocketWritable>;
+  /** The negotiated subprotocol, `""` if none. */
+  readonly protocol: string;
+  /** The negotiated `Sec-WebSocket-Extensions` value, `""` if none. */
+  readonly extensions: string;
+}
+
+/** A close code and reason (the WHATWG `WebSocketCloseInfo`). */
+export interface WebSocketCloseInfo {
+  closeCode: number;
+  reason: string;
+}
+
+/** Options of {@link WebSocketError}. */
+export interface WebSocketErrorInit {
+  /** The close code (1006 when no close frame came). @default 1000 when `reason` is given, else `null` */
+  closeCode?: number | null;
+  /** @default "" */
+  reason?: string;
+  /** A stable identifier such as `"WS_ERR_ABNORMAL_CLOSURE"`. @default "WS_ERR_WEBSOCKET" */
+  code?: string;
+  /** HTTP status of a rejected opening handshake. */
+  status?: number;
+  /** Headers of a rejected opening handshake. */
+  headers?: Headers;
+  /** Body of a rejected opening handshake (at most `maxRejectionBodySize` bytes). */
+  body?: Uint8Array;
+  cause?: unknown;
+}
+
+/**
+ * Why a WebSocket failed or closed uncleanly: `closed` rejects with it (and
+ * `opened`, when the handshake failed). Like the WHATWG `WebSocketError` it
+ * carries `closeCode` and `reason`; unlike it, it is a plain `Error` with a
+ * stable string `code`, and a rejected handshake's `status`, `headers` and
+ * `body`. Pass one to `readable.cancel()` or `writable.abort()` to close with
+ * its code and reason.
+ * @example
+ * ```ts
+ * try { await ws.opened; }
+ * catch (e) { if (e instanceof WebSocketError && e.status === 401) login(); }
+ * reader.cancel(new WebSocketError("done", { closeCode: 4000, reason: "bye" }));
+ * ```
+ */
+export class WebSocketError extends Error {
+  readonly closeCode: number | null;
+  readonly reason: string;
+  readonly code: string;
+  readonly status: number | null;
+  readonly headers: Headers;
+  readonly body: Uint8Array | null;
+  constructor(message = "", init: WebSocketErrorInit = {}) {
+    super(message, init.cause === undefined ? undefined : { cause: init.cause });
+    this.name = "WebSocketError";
+    this.reason = init.reason ?? "";
+    this.closeCode = init.closeCode !== undefined ? init.closeCode : this.reason !== "" ? 1000 : null;
+    this.code = init.code ?? "WS_ERR_WEBSOCKET";
+    this.status = init.status ?? null;
+    this.headers = init.headers ?? [];
+    this.body = init.body ?? null;
+  }
+}
+
+/** Options shared by both roles. Durations are in milliseconds; `null` (or 0) disables a timer. */
+export interface WebSocketSessionOptions<F extends boolean = false> extends ConnectionOptions {
+  /** Aborting it before the handshake completes fails the connection; afterwards it has no effect. */
+  signal?: AbortSignal;
+  /** Time allowed for the opening handshake. @default 10000 */
+  handshakeTimeout?: number | null;
+  /** Time allowed for the closing handshake and the peer's end of stream, after which the transport is aborted. @default 10000 */
+  closeTimeout?: number | null;
+  /** Send a keepalive ping this often. @default 20000 */
+  pingInterval?: number | null;
+  /**
+   * Close with 1011 when a keepalive ping gets no pong within this time.
+   * Time spent with reading paused because the application does not read is
+   * not counted (the pong may be waiting behind unread messages).
+   * @default 20000
+   */
+  pingTimeout?: number | null;
+  /** Answer pings with pongs. @default true */
+  autoPong?: boolean;
+  /** Called with each ping's payload. */
+  onPing?: (payload: Uint8Array) => void;
+  /** Called with each pong's payload (solicited or not). */
+  onPong?: (payload: Uint8Array) => void;
+  /** Deliver messages as {@link MessageChunk} pieces as they arrive instead of whole. @default false */
+  fragments?: F;
+  /** Bytes of received messages queued for the application before reading pauses. @default 1048576 */
+  readableHighWaterMark?: number;
+  /** Bytes of messages queued for sending before `writer.ready` waits. @default 65536 */
+  writableHighWaterMark?: number;
+  /** Extensions to offer (client) or accept (server). @default [new PerMessageDeflate()] */
+  extensions?: Extension[];
+  /** The streams implementation to build the application's streams with. @default streamsImplementation() */
+  streams?: StreamsImplementation;
+}
+
+/** Options of {@link connectWebSocket}. */
+export interface ConnectWebSocketOptions<F extends boolean = false> extends WebSocketSessionOptions<F> {
+  /** `ws://host:port/path?query`; gives `host` and `path` unless they are given. */
+  url?: string | URL;
+  /** The Host header. Required unless `url` is given. */
+  host?: string;
+  /** The request target. @default "/" (or the URL's path and query) */
+  path?: string;
+  /** Subprotocols to offer, in order of preference. @default [] */
+  protocols?: string[];
+  /** Extra request headers (Origin, Authorization, cookies...). @default [] */
+  headers?: Headers;
+  /** Largest rejection body kept for {@link WebSocketError.body}; the rest is dropped. @default 65536 */
+  maxRejectionBodySize?: number;
+}
+
+/** Accept the request: which subprotocol and extensions, and extra response headers. */
+export interface AcceptDecision {
+  /** Must be one the client offered. @default the first client offer found in `options.protocols`, else none */
+  subprotocol?: string | null;
+  /** @default options.extensions */
+  extensions?: Extension[];
+  /** Added to `options.headers`. */
+  headers?: Headers;
+}
+
+/** Reject the request with an HTTP response. */
+export interface RejectDecision {
+  status: number;
+  headers?: Headers;
+  body?: string | Uint8Array;
+}
+
+/** Options of {@link acceptWebSocket}. */
+export interface AcceptWebSocketOptions<F extends boolean = false> extends WebSocketSessionOptions<F> {
+  /** Subprotocols this server speaks; the first one the client offered is chosen. @default [] */
+  protocols?: string[];
+  /** Extra response headers on acceptance. @default [] */
+  headers?: Headers;
+  /**
+   * Decide on the request: return (or resolve to) an {@link AcceptDecision}
+   * (or nothing) to accept, a {@link RejectDecision} to reject. A throw
+   * rejects with 500.
+   */
+  handleRequest?: (request: Request) => AcceptDecision | RejectDecision | void | Promise<AcceptDecision | RejectDecision | void>;
+  /**
+   * The request, when an HTTP server already parsed it (Node's `'upgrade'`
+   * event): it is fed through `initiateUpgradeConnection` instead of being
+   * read from the transport.
+   */
+  upgradeRequest?: { headers: Headers; path: string };
+}

@@ -1,0 +1,189 @@
+/**
+ * Small pieces the session's parts share: defaults, option checks, a
+ * deferred promise, message sizes for the high-water marks, conversion of
+ * what the application writes, and byte concatenation.
+ *
+ * Invariants:
+ * - Pure helpers: nothing here holds state across calls (the one module-level
+ *   value is the platform's allocator, found once).
+ * @module
+ */
+import { BytesMessage, Message, TextMessage } from "../../protocol/events.ts";
+import { LocalProtocolError } from "../../protocol/errors.ts";
+import type { Extension } from "../../protocol/extensions/extension.ts";
+import { PerMessageDeflate } from "../../protocol/extensions/index.ts";
+import type { ConnectionOptions } from "../../protocol/options.ts";
+import { duration } from "../timers.ts";
+import type { AnyMessage, WebSocketCloseInfo } from "./types.ts";
+
+export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
+export const DEFAULT_CLOSE_TIMEOUT = 10_000;
+export const DEFAULT_PING_INTERVAL = 20_000;
+export const DEFAULT_PING_TIMEOUT = 20_000;
+export const DEFAULT_READABLE_HWM = 1024 * 1024;
+export const DEFAULT_WRITABLE_HWM = 64 * 1024;
+export const DEFAULT_MAX_REJECTION_BODY = 64 * 1024;
+export const MAX_CLOSE_REASON_BYTES = 123;
+export const HANDSHAKE_COPY_LIMIT = 256 * 1024;
+/** Connection.sendParts leaves a server's binary payload uncopied from this size on (smaller ones are cheaper copied). */
+export const BORROW_MIN = 16 * 1024;
+export const EMPTY = new Uint8Array(0);
+export const encoder = new TextEncoder();
+export const noop = (): void => {};
+
+export type Phase = "handshake" | "open" | "closing" | "done";
+export type Outcome = { ok: WebSocketCloseInfo } | { error: unknown };
+
+export interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (error: unknown) => void;
+}
+export function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  // Callers may never look at a promise (say `closed` after `opened`
+  // rejected): mark it handled so Node does not crash the process on it.
+  promise.catch(noop);
+  return { promise, resolve, reject };
+}
+
+export interface PendingPing {
+  key: string;
+  sentAt: number;
+  resolve: (rtt: number) => void;
+  reject: (error: unknown) => void;
+}
+
+export const now: () => number =
+  typeof performance !== "undefined" && typeof performance.now === "function" ? () => performance.now() : () => Date.now();
+
+/**
+ * Call an application callback without letting its exception unwind through
+ * the session (which would leave events half-handled): it is rethrown on its
+ * own, as an uncaught error, like a throwing event listener's.
+ */
+export function callBack(callback: ((payload: Uint8Array) => void) | undefined, payload: Uint8Array): void {
+  if (callback === undefined) return;
+  try {
+    callback(payload);
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error;
+    });
+  }
+}
+
+export function payloadKey(payload: Uint8Array): string {
+  let key = "";
+  for (let i = 0; i < payload.length; i++) key += String.fromCharCode(payload[i]!);
+  return key;
+}
+
+/** Size of a queued message for the high-water marks (UTF-16 units for strings: cheap, and close enough). */
+export function messageSize(chunk: unknown): number {
+  // At least 1, so that an empty queue is exactly `desiredSize === highWaterMark`.
+  if (typeof chunk === "string") return Math.max(1, chunk.length);
+  if (chunk instanceof Message) return messageSize(chunk.data);
+  if (ArrayBuffer.isView(chunk) || chunk instanceof ArrayBuffer) return Math.max(1, chunk.byteLength);
+  return 1;
+}
+
+/** RFC 6455 §7.4: the codes an endpoint may put in a close frame (and that wsproto peers accept). */
+export function isSendableCloseCode(code: number): boolean {
+  if (!Number.isInteger(code)) return false;
+  if (code >= 3000 && code <= 4999) return true;
+  return code >= 1000 && code <= 1013 && code !== 1004 && code !== 1005 && code !== 1006;
+}
+
+export function toMessage(chunk: unknown): AnyMessage {
+  if (typeof chunk === "string") return new TextMessage({ data: chunk });
+  if (chunk instanceof Uint8Array) return new BytesMessage({ data: chunk });
+  if (chunk instanceof Message) return chunk;
+  if (ArrayBuffer.isView(chunk)) {
+    return new BytesMessage({ data: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) });
+  }
+  if (chunk instanceof ArrayBuffer) return new BytesMessage({ data: new Uint8Array(chunk) });
+  throw new LocalProtocolError(
+    `A WebSocket message must be a string, bytes or a Message, got ${chunk === null ? "null" : typeof chunk}`,
+    "WS_ERR_INVALID_MESSAGE",
+  );
+}
+
+/**
+ * An uninitialised byte array where the platform has one (Node, Bun and Deno
+ * have `Buffer.allocUnsafeSlow`, found at run time, never imported): a
+ * message assembled from pieces is written over in full, so zero-filling it
+ * first would only cost a second pass over its bytes.
+ */
+export const allocUninitialised: (size: number) => Uint8Array = (() => {
+  const buffer = (globalThis as { Buffer?: { allocUnsafeSlow?: (size: number) => Uint8Array } }).Buffer;
+  const allocUnsafeSlow = buffer?.allocUnsafeSlow;
+  if (typeof allocUnsafeSlow !== "function") return (size: number) => new Uint8Array(size);
+  return (size: number) => {
+    // Hand out a plain Uint8Array view: a Buffer's slice() shares memory, which users of Uint8Array do not expect.
+    const b = allocUnsafeSlow.call(buffer, size);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  };
+})();
+
+export function concat(parts: Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = allocUninitialised(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/** The value of header `name` in an HTTP head we produced (for the server's negotiated extensions). */
+export function headerOfHead(parts: readonly Uint8Array[], name: string): string {
+  const decoder = new TextDecoder("latin1");
+  let text = "";
+  for (const part of parts) text += decoder.decode(part, { stream: true });
+  const values: string[] = [];
+  for (const line of text.split("\n")) {
+    const trimmed = line.trim();
+    if (trimmed === "") break; // the end of the head
+    const colon = trimmed.indexOf(":");
+    if (colon > 0 && trimmed.slice(0, colon).trim().toLowerCase() === name) values.push(trimmed.slice(colon + 1).trim());
+  }
+  return values.join(", ");
+}
+
+export function positiveOption(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!(value >= 0)) {
+    throw new LocalProtocolError(`${name} must be a non-negative number, got ${String(value)}`, "WS_ERR_INVALID_OPTION");
+  }
+  return value;
+}
+
+export function timeoutOption(value: number | null | undefined, fallback: number, name: string): number {
+  if (typeof value === "number" && !(value >= 0)) {
+    throw new LocalProtocolError(`${name} must be a non-negative number or null, got ${String(value)}`, "WS_ERR_INVALID_OPTION");
+  }
+  return duration(value, fallback);
+}
+
+/** What both roles offer or accept when `extensions` is not given: permessage-deflate, compressing messages of 1 KiB and more (as `ws` does). */
+export function defaultExtensions(): Extension[] {
+  return [new PerMessageDeflate({ threshold: 1024 })];
+}
+
+export function connectionOptions(options: ConnectionOptions): ConnectionOptions {
+  const picked: ConnectionOptions = {};
+  if (options.maxMessageSize !== undefined) picked.maxMessageSize = options.maxMessageSize;
+  if (options.maxFrameSize !== undefined) picked.maxFrameSize = options.maxFrameSize;
+  if (options.maxHandshakeSize !== undefined) picked.maxHandshakeSize = options.maxHandshakeSize;
+  if (options.maxHeaders !== undefined) picked.maxHeaders = options.maxHeaders;
+  if (options.random !== undefined) picked.random = options.random;
+  return picked;
+}
+
