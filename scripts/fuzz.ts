@@ -57,6 +57,8 @@ const sampler = setInterval(() => {
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
 }, 200);
 const hangMs = Number(values["hang-seconds"]) * 1000;
+/** How long a worker may take to load its targets before its first input. */
+const STARTUP_LIMIT_MS = 120_000;
 
 /** Run one target in a worker; a worker whose input counter stops moving for `hangMs` is stopped and its input reported. */
 function runInWorker(job: Omit<WorkerJob, "control" | "current">): Promise<TargetStats> {
@@ -72,6 +74,16 @@ function runInWorker(job: Omit<WorkerJob, "control" | "current">): Promise<Targe
     let lastMove = performance.now();
     const watchdog = setInterval(() => {
       const now = Atomics.load(counter, 0);
+      // The hang clock starts with the first input: a worker still starting up
+      // (loading and compiling the targets, slow on a loaded machine) has no
+      // input to blame. Start-up itself is bounded separately.
+      if (now === 0) {
+        if (performance.now() - started < STARTUP_LIMIT_MS) return;
+        clearInterval(watchdog);
+        void worker.terminate();
+        reject(new Error(`fuzz worker for ${job.target} did not start within ${STARTUP_LIMIT_MS / 1000} s`));
+        return;
+      }
       if (now !== last) {
         last = now;
         lastMove = performance.now();
