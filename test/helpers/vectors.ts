@@ -1,8 +1,7 @@
 /**
  * A runner for the wsproto 1.2 conformance vectors
- * (test/fixtures/wsproto-1.2-vectors.json, a copy of
- * /work/shared/conformance/wsproto-1.2-vectors.json; its `conventions` key
- * explains the format).
+ * (test/fixtures/wsproto-1.2-vectors.json, committed here; its
+ * `conventions` key explains the format).
  *
  * Generic over the object under test: anything with `state`, `send`,
  * `receiveData`, `events` (and `initiateUpgradeConnection` for handshake
