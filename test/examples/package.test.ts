@@ -59,8 +59,9 @@ t.test("package.json: entry points, engines, metadata, dependency ranges; no top
     readFileSync(file, "utf8")
       .split("\n")
       .forEach((line, i) => {
-        // A statement at column 0 (module level) that awaits.
-        if (/^(?!\s|\*|\/\/|\/\*)(?:export\s+)?(?:(?:const|let|var)\b[^=]*=\s*|for\s+)?await\b/.test(line)) {
+        // A statement at column 0 (module level) that awaits outside an async function on the same line.
+        const code = line.replace(/\/\/.*$/, "");
+        if (/^(?:export\s+)?(?:const|let|var|await|for)\b/.test(code) && /\bawait\b/.test(code) && !/\basync\b/.test(code)) {
           offenders.push(`${file.slice(ROOT.length)}:${i + 1}`);
         }
       });
