@@ -3,7 +3,7 @@
 // the entry's sources for the browser (esm, minified), and the size is
 // reported raw, minified and min+gzip (level 9). `wsproto/node` is bundled
 // for Node (its `node:*` imports stay external). The README's table comes
-// from this output.
+// from this output; `--json` prints the figures and each bundle's input files.
 import { build } from "esbuild";
 import { gzipSync } from "node:zlib";
 
@@ -33,11 +33,14 @@ export async function measure(entry, platform) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
-  console.log("| entry | platform | minified | min+gzip |");
-  console.log("| --- | --- | ---: | ---: |");
-  for (const [name, entry, platform] of entries) {
-    const { min, gzip } = await measure(entry, platform);
-    console.log(`| \`${name}\` | ${platform} | ${kb(min)} | ${kb(gzip)} |`);
+  const results = [];
+  for (const [name, entry, platform] of entries) results.push({ name, platform, ...(await measure(entry, platform)) });
+  if (process.argv.includes("--json")) {
+    console.log(JSON.stringify(results));
+  } else {
+    const kb = (n) => `${(n / 1024).toFixed(1)} KB`;
+    console.log("| entry | platform | minified | min+gzip |");
+    console.log("| --- | --- | ---: | ---: |");
+    for (const r of results) console.log(`| \`${r.name}\` | ${r.platform} | ${kb(r.min)} | ${kb(r.gzip)} |`);
   }
 }
