@@ -1,7 +1,8 @@
 /**
  * A command-line client in the spirit of `wscat -c` / `websocat`:
  *
- *   npx tsx examples/client.ts URL [--deflate] [--subprotocol P]
+ *   npx tsx examples/client.ts URL [--deflate] [--subprotocol P]...
+ *   npx tsx examples/client.ts --help
  *
  * Sends each line of standard input as a text message and prints each
  * message received as one line on standard output (binary messages as
@@ -24,18 +25,50 @@ function fail(message: string): never {
   process.exit(1);
 }
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    deflate: { type: "boolean", default: false },
-    subprotocol: { type: "string", multiple: true, default: [] },
-  },
-});
-const url = positionals[0];
-if (url === undefined || positionals.length > 1) {
-  process.stderr.write("usage: client.ts URL [--deflate] [--subprotocol P]\n");
+const USAGE = "usage: client.ts URL [--deflate] [--subprotocol P]...";
+const HELP = `${USAGE}
+
+Connects to URL (ws:// or wss://), sends each line of standard input as a
+text message and prints each message received as one line (binary ones as
+<binary N bytes: hex>). At the end of input it closes with 1000 and exits 0;
+any failure exits 1 with the reason on standard error.
+
+options:
+  --deflate         offer permessage-deflate
+  --subprotocol P   offer subprotocol P (repeat for several, in order)
+  -h, --help        print this help and exit
+`;
+
+/** A usage error: one line saying what is wrong, the usage line, exit 2 (no stack trace). */
+function usageError(message: string): never {
+  process.stderr.write(`client: ${message}\n${USAGE}\nTry 'client.ts --help' for more.\n`);
   process.exit(2);
 }
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        deflate: { type: "boolean", default: false },
+        subprotocol: { type: "string", multiple: true, default: [] },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    });
+  } catch (e) {
+    // node:util's messages, less the advice about "--" that does not apply here.
+    return usageError((e instanceof Error ? e.message : String(e)).split(". To specify")[0]!.replace(/^Option/, "option").replace(/^Unknown/, "unknown"));
+  }
+}
+
+const { values, positionals } = parseCommandLine();
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (positionals.length === 0) usageError("a URL is required");
+if (positionals.length > 1) usageError(`one URL expected, got ${positionals.length}: ${positionals.join(" ")}`);
+const url = positionals[0];
 
 function describe(error: unknown): string {
   if (error instanceof WebSocketError) {

@@ -1,7 +1,8 @@
 /**
  * An echo server in the spirit of `websocat -s` / `wscat -l`:
  *
- *   npx tsx examples/echo-server.ts --port 8080 [--host 127.0.0.1]
+ *   npx tsx examples/echo-server.ts --port 8080 [--host 127.0.0.1] [--quiet]
+ *   npx tsx examples/echo-server.ts --help
  *
  * `--port 0` picks a free port. Prints `listening on ws://HOST:PORT/` once
  * ready, accepts a WebSocket on any path (permessage-deflate when the client
@@ -20,16 +21,50 @@ import { CloseReason, PerMessageDeflate } from "../src/index.ts";
 import { acceptWebSocket, type WebSocketSession } from "../src/streams/index.ts";
 import { fromNodeSocket } from "../src/streams/node.ts";
 
-const { values } = parseArgs({
-  options: {
-    port: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-    quiet: { type: "boolean", default: false },
-  },
-});
-if (values.port === undefined || !/^\d+$/.test(values.port)) {
-  process.stderr.write("usage: echo-server.ts --port N [--host H]\n");
+const USAGE = "usage: echo-server.ts --port N [--host H] [--quiet]";
+const HELP = `${USAGE}
+
+A WebSocket echo server: every message comes back with its type, pings are
+answered, close handshakes completed; SIGTERM or SIGINT closes every
+connection with 1001 and exits 0.
+
+options:
+  --port N     the TCP port to listen on, 0 to pick a free one (required)
+  --host H     the address to bind (default 127.0.0.1)
+  --quiet      no log lines on standard error
+  -h, --help   print this help and exit
+`;
+
+/** A usage error: one line saying what is wrong, the usage line, exit 2 (no stack trace). */
+function usageError(message: string): never {
+  process.stderr.write(`echo-server: ${message}\n${USAGE}\nTry 'echo-server.ts --help' for more.\n`);
   process.exit(2);
+}
+
+function parseCommandLine() {
+  try {
+    return parseArgs({
+      options: {
+        port: { type: "string" },
+        host: { type: "string", default: "127.0.0.1" },
+        quiet: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (e) {
+    // node:util's messages, less the advice about "--" that does not apply here.
+    return usageError((e instanceof Error ? e.message : String(e)).split(". To specify")[0]!.replace(/^Option/, "option").replace(/^Unknown/, "unknown"));
+  }
+}
+
+const values = parseCommandLine();
+if (values.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+if (values.port === undefined) usageError("--port is required");
+if (!/^\d{1,5}$/.test(values.port) || Number(values.port) > 65535) {
+  usageError(`--port must be a number from 0 to 65535, not ${JSON.stringify(values.port)}`);
 }
 
 const log = (line: string) => {

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Extract every ```ts code block of README.md into .test-tmp/readme/*.ts so
 // that the type check of `npm test` covers them. A block may import from
-// "wsproto", "wsproto/node" or "wsproto/streams" as a user would.
+// "wsproto", "wsproto/protocol", "wsproto/node" or "wsproto/streams" as a
+// user would.
 import { readFileSync, writeFileSync, mkdirSync, rmSync, existsSync } from "node:fs";
 import { join } from "node:path";
 
@@ -20,6 +21,7 @@ if (existsSync(readme)) {
     const body = m[1]
       .replaceAll(/from "wsproto\/node"/g, `from "../../src/streams/node.ts"`)
       .replaceAll(/from "wsproto\/streams"/g, `from "../../src/streams/index.ts"`)
+      .replaceAll(/from "wsproto\/protocol"/g, `from "../../src/protocol/index.ts"`)
       .replaceAll(/from "wsproto"/g, `from "../../src/index.ts"`);
     writeFileSync(join(out, `block-${String(n).padStart(2, "0")}.ts`), `// README.md block ${n}\nexport {};\n${body}`);
   }

@@ -11,7 +11,8 @@
  *   every payload piece, control frames too, `frameInboundComplete` when a
  *   frame's payload is complete, its bytes appended), outbound in reverse
  *   list order for every frame (`frameOutbound`). A hook returning a number
- *   fails the connection with that close code ("error in extension").
+ *   fails the connection with that close code ("error in extension", as
+ *   wsproto says; a 1009 says which limit instead, see `#hookFailed`).
  * - Sending validates everything before anything changes: a refused send
  *   leaves the outbound message state as it was and draws no random bytes.
  * @module
@@ -215,13 +216,13 @@ export class FrameProtocol implements FrameReaderHooks {
     const view = this.#view!;
     for (const ext of exts) {
       const result = guard(() => ext.frameInboundPayloadData(view, payload));
-      if (typeof result === "number") throw new ParseFailed("error in extension", result);
+      if (typeof result === "number") throw this.#hookFailed(ext, result);
       payload = result;
     }
     if (finished) {
       for (const ext of exts) {
         const result = guard(() => ext.frameInboundComplete(view, fin));
-        if (typeof result === "number") throw new ParseFailed("error in extension", result);
+        if (typeof result === "number") throw this.#hookFailed(ext, result);
         if (result !== null && result.length !== 0) payload = concat(payload, result);
       }
     }
@@ -240,7 +241,7 @@ export class FrameProtocol implements FrameReaderHooks {
       const view = this.#view!;
       for (const ext of exts) {
         const result = guard(() => ext.frameInboundHeader(view, opcode, bits, length));
-        if (typeof result === "number") throw new ParseFailed("error in extension", result);
+        if (typeof result === "number") throw this.#hookFailed(ext, result);
         claimed |= rsvNumber(result);
       }
     }
@@ -272,6 +273,21 @@ export class FrameProtocol implements FrameReaderHooks {
       }
       if (total > this.#maxMessageSize) throw this.#tooBig(total);
     }
+  }
+
+  /**
+   * The failure for a hook that returned `code`. The reason is sent to the
+   * peer: a 1009 (permessage-deflate inflating past the limit) names the
+   * limit; other codes keep wsproto's "error in extension".
+   */
+  #hookFailed(ext: Extension, code: number): ParseFailed {
+    if (code === CloseReason.MESSAGE_TOO_BIG) {
+      return new ParseFailed(
+        `Message exceeds maxMessageSize (${this.#maxMessageSize}) once decoded by ${ext.name}`,
+        CloseReason.MESSAGE_TOO_BIG,
+      );
+    }
+    return new ParseFailed("error in extension", code);
   }
 
   #tooBig(total: number): ParseFailed {

@@ -543,13 +543,46 @@ export function writeRequestHead(method: string, target: string, headers: Header
   return writeHead(`${method} ${target} HTTP/1.1`, headers);
 }
 
+// RFC 9110 §15: the reason phrases of the status codes a WebSocket server
+// sends or an application is likely to reject with.
+const REASONS: ReadonlyMap<number, string> = new Map([
+  [100, "Continue"], [101, "Switching Protocols"],
+  [200, "OK"], [201, "Created"], [202, "Accepted"], [204, "No Content"],
+  [301, "Moved Permanently"], [302, "Found"], [303, "See Other"], [304, "Not Modified"],
+  [307, "Temporary Redirect"], [308, "Permanent Redirect"],
+  [400, "Bad Request"], [401, "Unauthorized"], [402, "Payment Required"], [403, "Forbidden"], [404, "Not Found"],
+  [405, "Method Not Allowed"], [406, "Not Acceptable"], [407, "Proxy Authentication Required"],
+  [408, "Request Timeout"], [409, "Conflict"], [410, "Gone"], [411, "Length Required"], [413, "Content Too Large"],
+  [414, "URI Too Long"], [415, "Unsupported Media Type"], [421, "Misdirected Request"], [426, "Upgrade Required"],
+  [428, "Precondition Required"], [429, "Too Many Requests"], [431, "Request Header Fields Too Large"],
+  [500, "Internal Server Error"], [501, "Not Implemented"], [502, "Bad Gateway"], [503, "Service Unavailable"],
+  [504, "Gateway Timeout"], [505, "HTTP Version Not Supported"],
+]);
+const CLASS_REASONS = ["Unknown", "Informational", "Success", "Redirection", "Client Error", "Server Error"];
+
 /**
- * Serialize a response head. The status line is `HTTP/1.1 <code> ` with an
- * empty reason phrase, byte for byte what wsproto 1.2 sends.
+ * The reason phrase sent after `statusCode` on our status lines: RFC 9110's
+ * name for the code, else the name of its class ("Client Error"), else
+ * "Unknown". Never empty: some clients reject `HTTP/1.1 101 ` (RFC 9112 §4
+ * allows it, but a reason phrase costs nothing).
+ * @example
+ * ```ts
+ * reasonPhrase(101); // "Switching Protocols"
+ * reasonPhrase(499); // "Client Error"
+ * ```
+ */
+export function reasonPhrase(statusCode: number): string {
+  return REASONS.get(statusCode) ?? CLASS_REASONS[Math.floor(statusCode / 100)] ?? "Unknown";
+}
+
+/**
+ * Serialize a response head. The status line is `HTTP/1.1 <code> <reason>`
+ * with the code's reason phrase ({@link reasonPhrase}); wsproto 1.2 sends an
+ * empty one, which some clients reject.
  * @throws LocalProtocolError if the status or a header is invalid.
  * @example
  * ```ts
- * writeResponseHead(403, [["content-length", "0"]]); // "HTTP/1.1 403 \r\ncontent-length: 0\r\n\r\n"
+ * writeResponseHead(403, [["content-length", "0"]]); // "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n"
  * ```
  */
 export function writeResponseHead(statusCode: number, headers: Headers): Uint8Array {
@@ -557,7 +590,7 @@ export function writeResponseHead(statusCode: number, headers: Headers): Uint8Ar
     throw new LocalProtocolError(`Illegal status code ${String(statusCode)}`, "WS_ERR_INVALID_STATUS");
   }
   validateHeaders(headers);
-  return writeHead(`HTTP/1.1 ${statusCode} `, headers);
+  return writeHead(`HTTP/1.1 ${statusCode} ${reasonPhrase(statusCode)}`, headers);
 }
 
 /**

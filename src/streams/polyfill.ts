@@ -3,17 +3,21 @@
  * with.
  *
  * Invariant: every stream this layer creates comes from ONE implementation,
- * the current one. It is the platform's (global `ReadableStream`,
- * `WritableStream`, `TransformStream`) when the platform has all three;
- * otherwise `web-streams-polyfill` is loaded once, at module load, as a
- * ponyfill (it never patches globals). A user whose transport streams come
- * from another implementation (say a polyfill in an old browser) injects it
- * with {@link useStreamsImplementation}, so that `pipeTo` between their
- * streams and ours never crosses implementations. The layer itself only
- * touches a transport through `getReader()` / `getWriter()`, which work
- * across implementations.
+ * the current one. By default it is the platform's (global `ReadableStream`,
+ * `WritableStream`, `TransformStream`), looked up when a stream is first
+ * needed, never at module load: importing this module has no side effect and
+ * no top-level `await`, so every entry point loads through `require()` and
+ * bundles as esm, cjs or iife. No polyfill is ever imported here: on a
+ * platform without global streams, or when the application's transport
+ * streams come from another implementation, the application injects one with
+ * {@link useStreamsImplementation} (for example `web-streams-polyfill`), so
+ * that `pipeTo` between its streams and ours never crosses implementations
+ * and a bundle that does not ask for a polyfill contains none. The layer
+ * itself only touches a transport through `getReader()` / `getWriter()`,
+ * which work across implementations.
  * @module
  */
+import { LocalProtocolError } from "../protocol/errors.ts";
 
 /** The three constructors the streams layer needs. */
 export interface StreamsImplementation {
@@ -29,23 +33,14 @@ function fromGlobals(): StreamsImplementation | null {
   return { ReadableStream: g.ReadableStream, WritableStream: g.WritableStream, TransformStream: g.TransformStream };
 }
 
-async function loadPolyfill(): Promise<StreamsImplementation> {
-  // Loaded only on platforms without global streams; a ponyfill, so the
-  // globals (if some of them exist) are left alone and never mixed in.
-  const ponyfill = (await import("web-streams-polyfill")) as unknown as StreamsImplementation;
-  return {
-    ReadableStream: ponyfill.ReadableStream,
-    WritableStream: ponyfill.WritableStream,
-    TransformStream: ponyfill.TransformStream,
-  };
-}
-
-const nativeStreams = fromGlobals();
-const defaultStreams: StreamsImplementation = nativeStreams ?? (await loadPolyfill());
-let current = defaultStreams;
+let injected: StreamsImplementation | null = null;
+let native: StreamsImplementation | null = null;
 
 /**
- * The implementation the streams layer currently builds its streams with.
+ * The implementation the streams layer currently builds its streams with:
+ * the injected one, else the platform's globals. Throws a
+ * `LocalProtocolError` (code `WS_ERR_NO_STREAMS`) when neither exists,
+ * saying how to inject one.
  * @example
  * ```ts
  * import { streamsImplementation } from "wsproto/streams";
@@ -53,25 +48,34 @@ let current = defaultStreams;
  * ```
  */
 export function streamsImplementation(): StreamsImplementation {
-  return current;
+  if (injected) return injected;
+  native ??= fromGlobals();
+  if (native) return native;
+  throw new LocalProtocolError(
+    "This platform has no global ReadableStream, WritableStream and TransformStream: " +
+      'install one and pass it to useStreamsImplementation() first, e.g. useStreamsImplementation(await import("web-streams-polyfill"))',
+    "WS_ERR_NO_STREAMS",
+  );
 }
 
 /**
  * Use `impl` for every stream created from now on (codecs, WebSocket
  * sessions, the Node adapter). Pass the implementation your transport's
- * streams come from; pass `null` to go back to the default.
+ * streams come from, or a polyfill where the platform has no global
+ * streams; pass `null` to go back to the platform's.
  * @example
  * ```ts
  * import * as polyfill from "web-streams-polyfill";
- * import { useStreamsImplementation } from "wsproto/streams";
+ * import { useStreamsImplementation, type StreamsImplementation } from "wsproto/streams";
  * useStreamsImplementation(polyfill as unknown as StreamsImplementation);
  * ```
  */
 export function useStreamsImplementation(impl: StreamsImplementation | null): void {
-  current = impl ?? defaultStreams;
+  injected = impl;
 }
 
 /** `true` when the platform has global WHATWG streams (no polyfill needed). */
 export function hasNativeStreams(): boolean {
-  return nativeStreams !== null;
+  native ??= fromGlobals();
+  return native !== null;
 }

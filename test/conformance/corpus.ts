@@ -1,6 +1,6 @@
 /**
  * The conformance corpus: Autobahn|Testsuite's case sections 1-7, 9, 10, 12
- * and 13 (see /work/shared/conformance/autobahn-cases.md), rewritten as
+ * and 13 (Autobahn's case catalogue), rewritten as
  * scripts for the raw peer, plus a few extra cases the brief asks for
  * (marked `extra`): wrong masking direction, 64-bit lengths with the top bit
  * set, slow 1-byte fragments, and every 6.5-6.23 UTF-8 vector split at every
@@ -19,13 +19,11 @@
  * pauses that matter (6.4 fail-fast, 5.19) keep their meaning.
  * @module
  */
-import { fileURLToPath } from "node:url";
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import { closePayload, OP } from "./raw-frame.ts";
 import type { FrameSpec } from "./raw-frame.ts";
 import type { ExtensionItem } from "./raw-handshake.ts";
 import type { RawPeer, Received } from "./raw-peer.ts";
+import { payload, type PayloadName } from "./payloads.ts";
 
 /** A verdict label, as Autobahn names them. */
 export type Label = "OK" | "NON-STRICT";
@@ -1043,23 +1041,13 @@ function checkEcho(echo: Received | null, msg: Buffer, binary: boolean, i: numbe
 // ---- 12 / 13. permessage-deflate -------------------------------------------------------
 
 /**
- * Where the payload corpora of sections 12/13 live: `$AUTOBAHN_TESTDATA`, else
- * the project's shared folder beside the checkout (`../shared/conformance/
- * autobahn-testdata`, as on the developers' machines and in CI). They are not
- * copied into the repository: the PDF and the bitmap are not ours to
- * redistribute. A missing folder fails the cases loudly (ENOENT), never skips.
+ * The payload corpora of sections 12/13 are generated in the repository
+ * (`payloads.ts`: JSON, HTML, text, bitmap, PDF of the sizes and character
+ * of Autobahn's files), so the corpus needs nothing outside the checkout.
  */
-const TESTDATA_DIR =
-  process.env["AUTOBAHN_TESTDATA"] ??
-  fileURLToPath(new URL("../../../shared/conformance/autobahn-testdata/", import.meta.url));
-const dataCache = new Map<string, Buffer>();
-function testdata(file: string): Buffer {
-  let b = dataCache.get(file);
-  if (!b) {
-    b = readFileSync(join(TESTDATA_DIR, file));
-    dataCache.set(file, b);
-  }
-  return b;
+function testdata(file: PayloadName): Buffer {
+  const b = payload(file);
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 /** Autobahn's 18 rows: payload length, auto-fragment size (0 = none). */
@@ -1075,7 +1063,7 @@ export function pmdCount(len: number, full: boolean, budget = 256 * 1024, maxCou
 }
 
 /** Slicer over a test file: the next LEN bytes (binary) or characters (text), wrapping around. */
-function slicer(file: string, binary: boolean, len: number): () => Buffer {
+function slicer(file: PayloadName, binary: boolean, len: number): () => Buffer {
   const data = testdata(file);
   if (binary) {
     let ptr = 0;
@@ -1149,7 +1137,7 @@ export const PMD_PARAMS: Array<[string, string, DeflateSetup]> = [
 ];
 
 /** Build the bulk compression cases of one 12.x / 13.x group. */
-function pmdGroup(group: string, prefix: string, desc: string, file: string, binary: boolean, setup: DeflateSetup): void {
+function pmdGroup(group: string, prefix: string, desc: string, file: PayloadName, binary: boolean, setup: DeflateSetup): void {
   PMD_ROWS.forEach(([len, frag], i) => {
     add({
       id: `${prefix}.${i + 1}`,
@@ -1189,15 +1177,15 @@ function describeParams(p: RawPeer): string {
 
 {
   const plain: DeflateSetup = { clientOffer: BASE_OFFER, serverAccept: accept1 };
-  const sets: Array<[string, string, boolean]> = [
-    ["data1.json", "JSON", false],
-    ["lena512.bmp", "bitmap", true],
-    ["pg2229.txt", "Faust (text file sent as binary)", true],
-    ["data1.html", "HTML", false],
-    ["10.1.1.105.5439.pdf", "PDF", true],
+  const sets: Array<[PayloadName, string, boolean]> = [
+    ["corpus.json", "JSON", false],
+    ["corpus.bmp", "bitmap", true],
+    ["corpus.txt", "prose (text file sent as binary)", true],
+    ["corpus.html", "HTML", false],
+    ["corpus.pdf", "PDF", true],
   ];
   sets.forEach(([file, desc, binary], i) => pmdGroup("12", `12.${i + 1}`, desc, file, binary, plain));
-  for (const [prefix, desc, setup] of PMD_PARAMS) pmdGroup("13", prefix, desc, "data1.json", false, setup);
+  for (const [prefix, desc, setup] of PMD_PARAMS) pmdGroup("13", prefix, desc, "corpus.json", false, setup);
 }
 
 /** Every case, in Autobahn's order. */

@@ -98,3 +98,29 @@ t.test("client.ts reports failures on stderr with a non-zero exit", async (t) =>
   t.equal(status.code, 1, "server-initiated 4500 with stdin open: exit 1");
   t.match(p.stderr(), /4500 "go away"/, "the code and reason on stderr");
 });
+
+t.test("--help prints the usage and exits 0; a bad command line says what is wrong and exits 2 (no stack trace)", async (t) => {
+  const cases: Array<[string, string[], number, RegExp, RegExp]> = [
+    // [program, arguments, exit code, stdout, stderr]
+    ["client.ts", ["--help"], 0, /^usage: client\.ts URL \[--deflate\] \[--subprotocol P\]\.\.\.\n\n[^]*--subprotocol P[^]*-h, --help/, /^$/],
+    ["client.ts", ["-h"], 0, /^usage: client\.ts URL/, /^$/],
+    ["client.ts", [], 2, /^$/, /^client: a URL is required\nusage: client\.ts URL .*\nTry 'client\.ts --help' for more\.\n$/],
+    ["client.ts", ["--bogus", "ws://127.0.0.1:1/"], 2, /^$/, /^client: unknown option '--bogus'\nusage: /],
+    ["client.ts", ["ws://127.0.0.1:1/", "ws://127.0.0.1:2/"], 2, /^$/, /^client: one URL expected, got 2: ws:\/\/127\.0\.0\.1:1\/ ws:\/\/127\.0\.0\.1:2\/\nusage: /],
+    ["client.ts", ["ws://127.0.0.1:1/", "--subprotocol"], 2, /^$/, /^client: option '--subprotocol <value>' argument missing\nusage: /],
+    ["client.ts", ["not a url"], 1, /^$/, /^client: Invalid WebSocket URL: not a url \(WS_ERR_INVALID_URL\)\n$/],
+    ["echo-server.ts", ["--help"], 0, /^usage: echo-server\.ts --port N \[--host H\] \[--quiet\]\n\n[^]*--port N[^]*-h, --help/, /^$/],
+    ["echo-server.ts", [], 2, /^$/, /^echo-server: --port is required\nusage: echo-server\.ts --port N .*\nTry 'echo-server\.ts --help' for more\.\n$/],
+    ["echo-server.ts", ["--port", "http"], 2, /^$/, /^echo-server: --port must be a number from 0 to 65535, not "http"\nusage: /],
+    ["echo-server.ts", ["--port", "65536"], 2, /^$/, /^echo-server: --port must be a number from 0 to 65535, not "65536"\nusage: /],
+    ["echo-server.ts", ["--port", "0", "--verbose"], 2, /^$/, /^echo-server: unknown option '--verbose'\nusage: /],
+  ];
+  for (const [program, args, code, stdout, stderr] of cases) {
+    const what = `${program} ${args.join(" ")}`.trim();
+    const r = await runPeer(t, BIN.node, tsx(`examples/${program}`, ...args), { stdin: "", timeoutMs: 30000 });
+    t.equal(r.code, code, says(r.code === code, `${what}: exit ${code}`, r));
+    t.match(r.stdout, stdout, `${what}: standard output`);
+    t.match(r.stderr, stderr, `${what}: standard error`);
+    t.notMatch(r.stderr, /\n\s+at /, `${what}: no stack trace`);
+  }
+});

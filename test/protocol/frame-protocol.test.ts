@@ -141,6 +141,22 @@ t.test("a hook returning a close code fails the connection with it (error in ext
   }
 });
 
+t.test("a hook returning 1009 (a message too big once decoded) says which limit, in every hook", async (t) => {
+  for (const where of ["header", "payload", "complete"] as const) {
+    const a = new Recorder("x-squeeze", []);
+    if (where === "header") a.headerResult = 1009;
+    if (where === "payload") a.payloadResult = 1009;
+    if (where === "complete") a.completeResult = 1009;
+    const p = proto(true, [a], { maxMessageSize: 4096 });
+    p.receiveBytes(frame(0x81, "q"));
+    t.same(
+      summary(drain(p)),
+      [["close", 1009, "Message exceeds maxMessageSize (4096) once decoded by x-squeeze", "protocol-error"]],
+      where,
+    );
+  }
+});
+
 t.test("a hook that throws fails the connection with 1011 instead of escaping", async (t) => {
   for (const where of ["header", "payload"]) {
     const a = new Recorder("a", []);

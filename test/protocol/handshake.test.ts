@@ -416,7 +416,7 @@ t.test("server: a valid request becomes a Request event; accept sends the 101", 
   const bytes = hs.send(new AcceptConnection({ subprotocol: "superchat", extraHeaders: [["Set-Cookie", "a=b"]] }));
   t.equal(
     dec(bytes),
-    `HTTP/1.1 101 \r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\nSec-WebSocket-Protocol: superchat\r\nSet-Cookie: a=b\r\n\r\n`,
+    `HTTP/1.1 101 Switching Protocols\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${ACCEPT}\r\nSec-WebSocket-Protocol: superchat\r\nSet-Cookie: a=b\r\n\r\n`,
   );
   t.equal(hs.state, ConnectionState.OPEN);
   t.equal(hs.subprotocol, "superchat");
@@ -441,7 +441,7 @@ t.test("server: bytes before the accept are bounded", async (t) => {
   hs.receiveData(enc(request()));
   hs.receiveData(new Uint8Array(1000));
   rpe(t, () => hs.receiveData(new Uint8Array(100)), /before the handshake completed/, 400, "WS_ERR_HANDSHAKE_TOO_LARGE");
-  t.equal(dec(hs.send(new RejectConnection())), "HTTP/1.1 400 \r\ncontent-length: 0\r\n\r\n");
+  t.equal(dec(hs.send(new RejectConnection())), "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
 });
 
 t.test("server: request validation, in wsproto's order, with its hints", async (t) => {
@@ -482,7 +482,7 @@ t.test("server: request validation, in wsproto's order, with its hints", async (
       rpe(t, () => hs.receiveData(enc("more")), message, status);
       lpe(t, () => hs.send(new AcceptConnection()), /INVALID_STATE/, "accept is impossible");
       const reply = hs.send(e!.eventHint!);
-      t.match(dec(reply), new RegExp(`^HTTP/1\\.1 ${status} \\r\\n`));
+      t.match(dec(reply), new RegExp(`^HTTP/1\\.1 ${status} ${({ 400: "Bad Request", 426: "Upgrade Required", 431: "Request Header Fields Too Large" } as Record<number, string>)[status]}\\r\\n`));
       t.equal(hs.state, ConnectionState.CLOSED);
       hs.receiveData(enc("ignored"));
       hs.receiveData(null);
@@ -529,39 +529,39 @@ t.test("server: extension offers are parsed with the tokenizer and negotiated on
 
 t.test("server: rejections in every framing", async (t) => {
   const cases: Array<[string, string, RejectConnection, Array<RejectData | LocalProtocolError>, string]> = [
-    ["no body", request(), new RejectConnection({ statusCode: 403, headers: [["X-Reason", "nope"]] }), [], "HTTP/1.1 403 \r\nX-Reason: nope\r\ncontent-length: 0\r\n\r\n"],
-    ["no body, own Content-Length: 0", request(), new RejectConnection({ headers: [["Content-Length", "0"]] }), [], "HTTP/1.1 400 \r\nContent-Length: 0\r\n\r\n"],
+    ["no body", request(), new RejectConnection({ statusCode: 403, headers: [["X-Reason", "nope"]] }), [], "HTTP/1.1 403 Forbidden\r\nX-Reason: nope\r\ncontent-length: 0\r\n\r\n"],
+    ["no body, own Content-Length: 0", request(), new RejectConnection({ headers: [["Content-Length", "0"]] }), [], "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"],
     [
       "chunked",
       request(),
       new RejectConnection({ statusCode: 403, hasBody: true }),
       [new RejectData({ data: enc("Hello"), bodyFinished: false }), new RejectData({ data: new Uint8Array(0), bodyFinished: false }), new RejectData({ data: enc(" world") })],
-      "HTTP/1.1 403 \r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n6\r\n world\r\n0\r\n\r\n",
+      "HTTP/1.1 403 Forbidden\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nHello\r\n6\r\n world\r\n0\r\n\r\n",
     ],
     [
       "own chunked",
       request(),
       new RejectConnection({ statusCode: 403, hasBody: true, headers: [["transfer-encoding", "chunked"]] }),
       [new RejectData({ data: new Uint8Array(0) })],
-      "HTTP/1.1 403 \r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
+      "HTTP/1.1 403 Forbidden\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n",
     ],
     [
       "content-length",
       request(),
       new RejectConnection({ statusCode: 401, hasBody: true, headers: [["Content-Length", "5"], ["Content-Type", "text/plain"]] }),
       [new RejectData({ data: enc("Hel"), bodyFinished: false }), new RejectData({ data: enc("lo") })],
-      "HTTP/1.1 401 \r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nHello",
+      "HTTP/1.1 401 Unauthorized\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\nHello",
     ],
-    ["HTTP/1.0 body", request("", "1.0"), new RejectConnection({ statusCode: 403, hasBody: true }), [new RejectData({ data: enc("bye") })], "HTTP/1.1 403 \r\nConnection: close\r\n\r\nbye"],
-    ["HTTP/1.0 no body", request("", "1.0"), new RejectConnection(), [], "HTTP/1.1 400 \r\ncontent-length: 0\r\nConnection: close\r\n\r\n"],
+    ["HTTP/1.0 body", request("", "1.0"), new RejectConnection({ statusCode: 403, hasBody: true }), [new RejectData({ data: enc("bye") })], "HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\nbye"],
+    ["HTTP/1.0 no body", request("", "1.0"), new RejectConnection(), [], "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nConnection: close\r\n\r\n"],
     [
       "client asked for close",
       request().replace("Connection: Upgrade", "Connection: Upgrade, close"),
       new RejectConnection({ headers: [["Connection", "keep-alive, x-foo"]] }),
       [],
-      "HTTP/1.1 400 \r\ncontent-length: 0\r\nConnection: close\r\nConnection: x-foo\r\n\r\n",
+      "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nConnection: close\r\nConnection: x-foo\r\n\r\n",
     ],
-    ["before any valid request", "broken nonsense\r\n\r\n", new RejectConnection({ hasBody: true }), [new RejectData({ data: enc("bad") })], "HTTP/1.1 400 \r\nConnection: close\r\n\r\nbad"],
+    ["before any valid request", "broken nonsense\r\n\r\n", new RejectConnection({ hasBody: true }), [new RejectData({ data: enc("bad") })], "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nbad"],
   ];
   for (const [what, req, reject, data, wire] of cases) {
     const hs = server();
@@ -612,13 +612,13 @@ t.test("server: rejection misuse changes nothing", async (t) => {
   lpe(t, () => early.send(new AcceptConnection()), /INVALID_STATE/, "accept before a request");
   lpe(t, () => early.send(new Request({ host: "h", target: "/" })), /INVALID_STATE/, "server Request");
   lpe(t, () => early.send(new CloseConnection({ code: 1000 })), /INVALID_STATE/, "close during the handshake");
-  t.equal(dec(early.send(new RejectConnection())), "HTTP/1.1 400 \r\ncontent-length: 0\r\n\r\n", "rejecting before any request is allowed");
+  t.equal(dec(early.send(new RejectConnection())), "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n", "rejecting before any request is allowed");
 });
 
 t.test("server: oversized heads get a 431 hint", async (t) => {
   const hs = server({ maxHandshakeSize: 200 });
   const e = rpe(t, () => hs.receiveData(enc(request(`X-Big: ${"a".repeat(300)}\r\n`))), "Request header fields too large", 431, "WS_ERR_HANDSHAKE_TOO_LARGE");
-  t.equal(dec(hs.send(e!.eventHint!)), "HTTP/1.1 431 \r\ncontent-length: 0\r\n\r\n");
+  t.equal(dec(hs.send(e!.eventHint!)), "HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\n\r\n");
   const many = server({ maxHeaders: 4 });
   rpe(t, () => many.receiveData(enc(request())), "Request header fields too large", 431);
   const endless = server();
@@ -661,7 +661,7 @@ t.test("initiateUpgradeConnection", async (t) => {
   t.same(req!.extraHeaders.at(-1), ["x-foo", "bar"]);
   // Node's 'upgrade' event hands over `head`: the bytes after the request.
   hs.receiveData(enc("\x81\x85\x37\xfa\x21\x3d\x52\x9b\x53\x51\x4e"));
-  t.equal(dec(hs.send(new AcceptConnection())).split("\r\n")[0], "HTTP/1.1 101 ");
+  t.equal(dec(hs.send(new AcceptConnection())).split("\r\n")[0], "HTTP/1.1 101 Switching Protocols");
   t.same([...hs.connection!.events()].map((e) => (e as TextMessage).data), ["early"]);
   lpe(t, () => server().initiateUpgradeConnection(headers.slice(1), "/"), /INVALID_HEADER/, "missing Host");
   lpe(t, () => server().initiateUpgradeConnection([...headers, ["X", "a\r\nb"]], "/"), /INVALID_HEADER/, "CRLF in a value");

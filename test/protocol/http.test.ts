@@ -8,6 +8,7 @@ import {
   LAST_CHUNK,
   isValidHeaderValue,
   validateHeaders,
+  reasonPhrase,
   writeChunk,
   writeRequestHead,
   writeResponseHead,
@@ -303,9 +304,25 @@ t.test("writing heads", async (t) => {
     dec(writeRequestHead("GET", "/chat", [["Host", "h"], ["X-Empty", ""], ["X-Inner", "a \t b"]])),
     "GET /chat HTTP/1.1\r\nHost: h\r\nX-Empty: \r\nX-Inner: a \t b\r\n\r\n",
   );
-  t.equal(dec(writeResponseHead(403, [["content-length", "0"]])), "HTTP/1.1 403 \r\ncontent-length: 0\r\n\r\n");
-  t.equal(dec(writeResponseHead(101, [])), "HTTP/1.1 101 \r\n\r\n");
+  t.equal(dec(writeResponseHead(403, [["content-length", "0"]])), "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
+  t.equal(dec(writeResponseHead(101, [])), "HTTP/1.1 101 Switching Protocols\r\n\r\n");
   t.equal(dec(writeRequestHead("GET", "/", [["X-Latin", "caf\xe9"]])), "GET / HTTP/1.1\r\nX-Latin: caf\xe9\r\n\r\n");
+});
+
+t.test("every status line we send has a reason phrase (some clients reject an empty one)", async (t) => {
+  const table: Array<[number, string]> = [
+    [101, "Switching Protocols"], // accept
+    [400, "Bad Request"], // a bad request, the default rejection
+    [426, "Upgrade Required"], // an unsupported Sec-WebSocket-Version
+    [431, "Request Header Fields Too Large"], // a request head over the limit
+    [500, "Internal Server Error"], // a request handler that threw
+    [401, "Unauthorized"], [403, "Forbidden"], [404, "Not Found"], [429, "Too Many Requests"], [503, "Service Unavailable"],
+    [299, "Success"], [399, "Redirection"], [499, "Client Error"], [599, "Server Error"], [999, "Unknown"], [600, "Unknown"],
+  ];
+  for (const [code, phrase] of table) {
+    t.equal(reasonPhrase(code), phrase, `${code}`);
+    t.equal(dec(writeResponseHead(code, [])).split("\r\n")[0], `HTTP/1.1 ${code} ${phrase}`, `${code} on the wire`);
+  }
 });
 
 t.test("writing refuses injection and junk (LocalProtocolError, nothing written)", async (t) => {

@@ -129,7 +129,7 @@ export const HANDSHAKE_DEVIATIONS: Deviation[] = [
       { op: "events", expect: { events: [], state_after: "CONNECTING" } },
       {
         op: "send_hint",
-        expect: { bytes_hex: hex("HTTP/1.1 400 \r\ncontent-length: 0\r\n\r\n"), state_after: "CLOSED" },
+        expect: { bytes_hex: hex("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"), state_after: "CLOSED" },
       },
     ],
   },

@@ -218,7 +218,7 @@ t.test("a bad handshake from the peer: the hint answers it", async (t) => {
   }
   t.ok(error instanceof RemoteProtocolError);
   const reply = server.send((error as RemoteProtocolError).eventHint!);
-  t.equal(dec(reply), "HTTP/1.1 426 \r\nSec-WebSocket-Version: 13\r\ncontent-length: 0\r\n\r\n");
+  t.equal(dec(reply), "HTTP/1.1 426 Upgrade Required\r\nSec-WebSocket-Version: 13\r\ncontent-length: 0\r\n\r\n");
   const client = new WSConnection(CLIENT);
   client.send(new Request({ host: "h", target: "/" }));
   const events = deliver(client, reply, "whole");

@@ -1,6 +1,7 @@
-// The streams implementation: native where the platform has it, the
-// web-streams-polyfill ponyfill where it does not (checked in a child process
-// without global streams), or one the user injects.
+// The streams implementation: native where the platform has it; where it
+// does not (checked in a child process without global streams) a clear error
+// until the application injects one (web-streams-polyfill here), never a
+// polyfill loaded behind its back.
 import t from "tap";
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -47,7 +48,7 @@ t.test("an injected implementation is used for every stream made afterwards, and
   t.equal(streamsImplementation().ReadableStream, globalThis.ReadableStream, "reset to the native one");
 });
 
-t.test("without global streams, the polyfill is loaded (and the globals are left alone)", async (t) => {
+t.test("without global streams: a clear error until one is injected, then it works (and the globals are left alone)", async (t) => {
   const child = spawn(process.execPath, ["--import", "tsx", "test/streams/fixtures/no-global-streams.ts"], {
     cwd: ROOT,
     stdio: ["ignore", "pipe", "pipe"],
@@ -65,6 +66,13 @@ t.test("without global streams, the polyfill is loaded (and the globals are left
   t.equal(code, 0, err);
   t.same(JSON.parse(out.trim().split("\n").pop()!), {
     native: false,
+    withoutInjection: {
+      name: "LocalProtocolError",
+      code: "WS_ERR_NO_STREAMS",
+      message:
+        "This platform has no global ReadableStream, WritableStream and TransformStream: " +
+        'install one and pass it to useStreamsImplementation() first, e.g. useStreamsImplementation(await import("web-streams-polyfill"))',
+    },
     isPolyfill: true,
     globalsUntouched: true,
     readableIsPolyfill: true,

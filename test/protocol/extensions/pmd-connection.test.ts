@@ -242,6 +242,13 @@ t.test("a 1 GiB-of-zeros bomb in one frame through a Connection ends in 1009", a
   }
   t.ok(close !== null, "the connection is failed");
   t.equal(close?.code, 1009, "with 1009");
+  const reason = "Message exceeds maxMessageSize (16777216) once decoded by permessage-deflate";
+  t.equal(close?.reason, reason, "the reason names the limit (not wsproto's internal 'error in extension')");
+  // What the peer reads: the close frame the server answers with carries that reason.
+  const sent = server.send(close!.response());
+  t.same([sent[0], sent[1]], [0x88, 2 + reason.length], "an unmasked close frame, code and reason");
+  t.equal((sent[2]! << 8) | sent[3]!, 1009);
+  t.equal(new TextDecoder().decode(sent.subarray(4)), reason);
   t.ok(received <= limit, `${received} bytes were delivered before`);
   t.ok(fed < 64 * 1024, `after ${fed} of ${frame.length} bytes`);
 });
