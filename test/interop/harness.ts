@@ -10,7 +10,15 @@ import { randomBytes } from "node:crypto";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { PerMessageDeflate, TextMessage } from "../../src/index.ts";
 import { acceptWebSocket, type WebSocketSession } from "../../src/streams/index.ts";
-import { connectNodeWebSocket, fromNodeSocket } from "../../src/streams/node.ts";
+import * as http2 from "node:http2";
+import {
+  HTTP2_WEBSOCKET_SETTINGS,
+  acceptHttp2WebSocket,
+  connectNodeWebSocket,
+  fromNodeSocket,
+  isHttp2WebSocketRequest,
+  type NodeConnectOptions,
+} from "../../src/streams/node.ts";
 import { ROOT, type Teardown } from "../helpers/process.ts";
 
 /** 16 MiB: the large-message case, run once per peer. */
@@ -62,6 +70,59 @@ export async function startOurServer(t: Teardown, { deflate = true } = {}): Prom
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   t.teardown(async () => {
     for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `ws://127.0.0.1:${port}/`,
+    port,
+    records,
+    async settled(n, timeoutMs = 15000) {
+      const deadline = Date.now() + timeoutMs;
+      while (records.length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${records.length} of ${n} server sessions ended`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
+      }
+      return records;
+    },
+  };
+}
+
+/**
+ * Our server over HTTP/2 (RFC 8441, cleartext with prior knowledge) on
+ * 127.0.0.1, serving the same contract; closed in teardown.
+ */
+export async function startOurHttp2Server(t: Teardown, { deflate = true } = {}): Promise<OurServer> {
+  const records: ServerRecord[] = [];
+  const waiters: Array<() => void> = [];
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const server = http2.createServer({ settings: HTTP2_WEBSOCKET_SETTINGS });
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  server.on("stream", (stream, headers) => {
+    if (!isHttp2WebSocketRequest(headers)) {
+      stream.respond({ ":status": 404 }, { endStream: true });
+      return;
+    }
+    const ws = acceptHttp2WebSocket(stream, headers, {
+      protocols: ["chat", "superchat"],
+      extensions: deflate ? [new PerMessageDeflate()] : [],
+      maxMessageSize: MAX,
+      pingInterval: null,
+    });
+    void serveContract(ws).then((record) => {
+      records.push(record);
+      for (const w of waiters.splice(0)) w();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(async () => {
+    for (const s of sessions) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   const { port } = server.address() as AddressInfo;
@@ -166,11 +227,17 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
  * follows the server contract. `deflate` offers permessage-deflate; `big`
  * adds the large-message step.
  */
-export async function runOurClient(url: string, { deflate = true, big = 0 } = {}): Promise<ClientSummary> {
-  return withTimeout(scenario(url, deflate, big), 60000, `client scenario against ${url}`);
+export async function runOurClient(
+  url: string,
+  { deflate = true, big = 0, connect = connectNodeWebSocket as ConnectFunction } = {},
+): Promise<ClientSummary> {
+  return withTimeout(scenario(url, deflate, big, connect), 60000, `client scenario against ${url}`);
 }
 
-async function scenario(url: string, deflate: boolean, big: number): Promise<ClientSummary> {
+/** How the client scenario opens its connections (HTTP/1.1 by default; `connectHttp2WebSocket` for RFC 8441). */
+export type ConnectFunction = (url: string, options: NodeConnectOptions) => WebSocketSession;
+
+async function scenario(url: string, deflate: boolean, big: number, connect: ConnectFunction): Promise<ClientSummary> {
   const options = {
     protocols: ["chat", "superchat"],
     extensions: deflate ? [new PerMessageDeflate()] : [],
@@ -178,7 +245,7 @@ async function scenario(url: string, deflate: boolean, big: number): Promise<Cli
     pingInterval: null,
   };
   const steps: string[] = [];
-  const ws = connectNodeWebSocket(url, options);
+  const ws = connect(url, options);
   const { readable, writable, protocol, extensions } = await ws.opened;
   steps.push("open");
   const reader = readable.getReader();
@@ -226,7 +293,7 @@ async function scenario(url: string, deflate: boolean, big: number): Promise<Cli
   check(closed.closeCode === 4000 && closed.reason === "bye", `close: ${JSON.stringify(closed)}`);
   steps.push("close");
 
-  const second = connectNodeWebSocket(url, options);
+  const second = connect(url, options);
   const s = await second.opened;
   const w2 = s.writable.getWriter();
   await w2.write("close:4001:server-bye");
