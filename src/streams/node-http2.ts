@@ -33,6 +33,7 @@ import * as http2 from "node:http2";
 import { STATUS_CODES } from "node:http";
 import type { ClientHttp2Session, IncomingHttpHeaders, ServerHttp2Stream, SecureClientSessionOptions } from "node:http2";
 import { generateAcceptToken } from "../protocol/headers.ts";
+import { HttpReader } from "../protocol/http.ts";
 import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
 import type { Headers } from "../protocol/types.ts";
 import { nodeZlibCodec } from "./node-zlib.ts";
@@ -181,6 +182,8 @@ class Http2ServerPort implements TransportPort {
   readonly #stream: ServerHttp2Stream;
   readonly #inner: TransportPort;
   #head: Buffer | null = Buffer.alloc(0);
+  /** A rejection's body in HTTP/1.1 framing (chunked, as the engine writes it), unframed for HTTP/2 DATA. */
+  #body: HttpReader | null = null;
 
   constructor(stream: ServerHttp2Stream, inner: TransportPort) {
     this.#stream = stream;
@@ -200,7 +203,7 @@ class Http2ServerPort implements TransportPort {
   }
 
   write(bytes: Uint8Array): boolean {
-    if (this.#head === null) return this.#inner.write(bytes);
+    if (this.#head === null) return this.#body === null ? this.#inner.write(bytes) : this.#writeBody(bytes);
     const all = Buffer.concat([this.#head, bytes]);
     const end = headEnd(all);
     if (end < 0) {
@@ -208,12 +211,29 @@ class Http2ServerPort implements TransportPort {
       return true;
     }
     this.#head = null;
-    this.#respond(all.subarray(0, end).toString("latin1"));
+    const head = all.subarray(0, end);
+    if (this.#respond(head.toString("latin1")) !== 101) {
+      this.#body = new HttpReader("response", { maxHeadSize: head.byteLength, maxHeaders: Number.MAX_SAFE_INTEGER });
+      this.#body.push(head);
+      return this.#writeBody(all.subarray(end));
+    }
     return end < all.byteLength ? this.#inner.write(all.subarray(end)) : true;
   }
 
+  #writeBody(bytes: Uint8Array): boolean {
+    let ok = true;
+    try {
+      for (const event of this.#body!.push(bytes)) if (event.type === "data") ok = this.#inner.write(event.data);
+    } catch {
+      // Our own engine's framing; nothing malformed is expected, and nothing more is sent if it is.
+    }
+    return ok;
+  }
+
   writeBorrowed(header: Uint8Array, payload: Uint8Array): Promise<void> | undefined {
-    if (this.#head === null && this.#inner.writeBorrowed !== undefined) return this.#inner.writeBorrowed(header, payload);
+    if (this.#head === null && this.#body === null && this.#inner.writeBorrowed !== undefined) {
+      return this.#inner.writeBorrowed(header, payload);
+    }
     this.write(Buffer.concat([header, payload]));
     return undefined;
   }
@@ -230,11 +250,12 @@ class Http2ServerPort implements TransportPort {
     this.#inner.abort(reason);
   }
 
-  #respond(head: string): void {
+  /** Answer with the session's head; returns its status. */
+  #respond(head: string): number {
     const stream = this.#stream;
-    if (stream.destroyed || stream.headersSent) return;
     const lines = head.split("\r\n");
     const status = Number(lines[0]!.split(" ")[1]);
+    if (stream.destroyed || stream.headersSent) return status;
     const out: http2.OutgoingHttpHeaders = { ":status": status === 101 ? 200 : status };
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
@@ -250,6 +271,7 @@ class Http2ServerPort implements TransportPort {
     } catch (error) {
       stream.destroy(error instanceof Error ? error : new Error(String(error)));
     }
+    return status;
   }
 }
 
