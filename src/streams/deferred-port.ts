@@ -102,6 +102,10 @@ export class DeferredClientPort implements TransportPort {
     return undefined;
   }
 
+  bufferedAmount(): number {
+    return this.#inner?.bufferedAmount?.() ?? this.#queued.reduce((n, b) => n + b.byteLength, 0);
+  }
+
   drain(): Promise<void> {
     if (this.#inner !== null) return this.#inner.drain();
     if (this.#failure !== null) return Promise.reject(this.#failure.error);

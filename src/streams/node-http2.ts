@@ -238,6 +238,10 @@ class Http2ServerPort implements TransportPort {
     return undefined;
   }
 
+  bufferedAmount(): number {
+    return this.#inner.bufferedAmount?.() ?? 0;
+  }
+
   drain(): Promise<void> {
     return this.#inner.drain();
   }
