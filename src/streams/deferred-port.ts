@@ -156,8 +156,8 @@ export class DeferredClientPort implements TransportPort {
     this.#inner = inner;
     for (const bytes of this.#queued.splice(0)) inner.write(bytes);
     if (this.#paused) inner.pause();
-    if (this.#handler === null) throw new Error("DeferredClientPort: established before start()");
-    inner.start(this.#handler);
+    // The session calls start() in the same turn as its first write; establishing takes at least one more.
+    inner.start(this.#handler!);
   }
 
   #fail(error: unknown): void {

@@ -180,7 +180,7 @@ async function establish(
     const socket = await openHop(target, options, proxy, headLimit, control);
     socket.write(head);
     if (maxRedirects === 0) return transportPort(fromNodeSocket(socket, adapterOptions));
-    const { bytes, head: response } = await readHead(socket, headLimit, false);
+    const { bytes, head: response } = await readHead(socket, headLimit);
     const location = response === null ? null : redirectLocation(response);
     if (location === null) {
       return transportPort(fromNodeSocket(socket, { ...adapterOptions, head: bytes }));
@@ -262,6 +262,8 @@ async function openHop(
   const tunnel = await openTunnel(target, parseProxyUrl(proxyUrl), headLimit, control);
   if (!target.secure) return tunnel;
   const secure = tlsConnect({ ...serverName(target), ...options.tls, socket: tunnel });
+  // A failure of the tunnel is the TLS socket's (whose listeners report it).
+  tunnel.on("error", (error) => secure.destroy(error));
   control.onAbort(() => secure.destroy());
   return secure;
 }
@@ -299,7 +301,7 @@ async function openTunnel(target: WebSocketTarget, proxy: ProxyTarget, headLimit
   socket.write(lines.join("\r\n") + "\r\n\r\n");
   let answer: { bytes: Buffer; head: string | null };
   try {
-    answer = await readHead(socket, headLimit, true);
+    answer = await readHead(socket, headLimit);
   } catch (error) {
     socket.destroy();
     throw new WebSocketError(`Could not reach the proxy ${proxy.url.host}: ${describeError(error)}`, {
@@ -341,10 +343,10 @@ export function describeError(error: unknown): string {
  * Read from `socket` up to the end of an HTTP head (at most `limit` bytes).
  * Resolves with the bytes read and the head as latin-1 text (`null` when the
  * peer ended first or the head is over the limit: the session judges those
- * bytes itself). A socket error rejects when `rejectOnError`, else resolves
- * like an end. The socket is left paused with its listeners removed.
+ * bytes itself). A socket error rejects with that error. The socket is left
+ * paused with its listeners removed.
  */
-function readHead(socket: Duplex, limit: number, rejectOnError: boolean): Promise<{ bytes: Buffer; head: string | null }> {
+function readHead(socket: Duplex, limit: number): Promise<{ bytes: Buffer; head: string | null }> {
   return new Promise((resolve, reject) => {
     const parts: Buffer[] = [];
     let size = 0;
@@ -367,14 +369,7 @@ function readHead(socket: Duplex, limit: number, rejectOnError: boolean): Promis
       else if (size > limit) finish(null);
     };
     const onEnd = (): void => finish(null);
-    const onError = (error: unknown): void => {
-      if (rejectOnError) finish(null, error);
-      else {
-        // The session's port takes over and reports the error; keep the process alive meanwhile.
-        socket.on("error", () => {});
-        finish(null);
-      }
-    };
+    const onError = (error: unknown): void => finish(null, error);
     socket.on("data", onData);
     socket.on("end", onEnd);
     socket.on("close", onEnd);
