@@ -298,6 +298,11 @@ t.test("errors say what happened: refused, DNS, TLS; bad options are LocalProtoc
   t.equal(refused.message, "The transport failed: connect ECONNREFUSED 127.0.0.1:1");
   t.equal(refused.code, "WS_ERR_TRANSPORT");
   t.equal((refused.cause as { code?: string }).code, "ECONNREFUSED");
+  // The same through the path that reads redirects and the one that makes its own connection.
+  const redirecting = await rejection(connectNodeWebSocket("ws://127.0.0.1:1/", { followRedirects: true }).opened);
+  t.equal(redirecting.message, "The transport failed: connect ECONNREFUSED 127.0.0.1:1");
+  const hooked = await rejection(connectNodeWebSocket("ws://127.0.0.1:1/", { createConnection: ({ port }) => netConnect(port, "127.0.0.1") }).opened);
+  t.equal(hooked.message, "The transport failed: connect ECONNREFUSED 127.0.0.1:1");
 
   const dns = await rejection(connectNodeWebSocket("ws://no-such-host.invalid/", { pingInterval: null }).opened);
   t.match(dns.message, /^The transport failed: getaddrinfo (ENOTFOUND|EAI_AGAIN) no-such-host\.invalid/);
