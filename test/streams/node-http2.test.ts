@@ -190,49 +190,50 @@ t.test("TLS: HTTP/2 and HTTP/1.1 WebSockets on one port (allowHTTP1)", async (t)
   t.same(seen, ["h2", "http/1.1"], "one port, both protocols");
 });
 
-t.test("flow control is the back-pressure: a stalled reader stalls the writer, nothing is lost", async (t) => {
-  const MESSAGES = 48;
-  const SIZE = 1024 * 1024;
-  let serverSession!: WebSocketSession;
-  const server = http2.createServer({ settings: HTTP2_WEBSOCKET_SETTINGS });
-  const accepted = new Promise<void>((resolve) =>
-    server.on("stream", (stream, headers) => {
-      serverSession = acceptHttp2WebSocket(stream, headers, { pingInterval: null, extensions: [], maxMessageSize: 2 * SIZE });
-      resolve();
-    }),
-  );
-  const port = await serve(t, server);
-  const ws = connectHttp2WebSocket(`ws://127.0.0.1:${port}/`, { pingInterval: null, extensions: [] });
-  const { writable } = await ws.opened;
-  await accepted;
-  const { readable } = await serverSession.opened; // the server does not read yet
-  const writer = writable.getWriter();
-  let settled = 0;
-  const writes: Array<Promise<void>> = [];
-  for (let i = 0; i < MESSAGES; i++) {
-    const message = new Uint8Array(SIZE).fill(i);
-    writes.push(writer.write(message).then(() => void settled++));
-  }
-  // Wait until the writer stops making progress (quiescence, not a timing assertion).
-  let last = -1;
-  let still = 0;
-  while (still < 10) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    if (settled === last) still++;
-    else [last, still] = [settled, 0];
-  }
-  t.ok(settled < MESSAGES, `the writer stalled: ${settled} of ${MESSAGES} MiB handed over while nobody reads`);
-  t.ok(settled <= 8, `what is in flight stays bounded by the windows and high-water marks (${settled} MiB)`);
+for (const direction of ["client to server", "server to client"] as const) {
+  t.test(`flow control is the back-pressure (${direction}): a stalled reader stalls the writer, nothing is lost`, async (t) => {
+    const MESSAGES = 48;
+    const SIZE = 1024 * 1024;
+    let serverSession!: WebSocketSession;
+    const server = http2.createServer({ settings: HTTP2_WEBSOCKET_SETTINGS });
+    const accepted = new Promise<void>((resolve) =>
+      server.on("stream", (stream, headers) => {
+        serverSession = acceptHttp2WebSocket(stream, headers, { pingInterval: null, extensions: [], maxMessageSize: 2 * SIZE });
+        resolve();
+      }),
+    );
+    const port = await serve(t, server);
+    const client = connectHttp2WebSocket(`ws://127.0.0.1:${port}/`, { pingInterval: null, extensions: [], maxMessageSize: 2 * SIZE });
+    const clientSide = await client.opened;
+    await accepted;
+    const serverSide = await serverSession.opened;
+    const [from, to] = direction === "client to server" ? [clientSide, serverSide] : [serverSide, clientSide];
+    const writer = from.writable.getWriter();
+    let settled = 0;
+    const writes: Array<Promise<void>> = [];
+    for (let i = 0; i < MESSAGES; i++) {
+      writes.push(writer.write(new Uint8Array(SIZE).fill(i)).then(() => void settled++));
+    }
+    // Wait until the writer stops making progress (quiescence, not a timing assertion).
+    let last = -1;
+    let still = 0;
+    while (still < 10) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      if (settled === last) still++;
+      else [last, still] = [settled, 0];
+    }
+    t.ok(settled < MESSAGES, `the writer stalled: ${settled} of ${MESSAGES} MiB handed over while nobody reads`);
+    t.ok(settled <= 8, `what is in flight stays bounded by the windows and high-water marks (${settled} MiB)`);
 
-  const reader = readable.getReader();
-  let intact = 0;
-  for (let i = 0; i < MESSAGES; i++) {
-    const { value } = await reader.read();
-    const bytes = value as Uint8Array;
-    if (bytes.byteLength === SIZE && bytes[0] === i && bytes[SIZE - 1] === i) intact++;
-  }
-  await Promise.all(writes);
-  t.equal(intact, MESSAGES, "every message arrives, in order, once the reader reads");
-  ws.close({ closeCode: 1000 });
-  await Promise.all([ws.closed, serverSession.closed]);
-});
+    const reader = to.readable.getReader();
+    let intact = 0;
+    for (let i = 0; i < MESSAGES; i++) {
+      const bytes = (await reader.read()).value as Uint8Array;
+      if (bytes.byteLength === SIZE && bytes[0] === i && bytes[SIZE - 1] === i) intact++;
+    }
+    await Promise.all(writes);
+    t.equal(intact, MESSAGES, "every message arrives, in order, once the reader reads");
+    client.close({ closeCode: 1000 });
+    await Promise.all([client.closed, serverSession.closed]);
+  });
+}
