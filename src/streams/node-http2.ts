@@ -61,7 +61,10 @@ export type Http2ConnectOptions<F extends boolean = false> = Omit<ConnectWebSock
     /**
      * An HTTP/2 connection to the server to open the stream on (several
      * WebSockets and requests may share one). Without it, a connection is
-     * opened for this WebSocket and closed with it.
+     * opened for this WebSocket and closed with it. The WebSocket waits for
+     * the server's SETTINGS if they have not arrived yet (a session whose
+     * SETTINGS came without extended CONNECT cannot be told apart from one
+     * still waiting for them: that wait ends with `handshakeTimeout`).
      */
     session?: ClientHttp2Session;
     /** Options for `http2.connect` when no `session` is given (certificates, `rejectUnauthorized`, ...). */
