@@ -1,7 +1,9 @@
 /**
  * WHATWG streams around the core: `WebSocketCodec`, `connectWebSocket`,
- * `acceptWebSocket`. Portable: no `node:*` imports.
+ * `acceptWebSocket`, and fetch-style body pairs as transports
+ * (`bodyTransport`, `fetchTransport`). Portable: no `node:*` imports.
  * @module
  */
 export * from "./codec.ts";
 export * from "./websocket-stream.ts";
+export * from "./body-transport.ts";

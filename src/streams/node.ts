@@ -28,8 +28,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import { connect as netConnect } from "node:net";
-import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import type { Headers } from "../protocol/types.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
 import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
@@ -38,9 +36,7 @@ import { nodeZlibCodec } from "./node-zlib.ts";
 import { TRANSPORT_PORT, type ByteTransport, type PortProvider, type TransportHandler, type TransportPort } from "./transport.ts";
 import {
   acceptWebSocket,
-  connectWebSocket,
   type AcceptWebSocketOptions,
-  type ConnectWebSocketOptions,
   type WebSocketSession,
   type MessageChunk,
 } from "./websocket-stream.ts";
@@ -599,58 +595,17 @@ export function acceptNodeUpgrade(
   } as AcceptWebSocketOptions);
 }
 
-/** Options of {@link connectNodeWebSocket}: those of `connectWebSocket` (minus `url`), TLS options for `wss:`. */
-export type NodeConnectOptions<F extends boolean = false> = Omit<ConnectWebSocketOptions<F>, "url"> &
-  Pick<NodeSocketOptions, "readableHighWaterMark" | "writableHighWaterMark"> & {
-    /** Extra options for `tls.connect` (certificates, `rejectUnauthorized`, ...) on `wss:` URLs. */
-    tls?: TlsConnectionOptions;
-  };
-
-/**
- * Open a TCP (or TLS, for `wss:`) connection to `url` and run the WebSocket
- * client handshake over it.
- * @example
- * ```ts
- * import { connectNodeWebSocket } from "wsproto/node";
- * const ws = connectNodeWebSocket("ws://127.0.0.1:8080/chat");
- * const { readable, writable } = await ws.opened;
- * ```
- */
-export function connectNodeWebSocket(
-  url: string | URL,
-  options: NodeConnectOptions<true> & { fragments: true },
-): WebSocketSession<MessageChunk>;
-export function connectNodeWebSocket(url: string | URL, options?: NodeConnectOptions): WebSocketSession<string | Uint8Array>;
-export function connectNodeWebSocket(
-  url: string | URL,
-  options: NodeConnectOptions<boolean> = {},
-): WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk> {
-  const target = parseWebSocketUrl(url);
-  const socket = target.secure
-    ? tlsConnect({ servername: target.hostname, ...options.tls, host: target.hostname, port: target.port })
-    : netConnect({ host: target.hostname, port: target.port });
-  socket.setNoDelay(true);
-  const adapterOptions: NodeSocketOptions = {};
-  if (options.readableHighWaterMark !== undefined) adapterOptions.readableHighWaterMark = options.readableHighWaterMark;
-  if (options.writableHighWaterMark !== undefined) adapterOptions.writableHighWaterMark = options.writableHighWaterMark;
-  if (options.streams !== undefined) adapterOptions.streams = options.streams;
-  const transport = fromNodeSocket(socket, adapterOptions);
-  return connectWebSocket(transport, { ...options, extensions: options.extensions ?? nodeExtensions(), url: target.url } as ConnectWebSocketOptions);
-}
-
-function parseWebSocketUrl(input: string | URL): { url: URL; secure: boolean; hostname: string; port: number } {
-  let url: URL;
-  try {
-    url = new URL(String(input));
-  } catch {
-    throw new LocalProtocolError(`Invalid WebSocket URL: ${String(input)}`, "WS_ERR_INVALID_URL");
-  }
-  const secure = url.protocol === "wss:" || url.protocol === "https:";
-  if (!secure && url.protocol !== "ws:" && url.protocol !== "http:") {
-    throw new LocalProtocolError(`Unsupported URL scheme ${url.protocol} (use ws: or wss:)`, "WS_ERR_INVALID_URL");
-  }
-  // URL keeps IPv6 literals bracketed; sockets want them bare.
-  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
-  return { url, secure, hostname, port };
-}
+export {
+  connectNodeWebSocket,
+  proxyFromEnvironment,
+  type NodeConnectOptions,
+  type NodeConnectTarget,
+} from "./node-connect.ts";
+export {
+  acceptHttp2WebSocket,
+  connectHttp2WebSocket,
+  isHttp2WebSocketRequest,
+  HTTP2_WEBSOCKET_SETTINGS,
+  type Http2AcceptOptions,
+  type Http2ConnectOptions,
+} from "./node-http2.ts";

@@ -19,8 +19,8 @@ export interface Chromium {
   log: string[];
 }
 
-/** Launch headless Chromium bound to loopback; closed and killed in teardown. */
-export async function launchChromium(t: Teardown): Promise<Chromium> {
+/** Launch headless Chromium bound to loopback (with `extraArgs` added to its flags); closed and killed in teardown. */
+export async function launchChromium(t: Teardown, extraArgs: string[] = []): Promise<Chromium> {
   const profile = mkdtempSync(join(tmpdir(), "wsproto-chromium-"));
   t.teardown(() => rmSync(profile, { recursive: true, force: true }));
   // Teardown order matters: first ask the browser to quit over DevTools (so
@@ -45,6 +45,7 @@ export async function launchChromium(t: Teardown): Promise<Chromium> {
       "--disable-sync",
       "--disable-dev-shm-usage",
       `--user-data-dir=${profile}`,
+      ...extraArgs,
       "--remote-debugging-address=127.0.0.1",
       "--remote-debugging-port=0",
       "about:blank",

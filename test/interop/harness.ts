@@ -7,10 +7,21 @@
 import { createServer, type Server, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { randomBytes } from "node:crypto";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { PerMessageDeflate, TextMessage } from "../../src/index.ts";
 import { acceptWebSocket, type WebSocketSession } from "../../src/streams/index.ts";
-import { connectNodeWebSocket, fromNodeSocket } from "../../src/streams/node.ts";
+import * as http2 from "node:http2";
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import {
+  HTTP2_WEBSOCKET_SETTINGS,
+  acceptHttp2WebSocket,
+  acceptNodeUpgrade,
+  connectNodeWebSocket,
+  fromNodeSocket,
+  isHttp2WebSocketRequest,
+  type NodeConnectOptions,
+} from "../../src/streams/node.ts";
 import { ROOT, type Teardown } from "../helpers/process.ts";
 
 /** 16 MiB: the large-message case, run once per peer. */
@@ -69,6 +80,102 @@ export async function startOurServer(t: Teardown, { deflate = true } = {}): Prom
     url: `ws://127.0.0.1:${port}/`,
     port,
     records,
+    async settled(n, timeoutMs = 15000) {
+      const deadline = Date.now() + timeoutMs;
+      while (records.length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${records.length} of ${n} server sessions ended`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 100);
+        });
+      }
+      return records;
+    },
+  };
+}
+
+/** A running HTTP/2 server of ours. */
+export interface OurHttp2Server extends OurServer {
+  /** How each WebSocket arrived, in order: "h2" (RFC 8441) or "http/1.1" (an Upgrade on the same port). */
+  via: string[];
+  /** The https: base URL of the static files, with TLS. */
+  base: string;
+}
+
+/**
+ * Our server over HTTP/2 (RFC 8441) on 127.0.0.1, serving the same contract;
+ * closed in teardown. Cleartext with prior knowledge, or with `tls` a secure
+ * server that also takes HTTP/1.1 (allowHTTP1: WebSocket upgrades on the same
+ * port) and serves `files` (names in `dir`) to HTTP/2 GETs.
+ */
+export async function startOurHttp2Server(
+  t: Teardown,
+  {
+    deflate = true,
+    tls,
+    files,
+  }: { deflate?: boolean; tls?: { cert: Buffer; key: Buffer }; files?: { dir: string; names: string[] } } = {},
+): Promise<OurHttp2Server> {
+  const records: ServerRecord[] = [];
+  const waiters: Array<() => void> = [];
+  const via: string[] = [];
+  const sessions = new Set<http2.ServerHttp2Session>();
+  const sockets = new Set<Socket>();
+  const server = tls
+    ? http2.createSecureServer({ ...tls, allowHTTP1: true, settings: HTTP2_WEBSOCKET_SETTINGS })
+    : http2.createServer({ settings: HTTP2_WEBSOCKET_SETTINGS });
+  const options = {
+    protocols: ["chat", "superchat"],
+    extensions: deflate ? [new PerMessageDeflate()] : [],
+    maxMessageSize: MAX,
+    pingInterval: null,
+  };
+  const serve = (ws: WebSocketSession): void => {
+    void serveContract(ws).then((record) => {
+      records.push(record);
+      for (const w of waiters.splice(0)) w();
+    });
+  };
+  server.on("session", (session: http2.ServerHttp2Session) => {
+    sessions.add(session);
+    session.once("close", () => sessions.delete(session));
+  });
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
+  server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    if (isHttp2WebSocketRequest(headers)) {
+      via.push("h2");
+      serve(acceptHttp2WebSocket(stream, headers, options));
+      return;
+    }
+    const name = String(headers[":path"] ?? "/").split("?")[0]!.slice(1);
+    if (files && files.names.includes(name)) {
+      const type = name.endsWith(".html") ? "text/html; charset=utf-8" : "text/javascript; charset=utf-8";
+      stream.respond({ ":status": 200, "content-type": type });
+      stream.end(readFileSync(`${files.dir}/${name}`));
+      return;
+    }
+    stream.respond({ ":status": 404 }, { endStream: true });
+  });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    via.push("http/1.1");
+    serve(acceptNodeUpgrade(req, socket, head, options));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  t.teardown(async () => {
+    for (const s of sessions) s.destroy();
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${tls ? "wss" : "ws"}://127.0.0.1:${port}/`,
+    base: `https://127.0.0.1:${port}/`,
+    port,
+    records,
+    via,
     async settled(n, timeoutMs = 15000) {
       const deadline = Date.now() + timeoutMs;
       while (records.length < n) {
@@ -166,11 +273,17 @@ async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<
  * follows the server contract. `deflate` offers permessage-deflate; `big`
  * adds the large-message step.
  */
-export async function runOurClient(url: string, { deflate = true, big = 0 } = {}): Promise<ClientSummary> {
-  return withTimeout(scenario(url, deflate, big), 60000, `client scenario against ${url}`);
+export async function runOurClient(
+  url: string,
+  { deflate = true, big = 0, connect = connectNodeWebSocket as ConnectFunction } = {},
+): Promise<ClientSummary> {
+  return withTimeout(scenario(url, deflate, big, connect), 60000, `client scenario against ${url}`);
 }
 
-async function scenario(url: string, deflate: boolean, big: number): Promise<ClientSummary> {
+/** How the client scenario opens its connections (HTTP/1.1 by default; `connectHttp2WebSocket` for RFC 8441). */
+export type ConnectFunction = (url: string, options: NodeConnectOptions) => WebSocketSession;
+
+async function scenario(url: string, deflate: boolean, big: number, connect: ConnectFunction): Promise<ClientSummary> {
   const options = {
     protocols: ["chat", "superchat"],
     extensions: deflate ? [new PerMessageDeflate()] : [],
@@ -178,7 +291,7 @@ async function scenario(url: string, deflate: boolean, big: number): Promise<Cli
     pingInterval: null,
   };
   const steps: string[] = [];
-  const ws = connectNodeWebSocket(url, options);
+  const ws = connect(url, options);
   const { readable, writable, protocol, extensions } = await ws.opened;
   steps.push("open");
   const reader = readable.getReader();
@@ -226,7 +339,7 @@ async function scenario(url: string, deflate: boolean, big: number): Promise<Cli
   check(closed.closeCode === 4000 && closed.reason === "bye", `close: ${JSON.stringify(closed)}`);
   steps.push("close");
 
-  const second = connectNodeWebSocket(url, options);
+  const second = connect(url, options);
   const s = await second.opened;
   const w2 = s.writable.getWriter();
   await w2.write("close:4001:server-bye");

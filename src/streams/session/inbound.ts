@@ -24,6 +24,13 @@ import { send, sendClose } from "./outbound.ts";
 import { WebSocketError, type AnyMessage } from "./types.ts";
 import { DEFAULT_READABLE_HWM, HANDSHAKE_COPY_LIMIT, callBack, concat, headerOfHead, messageSize } from "./util.ts";
 
+/** An error's message, with its `code` (ECONNREFUSED...) when the message does not show it already. */
+function describeCause(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+}
+
 export function makeReadable(s: SessionCore): ReadableStream<unknown> {
   if (s.readable !== null) return s.readable;
   const options = s.options;
@@ -85,7 +92,7 @@ export function makeHandler(s: SessionCore): TransportHandler {
     error: (error) => {
       if (s.phase !== "done") {
         finish(s, 
-          { error: new WebSocketError("The transport failed", { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
+          { error: new WebSocketError(`The transport failed: ${describeCause(error)}`, { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
           false,
         );
       }

@@ -16,6 +16,32 @@ from wsproto.extensions import PerMessageDeflate
 from wsproto_peer import Closed, Peer, send_fragmented
 
 
+def serve_messages(peer: Peer, protocol, negotiated):
+    """The server contract (README.md) on an open connection, until it closes."""
+    while True:
+        data, _frames = peer.recv_message()
+        if isinstance(data, str):
+            if data == "info":
+                peer.send(Message(data=json.dumps({"protocol": protocol, "extensions": negotiated})))
+                continue
+            if data.startswith("frag:"):
+                send_fragmented(peer, data)
+                continue
+            if data.startswith("ping:"):
+                payload = data[5:].encode()
+                peer.on_pong = lambda got, p=payload: got == p and peer.send(
+                    Message(data="pong:" + p.decode())
+                )
+                peer.send(Ping(payload=payload))
+                continue
+            if data.startswith("close:"):
+                _, code, reason = data.split(":", 2)
+                peer.send(CloseConnection(code=int(code), reason=reason))
+                peer.wait_close()
+                return
+        peer.send(Message(data=data))
+
+
 def serve_one(sock: socket.socket, deflate: bool):
     peer = Peer(sock, WSConnection(ConnectionType.SERVER))
     try:
@@ -29,28 +55,7 @@ def serve_one(sock: socket.socket, deflate: bool):
         extensions = [PerMessageDeflate()] if deflate and offered else []
         peer.send(AcceptConnection(subprotocol=protocol, extensions=extensions))
         negotiated = ", ".join(e.name for e in extensions if e.enabled())
-        while True:
-            data, _frames = peer.recv_message()
-            if isinstance(data, str):
-                if data == "info":
-                    peer.send(Message(data=json.dumps({"protocol": protocol, "extensions": negotiated})))
-                    continue
-                if data.startswith("frag:"):
-                    send_fragmented(peer, data)
-                    continue
-                if data.startswith("ping:"):
-                    payload = data[5:].encode()
-                    peer.on_pong = lambda got, p=payload: got == p and peer.send(
-                        Message(data="pong:" + p.decode())
-                    )
-                    peer.send(Ping(payload=payload))
-                    continue
-                if data.startswith("close:"):
-                    _, code, reason = data.split(":", 2)
-                    peer.send(CloseConnection(code=int(code), reason=reason))
-                    peer.wait_close()
-                    return
-            peer.send(Message(data=data))
+        serve_messages(peer, protocol, negotiated)
     except Closed:
         pass
     except Exception as e:  # noqa: BLE001 - a peer failure is logged, not fatal
