@@ -595,7 +595,13 @@ export function acceptNodeUpgrade(
   return acceptWebSocket(transport, {
     ...options,
     extensions: options.extensions ?? nodeExtensions(),
-    upgradeRequest: { headers: rawHeadersToHeaders(req.rawHeaders), path: req.url ?? "/" },
+    // The request line too: RFC 6455 §4.1's GET and HTTP/1.1 are checked as on the bare-TCP path.
+    upgradeRequest: {
+      headers: rawHeadersToHeaders(req.rawHeaders),
+      path: req.url ?? "/",
+      method: req.method ?? "GET",
+      httpVersion: req.httpVersion ?? "1.1",
+    },
   } as AcceptWebSocketOptions);
 }
 
