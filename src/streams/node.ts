@@ -71,6 +71,8 @@ export interface NodeSocketOptions {
 }
 
 export { nodeZlibCodec, nodeZlibNative } from "./node-zlib.ts";
+export { WebSocketServer, type WebSocketServerOptions, type BroadcastOptions, type ServerCloseOptions } from "./node-server.ts";
+export type { HttpHandler } from "./plain-http.ts";
 
 /** The default extensions of the Node helpers: those of the streams layer, on native zlib. */
 const nodeExtensions = (): PerMessageDeflate[] => [new PerMessageDeflate({ threshold: 1024, codec: nodeZlibCodec })];
