@@ -35,6 +35,7 @@ import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { Readable, type Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { Connection } from "../protocol/connection.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
 import { Message, type Request } from "../protocol/events.ts";
 import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
@@ -44,7 +45,6 @@ import { ConnectionState } from "../protocol/types.ts";
 import { encodeUtf8, isWellFormed } from "../protocol/utf8.ts";
 import { acceptNodeUpgrade, type NodeUpgradeOptions } from "./node.ts";
 import type { HttpHandler } from "./plain-http.ts";
-import { sessionOutbound } from "./session-outbound.ts";
 import type { AcceptDecision, RejectDecision, WebSocketSession } from "./websocket-stream.ts";
 
 /** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */
@@ -318,10 +318,10 @@ export class WebSocketServer {
     let delivered = 0;
     for (const session of this.#open) {
       if (session === options.except) continue;
-      const connection = session.connection.connection;
-      const outbound = sessionOutbound(session);
-      if (connection === null || outbound === null || connection.state !== ConnectionState.OPEN || connection.sendingMessage) continue;
-      if (outbound.bufferedAmount > this.#backpressureLimit) {
+      const engine = session.connection;
+      const connection = engine instanceof Connection ? engine : engine.connection;
+      if (connection === null || connection.state !== ConnectionState.OPEN || connection.sendingMessage) continue;
+      if (session.bufferedAmount > this.#backpressureLimit) {
         if (this.#options.closeOnBackpressureLimit === true) {
           try {
             session.close({ closeCode: 1008, reason: "backpressure limit" });
@@ -343,14 +343,16 @@ export class WebSocketServer {
         if (byCodec === undefined) shared.set(pmd.codec, (byCodec = new Map()));
         const key = `${pmd.serverMaxWindowBits}:${pmd.level}:${pmd.memLevel}`;
         let bytes = byCodec.get(key);
-        if (bytes === undefined) byCodec.set(key, (bytes = connection.send(event())));
+        if (bytes === undefined) {
+          bytes = connection.send(event());
+          byCodec.set(key, bytes);
+        }
         frame = bytes;
       } else {
         // Context takeover (or another extension): this connection's own compressor.
         frame = connection.send(event());
       }
-      outbound.write(frame);
-      delivered++;
+      if (session.writeFrames(frame)) delivered++;
     }
     return delivered;
   }

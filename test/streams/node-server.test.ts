@@ -11,7 +11,6 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import WebSocket from "ws";
 import { acceptNodeUpgrade, fromNodeSocket, WebSocketServer } from "../../src/streams/node.ts";
-import { sessionOutbound } from "../../src/streams/session-outbound.ts";
 import { acceptWebSocket } from "../../src/streams/websocket-stream.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -138,7 +137,7 @@ t.test("1,000 ws clients connected: one 1 KiB broadcast reaches every one", asyn
   t.equal(server.broadcast("text", { except: [...server.connections][0]! }), 999, "except leaves one out");
 });
 
-t.test("broadcast: mixed compression parameters all decode the same message; compress: false clears RSV1", async (t) => {
+t.test("broadcast: mixed compression parameters all decode the same message; compress: false clears RSV1 (broadcast and session.send)", async (t) => {
   const { server, url, port } = await serve(t);
   const plain = await wsOpen(url, { perMessageDeflate: false });
   const takeover = await wsOpen(url); // ws offers permessage-deflate with context takeover
@@ -166,7 +165,10 @@ t.test("broadcast: mixed compression parameters all decode the same message; com
   raw.socket.resume();
   server.broadcast(text);
   server.broadcast(text, { compress: false });
-  await until("two frames", () => {
+  const rawSession = [...server.connections].at(-1)!;
+  await rawSession.send(text);
+  await rawSession.send(text, { compress: false });
+  await until("four frames", () => {
     firstBytes.length = 0;
     let at = 0;
     while (at + 2 <= buffered.length) {
@@ -180,10 +182,12 @@ t.test("broadcast: mixed compression parameters all decode the same message; com
       }
       at += header + size;
     }
-    return firstBytes.length >= 2;
+    return firstBytes.length >= 4;
   });
-  t.equal(firstBytes[0]! & 0x40, 0x40, "default: compressed (RSV1)");
-  t.equal(firstBytes[1]! & 0x40, 0, "compress: false: RSV1 clear");
+  t.equal(firstBytes[0]! & 0x40, 0x40, "broadcast, default: compressed (RSV1)");
+  t.equal(firstBytes[1]! & 0x40, 0, "broadcast, compress: false: RSV1 clear");
+  t.equal(firstBytes[2]! & 0x40, 0x40, "session.send, default: compressed");
+  t.equal(firstBytes[3]! & 0x40, 0, "session.send, compress: false: RSV1 clear");
 });
 
 t.test("a client that never reads: skipped at backpressureLimit, the server holds at most the limit plus one message", async (t) => {
@@ -204,7 +208,7 @@ t.test("a client that never reads: skipped at backpressureLimit, the server hold
     const delivered = server.broadcast(message);
     sent++;
     if (delivered < 2) skipped++;
-    for (const session of server.connections) maxBuffered = Math.max(maxBuffered, sessionOutbound(session)?.bufferedAmount ?? 0);
+    for (const session of server.connections) maxBuffered = Math.max(maxBuffered, session.bufferedAmount);
     // Let the good client's socket drain.
     await new Promise((resolve) => setImmediate(resolve));
   }
