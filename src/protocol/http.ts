@@ -572,6 +572,8 @@ export function writeResponseHead(statusCode: number, headers: Headers, reason =
 
 const REASON_PHRASES: ReadonlyMap<number, string> = new Map([
   [200, "OK"],
+  [201, "Created"],
+  [202, "Accepted"],
   [204, "No Content"],
   [301, "Moved Permanently"],
   [302, "Found"],

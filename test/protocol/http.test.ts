@@ -10,6 +10,7 @@ import {
   validateHeaders,
   writeChunk,
   writeRequestHead,
+  reasonPhrase,
   writeResponseHead,
   type HttpEvent,
 } from "../../src/protocol/http.ts";
@@ -305,6 +306,12 @@ t.test("writing heads", async (t) => {
   );
   t.equal(dec(writeResponseHead(403, [["content-length", "0"]])), "HTTP/1.1 403 \r\ncontent-length: 0\r\n\r\n");
   t.equal(dec(writeResponseHead(101, [])), "HTTP/1.1 101 \r\n\r\n");
+  t.equal(dec(writeResponseHead(404, [], "Not Found")), "HTTP/1.1 404 Not Found\r\n\r\n", "a reason phrase");
+  t.throws(() => writeResponseHead(400, [], "a\r\nX: y"), LocalProtocolError, "CR/LF in a reason phrase");
+  t.equal(dec(writeRequestHead("POST", "/", [["Host", "h"]], "1.0")), "POST / HTTP/1.0\r\nHost: h\r\n\r\n", "another version");
+  t.throws(() => writeRequestHead("GET", "/", [], "1.1\r\n"), LocalProtocolError, "a bad version");
+  t.equal(reasonPhrase(426), "Upgrade Required");
+  t.equal(reasonPhrase(599), "", "unknown: empty");
   t.equal(dec(writeRequestHead("GET", "/", [["X-Latin", "caf\xe9"]])), "GET / HTTP/1.1\r\nX-Latin: caf\xe9\r\n\r\n");
 });
 
