@@ -69,8 +69,10 @@ export interface WebSocketServerOptions extends NodeUpgradeOptions {
   onSession?: (session: WebSocketSession, request: Request) => void;
   /**
    * Answers plain HTTP requests (not WebSocket upgrades) on a server it owns
-   * or is attached to: a WHATWG `Request` in, a `Response` out. Without it,
-   * an owned server answers 426 Upgrade Required.
+   * or is attached to: a WHATWG `Request` in, a `Response` out (its body
+   * streamed). Without it, an owned server answers 426 Upgrade Required. An
+   * `'upgrade'` to some other protocol (`Upgrade: h2c`) reaches it too,
+   * without its body.
    */
   handleHttp?: HttpHandler;
   /**
@@ -168,7 +170,6 @@ export class WebSocketServer {
       path: _path,
       origins: _origins,
       onSession: _onSession,
-      handleHttp: _handleHttp,
       backpressureLimit: _limit,
       closeOnBackpressureLimit: _close,
       ...sessionOptions
