@@ -72,7 +72,9 @@ export interface WebSocketServerOptions extends NodeUpgradeOptions {
    * or is attached to: a WHATWG `Request` in, a `Response` out (its body
    * streamed). Without it, an owned server answers 426 Upgrade Required. An
    * `'upgrade'` to some other protocol (`Upgrade: h2c`) reaches it too,
-   * without its body.
+   * without its body. With `server`, it is attached to the server's
+   * `'request'` event: give it only to a server that has no request handler
+   * of its own.
    */
   handleHttp?: HttpHandler;
   /**
