@@ -10,7 +10,9 @@ import t, { type Test } from "tap";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import WebSocket from "ws";
-import { acceptNodeUpgrade, fromNodeSocket, WebSocketServer } from "../../src/streams/node.ts";
+import { acceptNodeUpgrade, fromNodeSocket, nodeZlibCodec, WebSocketServer } from "../../src/streams/node.ts";
+import { PerMessageDeflate } from "../../src/protocol/extensions/permessage-deflate.ts";
+import type { DeflateCodec } from "../../src/protocol/extensions/deflate-codec.ts";
 import { acceptWebSocket } from "../../src/streams/websocket-stream.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -398,5 +400,36 @@ t.test("strict upgrades: every row of the table gets a 4xx with a reason phrase 
       t.ok(body.length > 0 && !body.includes("\x81"), `${row} on ${path}: a short body, no frame echoed`);
     }
     t.ok(answers.every((a) => a === answers[0]), `${row}: the same answer on every path`);
+  }
+});
+
+t.test("broadcast compresses once for connections without context takeover, once per connection with it", async (t) => {
+  let compressions = 0;
+  const counting: DeflateCodec = {
+    name: "counting",
+    createDeflater: (options) => {
+      const inner = nodeZlibCodec.createDeflater(options);
+      return {
+        compress: (data, fin) => {
+          compressions++;
+          return inner.compress(data, fin);
+        },
+        reset: () => inner.reset(),
+      };
+    },
+    createInflater: (options) => nodeZlibCodec.createInflater(options),
+  };
+  for (const [serverNoContextTakeover, expected] of [[true, 1], [false, 3]] as const) {
+    const { server, url } = await serve(t, { extensions: [new PerMessageDeflate({ codec: counting, serverNoContextTakeover, threshold: 1024 })] });
+    const clients = await Promise.all([0, 1, 2].map(() => wsOpen(url)));
+    await until("3 connections", () => server.connections.size === 3);
+    const text = "shared ".repeat(500);
+    const got = clients.map((ws) => new Promise<string>((resolve) => ws.once("message", (d: Buffer) => resolve(d.toString()))));
+    compressions = 0;
+    t.equal(server.broadcast(text), 3);
+    t.equal(compressions, expected, `server_no_context_takeover ${serverNoContextTakeover}: ${expected} compression(s) for 3 connections`);
+    t.same(await withTimeout(Promise.all(got), 10_000, "messages"), [text, text, text], "every client inflated it");
+    clients.forEach((c) => c.terminate());
+    await server.close({ timeout: 500 });
   }
 });
