@@ -107,6 +107,14 @@ export class Connection {
     return this.#proto.nextOpcode === CLOSE_OPCODE;
   }
 
+  /**
+   * `true` while a message sent in pieces (`messageFinished: false`) is not
+   * finished: a frame built elsewhere must not be written in between.
+   */
+  get sendingMessage(): boolean {
+    return this.#proto.sendingMessage;
+  }
+
   /** The enabled extensions in use, in negotiation order. */
   get extensions(): readonly Extension[] {
     return this.#extensions;
@@ -131,7 +139,7 @@ export class Connection {
     const type = (event as { type?: unknown } | null)?.type;
     if (this.#messagesAllowed && (type === "BytesMessage" || type === "TextMessage" || type === "Message")) {
       const message = event as Message;
-      return this.#proto.sendData(message.data, message.messageFinished !== false);
+      return this.#proto.sendData(message.data, message.messageFinished !== false, message.compress !== false);
     }
     const allowed = this.#allowed;
     if (allowed === undefined || !allowed.has(type as string)) {
@@ -145,7 +153,7 @@ export class Connection {
       case "Message":
       case "TextMessage":
       case "BytesMessage":
-        return this.#proto.sendData(event.data, event.messageFinished !== false);
+        return this.#proto.sendData(event.data, event.messageFinished !== false, event.compress !== false);
       case "Ping":
         return this.#proto.ping(event.payload);
       case "Pong":
@@ -185,7 +193,7 @@ export class Connection {
     const type = (event as { type?: unknown } | null)?.type;
     if (this.#messagesAllowed && (type === "BytesMessage" || type === "Message")) {
       const message = event as Message;
-      return this.#proto.sendDataParts(message.data, message.messageFinished !== false);
+      return this.#proto.sendDataParts(message.data, message.messageFinished !== false, message.compress !== false);
     }
     return [this.send(event)];
   }

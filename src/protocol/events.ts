@@ -83,6 +83,12 @@ export interface RejectConnectionOptions {
   headers?: Headers;
   /** @default false */
   hasBody?: boolean;
+  /**
+   * The reason phrase of the status line (RFC 9112 §4: optional text). The
+   * default, empty, is byte for byte what wsproto sends.
+   * @default ""
+   */
+  reason?: string;
 }
 
 /**
@@ -99,10 +105,14 @@ export class RejectConnection {
   readonly statusCode: number;
   readonly headers: Headers;
   readonly hasBody: boolean;
+  /** The status line's reason phrase (`""` unless given). */
+  declare readonly reason?: string;
   constructor(options: RejectConnectionOptions = {}) {
     this.statusCode = options.statusCode ?? 400;
     this.headers = options.headers ?? [];
     this.hasBody = options.hasBody ?? false;
+    // Set only when given, so events compare equal to wsproto's field for field.
+    if (options.reason !== undefined) (this as { reason?: string }).reason = options.reason;
   }
 }
 
@@ -181,6 +191,14 @@ export interface MessageOptions<D> {
   frameFinished?: boolean;
   /** @default true */
   messageFinished?: boolean;
+  /**
+   * Sending only: `false` sends this message uncompressed even when
+   * permessage-deflate is on (RFC 7692 §6: compression is per message, marked
+   * by RSV1 on its first frame). Read at a message's first frame; decided
+   * before anything is compressed, so context takeover stays in step.
+   * @default undefined (the extension decides, e.g. by its threshold)
+   */
+  compress?: boolean;
 }
 
 /** The three message event type names. */
@@ -198,6 +216,7 @@ export interface MessageShape<D extends string | Uint8Array, T extends MessageTy
   readonly data: D;
   readonly frameFinished: boolean;
   readonly messageFinished: boolean;
+  readonly compress?: boolean;
 }
 
 /**
@@ -213,10 +232,13 @@ export class Message<D extends string | Uint8Array = string | Uint8Array> implem
   readonly data: D;
   readonly frameFinished: boolean;
   readonly messageFinished: boolean;
+  /** `false`: send uncompressed (see {@link MessageOptions.compress}); absent unless given. */
+  declare readonly compress?: boolean;
   constructor(options: MessageOptions<D>) {
     this.data = options.data;
     this.frameFinished = options.frameFinished ?? true;
     this.messageFinished = options.messageFinished ?? true;
+    if (options.compress !== undefined) (this as { compress?: boolean }).compress = options.compress;
   }
 }
 

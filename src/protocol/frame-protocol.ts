@@ -137,8 +137,9 @@ export class FrameProtocol implements FrameReaderHooks {
   #inBytes = 0;
   #utf8: Utf8StreamDecoder | null = null; // created at the first text message
 
-  // The message being sent: its opcode (0 when none).
+  // The message being sent: its opcode (0 when none), and whether it may be compressed.
   #outOpcode = 0;
+  #outCompress = true;
   // Masking keys: drawn KEY_POOL_SIZE bytes at a time, 4 per frame, in
   // stream order (so a deterministic source yields the same keys as drawing
   // 4 bytes per frame would).
@@ -151,9 +152,24 @@ export class FrameProtocol implements FrameReaderHooks {
     this.#maxFrameSize = options.maxFrameSize;
     this.#maxMessageSize = options.maxMessageSize;
     this.#random = options.random;
-    this.#view = extensions.length === 0 ? null : Object.freeze({ client, maxMessageSize: options.maxMessageSize });
+    const self = this;
+    this.#view =
+      extensions.length === 0
+        ? null
+        : Object.freeze({
+            client,
+            maxMessageSize: options.maxMessageSize,
+            get compress(): boolean {
+              return self.#outCompress;
+            },
+          });
     // The reader calls back into this object (no closures per connection).
     this.#reader = new FrameReader(client, this);
+  }
+
+  /** `true` between the first and the last frame of a message being sent in pieces. */
+  get sendingMessage(): boolean {
+    return this.#outOpcode !== 0;
   }
 
   /** The opcode of the next buffered frame not yet parsed, or -1 (see FrameReader.peekOpcode). */
@@ -356,9 +372,10 @@ export class FrameProtocol implements FrameReaderHooks {
   /**
    * Frame (part of) a message: TEXT for a string, BINARY for bytes; a
    * non-final part leaves the message open and the next part goes out as
-   * CONTINUATION.
+   * CONTINUATION. `compress: false` (read at a message's first frame) asks
+   * the extensions to leave this message uncompressed.
    */
-  sendData(data: unknown, fin: boolean): Uint8Array {
+  sendData(data: unknown, fin: boolean, compress = true): Uint8Array {
     let opcode: number;
     if (typeof data === "string") {
       opcode = OP_TEXT;
@@ -376,6 +393,8 @@ export class FrameProtocol implements FrameReaderHooks {
         throw new LocalProtocolError("Data type mismatch inside message", "WS_ERR_DATA_TYPE_MISMATCH");
       }
       frameOpcode = OP_CONTINUATION;
+    } else {
+      this.#outCompress = compress !== false;
     }
     // Without extensions the encoded text is copied into the frame at once, so
     // it can live in a scratch buffer; extension hooks get bytes of their own.
@@ -396,9 +415,9 @@ export class FrameProtocol implements FrameReaderHooks {
    * server's frame, no extension) is not copied: the parts are the frame
    * header and `data` itself.
    */
-  sendDataParts(data: unknown, fin: boolean): Uint8Array[] {
+  sendDataParts(data: unknown, fin: boolean, compress = true): Uint8Array[] {
     if (this.client || this.extensions.length !== 0 || !(data instanceof Uint8Array) || data.length < BORROW_MIN) {
-      return [this.sendData(data, fin)];
+      return [this.sendData(data, fin, compress)];
     }
     let frameOpcode = OP_BINARY;
     if (this.#outOpcode !== 0) {

@@ -21,7 +21,9 @@
  * Error codes: `WS_ERR_BAD_HTTP` (malformed HTTP), `WS_ERR_HANDSHAKE_TOO_LARGE`
  * (head or pre-accept data over the limits), `WS_ERR_HANDSHAKE_METHOD`,
  * `WS_ERR_HANDSHAKE_HEADER` (Connection, Upgrade, Host, a header's syntax),
- * `WS_ERR_HANDSHAKE_VERSION`, `WS_ERR_HANDSHAKE_KEY`, `WS_ERR_HANDSHAKE_ACCEPT`,
+ * `WS_ERR_HANDSHAKE_VERSION`, `WS_ERR_HANDSHAKE_HTTP_VERSION` (a request
+ * below HTTP/1.1), `WS_ERR_HANDSHAKE_BODY` (a request with a body),
+ * `WS_ERR_HANDSHAKE_KEY`, `WS_ERR_HANDSHAKE_ACCEPT`,
  * `WS_ERR_HANDSHAKE_SUBPROTOCOL`, `WS_ERR_HANDSHAKE_EXTENSION` (remote);
  * `WS_ERR_INVALID_STATE`, `WS_ERR_INVALID_HEADER`, `WS_ERR_INVALID_TARGET`,
  * `WS_ERR_INVALID_HOST`, `WS_ERR_INVALID_SUBPROTOCOL`, `WS_ERR_INVALID_STATUS`,
@@ -76,6 +78,14 @@ type RejectFraming =
   | { readonly kind: "length"; remaining: number }
   | { readonly kind: "chunked" }
   | { readonly kind: "close" }; // HTTP/1.0 style: the body ends with the connection
+
+/** The request line of a request another HTTP stack parsed (see `initiateUpgradeConnection`). */
+export interface ReceivedRequestLine {
+  /** @default "GET" */
+  method?: string;
+  /** The digits after `HTTP/`, as Node's `req.httpVersion`. @default "1.1" */
+  httpVersion?: string;
+}
 
 /** What a server remembers of a valid request. */
 interface ReceivedRequest {
@@ -221,7 +231,9 @@ export class H11Handshake {
   /**
    * Server only: start from a request that an HTTP server already parsed
    * (Node's `'upgrade'` event: `req.rawHeaders` as pairs and `req.url`). The
-   * request is validated exactly as if its bytes had been received.
+   * request is validated exactly as if its bytes had been received. Pass
+   * `received` (the peer's method and HTTP version) to have those checked
+   * too, and a missing Host answered with 400 instead of raising here.
    * @example
    * ```ts
    * httpServer.on("upgrade", (req, socket, head) => {
@@ -233,7 +245,7 @@ export class H11Handshake {
    * });
    * ```
    */
-  initiateUpgradeConnection(headers: Headers, path: string): void {
+  initiateUpgradeConnection(headers: Headers, path: string, received?: ReceivedRequestLine): void {
     if (this.client) {
       throw new LocalProtocolError(
         "Cannot initiate an upgrade connection when acting as the client",
@@ -241,10 +253,26 @@ export class H11Handshake {
       );
     }
     validateHeaders(headers);
-    if (!headers.some(([name]) => name.toLowerCase() === "host")) {
-      throw new LocalProtocolError("Missing mandatory Host: header", "WS_ERR_INVALID_HEADER");
+    if (received === undefined) {
+      // wsproto (through h11) refuses to build an HTTP/1.1 request without Host.
+      if (!headers.some(([name]) => name.toLowerCase() === "host")) {
+        throw new LocalProtocolError("Missing mandatory Host: header", "WS_ERR_INVALID_HEADER");
+      }
+      this.receiveData(writeRequestHead("GET", path, headers));
+      return;
     }
-    this.receiveData(writeRequestHead("GET", path, headers));
+    // The peer's own request line: its method, version and a missing Host are
+    // the peer's faults, answered (400) as on any other path.
+    this.receiveData(writeRequestHead(received.method ?? "GET", path, headers, received.httpVersion ?? "1.1"));
+  }
+
+  /**
+   * Server only: the request head received (method, target, HTTP version,
+   * headers), valid or not, until the handshake is answered; `null` before.
+   * An HTTP server beside the WebSocket uses it to answer a plain request.
+   */
+  get requestHead(): RequestHead | null {
+    return this.#requestHead;
   }
 
   /**
@@ -422,6 +450,18 @@ export class H11Handshake {
       throw reject400("Missing header, 'Upgrade: WebSocket'", "WS_ERR_HANDSHAKE_HEADER");
     }
     if (host === null) throw reject400("Missing header, 'Host'", "WS_ERR_HANDSHAKE_HEADER");
+    // Checked after wsproto's own checks, so that its messages stay the same where both refuse.
+    // RFC 6455 §4.1: "the HTTP version MUST be at least 1.1" (deviation: wsproto accepts 1.0).
+    if (head.httpVersion < "1.1") {
+      throw reject400(`HTTP version must be at least 1.1, got ${head.httpVersion}`, "WS_ERR_HANDSHAKE_HTTP_VERSION");
+    }
+    // An upgrade request has no body (as python websockets): bytes after the
+    // head are frames, and a body would be taken for them or eat them.
+    for (const [name, value] of headers) {
+      if (name === "transfer-encoding" || (name === "content-length" && Number(value) !== 0)) {
+        throw reject400("An upgrade request must not have a body", "WS_ERR_HANDSHAKE_BODY");
+      }
+    }
     // RFC 6455 §4.2.1 item 4 (deviation: wsproto accepts any key): the key
     // must be the base64 of 16 bytes, and appear once.
     const key = keys.join(", ");
@@ -759,7 +799,7 @@ export class H11Handshake {
       tokens.add("close");
       for (const t of [...tokens].sort()) headers.push(["Connection", t]);
     }
-    const bytes = writeResponseHead(statusCode, headers);
+    const bytes = writeResponseHead(statusCode, headers, event.reason ?? "");
     this.#framing = framing;
     this.#reader!.takeTrailing(); // a rejected connection never reads frames
     this.#move(hasBody ? "server-send-reject-with-body" : "server-send-reject-no-body");

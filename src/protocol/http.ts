@@ -525,14 +525,19 @@ function writeHead(startLine: string, headers: Headers): Uint8Array {
 
 /**
  * Serialize a request head (`METHOD target HTTP/1.1`, headers, blank line).
- * @throws LocalProtocolError if the method, target or a header is invalid; nothing is produced.
+ * `httpVersion` (digits only, as {@link RequestHead.httpVersion}) re-creates
+ * a request another HTTP stack parsed, version included.
+ * @throws LocalProtocolError if the method, target, version or a header is invalid; nothing is produced.
  * @example
  * ```ts
  * writeRequestHead("GET", "/chat", [["Host", "example.com"]]);
  * ```
  */
-export function writeRequestHead(method: string, target: string, headers: Headers): Uint8Array {
+export function writeRequestHead(method: string, target: string, headers: Headers, httpVersion = "1.1"): Uint8Array {
   if (!isToken(method)) throw new LocalProtocolError(`Illegal method ${JSON.stringify(method)}`, "WS_ERR_INVALID_HEADER");
+  if (typeof httpVersion !== "string" || !/^[0-9]\.[0-9]$/.test(httpVersion)) {
+    throw new LocalProtocolError(`Illegal HTTP version ${JSON.stringify(httpVersion)}`, "WS_ERR_INVALID_HEADER");
+  }
   if (typeof target !== "string" || !TARGET.test(target)) {
     throw new LocalProtocolError(
       `Illegal request target ${JSON.stringify(target)}: printable ASCII without spaces required`,
@@ -540,7 +545,7 @@ export function writeRequestHead(method: string, target: string, headers: Header
     );
   }
   validateHeaders(headers);
-  return writeHead(`${method} ${target} HTTP/1.1`, headers);
+  return writeHead(`${method} ${target} HTTP/${httpVersion}`, headers);
 }
 
 // RFC 9110 §15: the reason phrases of the status codes a WebSocket server
@@ -578,19 +583,23 @@ export function reasonPhrase(statusCode: number): string {
 /**
  * Serialize a response head. The status line is `HTTP/1.1 <code> <reason>`
  * with the code's reason phrase ({@link reasonPhrase}); wsproto 1.2 sends an
- * empty one, which some clients reject.
- * @throws LocalProtocolError if the status or a header is invalid.
+ * empty one, which some clients reject. A non-empty `reason` replaces it.
+ * @throws LocalProtocolError if the status, the reason or a header is invalid.
  * @example
  * ```ts
  * writeResponseHead(403, [["content-length", "0"]]); // "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n"
  * ```
  */
-export function writeResponseHead(statusCode: number, headers: Headers): Uint8Array {
+export function writeResponseHead(statusCode: number, headers: Headers, reason = ""): Uint8Array {
   if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 999) {
     throw new LocalProtocolError(`Illegal status code ${String(statusCode)}`, "WS_ERR_INVALID_STATUS");
   }
+  // RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ).
+  if (typeof reason !== "string" || !/^[\t\x20-\x7e\x80-\xff]*$/.test(reason)) {
+    throw new LocalProtocolError(`Illegal reason phrase ${JSON.stringify(reason)}`, "WS_ERR_INVALID_STATUS");
+  }
   validateHeaders(headers);
-  return writeHead(`HTTP/1.1 ${statusCode} ${reasonPhrase(statusCode)}`, headers);
+  return writeHead(`HTTP/1.1 ${statusCode} ${reason === "" ? reasonPhrase(statusCode) : reason}`, headers);
 }
 
 /**

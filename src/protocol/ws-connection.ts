@@ -12,7 +12,7 @@ import type { Connection } from "./connection.ts";
 import { LocalProtocolError } from "./errors.ts";
 import { BytesMessage, CloseConnection, Ping, Pong, Request, TextMessage, type Event } from "./events.ts";
 import type { Extension } from "./extensions/extension.ts";
-import { H11Handshake } from "./handshake.ts";
+import { H11Handshake, type ReceivedRequestLine } from "./handshake.ts";
 import type { ConnectionOptions } from "./options.ts";
 import { CloseReason, ConnectionState, ConnectionType, type Headers } from "./types.ts";
 
@@ -135,8 +135,8 @@ export class WSConnection {
    * Server only: start from a request an HTTP server already parsed (see
    * {@link H11Handshake.initiateUpgradeConnection}).
    */
-  initiateUpgradeConnection(headers: Headers, path: string): void {
-    this.handshake.initiateUpgradeConnection(headers, path);
+  initiateUpgradeConnection(headers: Headers, path: string, received?: ReceivedRequestLine): void {
+    this.handshake.initiateUpgradeConnection(headers, path, received);
   }
 
   /**

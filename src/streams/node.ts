@@ -67,6 +67,8 @@ export interface NodeSocketOptions {
 }
 
 export { nodeZlibCodec, nodeZlibNative } from "./node-zlib.ts";
+export { WebSocketServer, type WebSocketServerOptions, type BroadcastOptions, type ServerCloseOptions } from "./node-server.ts";
+export type { HttpHandler } from "./plain-http.ts";
 
 /** The default extensions of the Node helpers: those of the streams layer, on native zlib. */
 const nodeExtensions = (): PerMessageDeflate[] => [new PerMessageDeflate({ threshold: 1024, codec: nodeZlibCodec })];
@@ -591,7 +593,13 @@ export function acceptNodeUpgrade(
   return acceptWebSocket(transport, {
     ...options,
     extensions: options.extensions ?? nodeExtensions(),
-    upgradeRequest: { headers: rawHeadersToHeaders(req.rawHeaders), path: req.url ?? "/" },
+    // The request line too: RFC 6455 §4.1's GET and HTTP/1.1 are checked as on the bare-TCP path.
+    upgradeRequest: {
+      headers: rawHeadersToHeaders(req.rawHeaders),
+      path: req.url ?? "/",
+      method: req.method ?? "GET",
+      httpVersion: req.httpVersion ?? "1.1",
+    },
   } as AcceptWebSocketOptions);
 }
 

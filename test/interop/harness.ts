@@ -20,6 +20,8 @@ import {
   connectNodeWebSocket,
   fromNodeSocket,
   isHttp2WebSocketRequest,
+  nodeZlibCodec,
+  WebSocketServer,
   type NodeConnectOptions,
 } from "../../src/streams/node.ts";
 import { ROOT, type Teardown } from "../helpers/process.ts";
@@ -184,6 +186,38 @@ export async function startOurHttp2Server(
           waiters.push(resolve);
           setTimeout(resolve, 100);
         });
+      }
+      return records;
+    },
+  };
+}
+
+/**
+ * The same server contract on a `WebSocketServer` that owns its port (closed
+ * in teardown), so independent clients meet the deployable server too.
+ */
+export async function startOurWebSocketServer(t: Teardown, { deflate = true } = {}): Promise<OurServer> {
+  const records: ServerRecord[] = [];
+  const server = new WebSocketServer({
+    port: 0,
+    host: "127.0.0.1",
+    protocols: ["chat", "superchat"],
+    extensions: deflate ? [new PerMessageDeflate({ codec: nodeZlibCodec })] : [],
+    maxMessageSize: MAX,
+    pingInterval: null,
+    onSession: (session) => void serveContract(session).then((record) => records.push(record)),
+  });
+  t.teardown(() => server.close({ timeout: 1000 }));
+  const { port } = await server.listening;
+  return {
+    url: `ws://127.0.0.1:${port}/`,
+    port,
+    records,
+    async settled(n, timeoutMs = 15000) {
+      const deadline = Date.now() + timeoutMs;
+      while (records.length < n) {
+        if (Date.now() > deadline) throw new Error(`only ${records.length} of ${n} server sessions ended`);
+        await new Promise<void>((resolve) => setTimeout(resolve, 50));
       }
       return records;
     },

@@ -15,6 +15,7 @@ import {
   type Event,
 } from "../../src/protocol/events.ts";
 import { Extension } from "../../src/protocol/extensions/extension.ts";
+import { PerMessageDeflate } from "../../src/protocol/extensions/permessage-deflate.ts";
 import { sequentialRandom } from "../../src/protocol/random.ts";
 import { ConnectionState, ConnectionType } from "../../src/protocol/types.ts";
 import { briefEvents as brief, fromHex, toHex } from "../helpers/vectors.ts";
@@ -412,4 +413,19 @@ t.test("sendParts: a server's large binary message is [header, the caller's byte
   const got = pull(cli);
   t.equal(got.length, 1);
   t.equal(toHex((got[0] as BytesMessage).data), toHex(big));
+});
+
+t.test("Message.compress: false reaches the extension through send() and sendParts()", async (t) => {
+  const make = (compress?: boolean): Uint8Array => {
+    const ext = new PerMessageDeflate().fork();
+    ext.accept("permessage-deflate");
+    const conn = new Connection(ConnectionType.SERVER, { extensions: [ext] });
+    const options = compress === undefined ? { data: "x".repeat(100) } : { data: "x".repeat(100), compress };
+    return conn.send(new TextMessage(options));
+  };
+  t.equal(make()[0]! & 0x40, 0x40, "compressed by default");
+  t.equal(make(true)[0]! & 0x40, 0x40, "compress: true is the default policy");
+  t.equal(make(false)[0]! & 0x40, 0, "compress: false: RSV1 clear");
+  t.equal(make(false).byteLength, 102, "payload as is");
+  t.notOk("compress" in new TextMessage({ data: "a" }), "no field unless given (events compare as wsproto's)");
 });

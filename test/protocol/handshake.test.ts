@@ -471,6 +471,11 @@ t.test("server: request validation, in wsproto's order, with its hints", async (
     ["bad extension list", base([...good, 'Sec-WebSocket-Extensions: x; p="unterminated']), /Invalid Sec-WebSocket-Extensions header/, 400, "WS_ERR_HANDSHAKE_EXTENSION"],
     ["garbage", "broken nonsense\r\n\r\n", "Bad HTTP message", 400, "WS_ERR_BAD_HTTP"],
     ["header injection attempt", base([...good, "X: a\rInjected: 1"]), "Bad HTTP message", 400, "WS_ERR_BAD_HTTP"],
+    // Strict upgrades (deviations from wsproto, as python websockets).
+    ["HTTP/1.0 with Host", base(good, "GET /chat HTTP/1.0"), "HTTP version must be at least 1.1, got 1.0", 400, "WS_ERR_HANDSHAKE_HTTP_VERSION"],
+    ["HTTP/0.9 line", base(good, "GET /chat HTTP/0.9"), "HTTP version must be at least 1.1, got 0.9", 400, "WS_ERR_HANDSHAKE_HTTP_VERSION"],
+    ["Content-Length body", base([...good, "Content-Length: 5"]) + "hello", "An upgrade request must not have a body", 400, "WS_ERR_HANDSHAKE_BODY"],
+    ["chunked body", base([...good, "Transfer-Encoding: chunked"]) + "0\r\n\r\n", "An upgrade request must not have a body", 400, "WS_ERR_HANDSHAKE_BODY"],
   ];
   for (const [what, text, message, status, code, hintHeaders] of table) {
     t.test(what, async (t) => {
@@ -667,6 +672,33 @@ t.test("initiateUpgradeConnection", async (t) => {
   lpe(t, () => server().initiateUpgradeConnection([...headers, ["X", "a\r\nb"]], "/"), /INVALID_HEADER/, "CRLF in a value");
   lpe(t, () => server().initiateUpgradeConnection(headers, "/a b"), /INVALID_TARGET/, "bad path");
   rpe(t, () => server().initiateUpgradeConnection([["Host", "h"]], "/"), "Missing header, 'Connection: Upgrade'", 400);
+});
+
+t.test("initiateUpgradeConnection with the peer's request line: strict, answered with 400", async (t) => {
+  const headers: Headers = [
+    ["Host", "h"],
+    ["Connection", "Upgrade"],
+    ["Upgrade", "websocket"],
+    ["Sec-WebSocket-Version", "13"],
+    ["Sec-WebSocket-Key", KEY],
+  ];
+  const ok = server();
+  ok.initiateUpgradeConnection(headers, "/", { method: "GET", httpVersion: "1.1" });
+  t.same(events(ok).map((e) => e.type), ["Request"]);
+  t.equal(ok.requestHead?.httpVersion, "1.1", "requestHead kept until answered");
+  rpe(t, () => server().initiateUpgradeConnection(headers, "/", { method: "POST", httpVersion: "1.1" }), "Request method must be GET", 400, "WS_ERR_HANDSHAKE_METHOD");
+  rpe(t, () => server().initiateUpgradeConnection(headers, "/", { httpVersion: "1.0" }), /HTTP version must be at least 1.1/, 400, "WS_ERR_HANDSHAKE_HTTP_VERSION");
+  rpe(t, () => server().initiateUpgradeConnection(headers.slice(1), "/", {}), "Bad HTTP message", 400, "WS_ERR_BAD_HTTP");
+  rpe(t, () => server().initiateUpgradeConnection([...headers, ["Content-Length", "3"]], "/", {}), /must not have a body/, 400, "WS_ERR_HANDSHAKE_BODY");
+  const zero = server();
+  zero.initiateUpgradeConnection([...headers, ["Content-Length", "0"]], "/", {});
+  t.same(events(zero).map((e) => e.type), ["Request"], "Content-Length: 0 is no body");
+  const plain = server();
+  rpe(t, () => plain.receiveData(enc("GET /health HTTP/1.1\r\nHost: h\r\n\r\n")), "Missing header, 'Connection: Upgrade'", 400);
+  t.equal(plain.requestHead?.target, "/health", "a refused request's head is there to answer it");
+  const rejected = dec(plain.send(new RejectConnection({ statusCode: 426, reason: "Upgrade Required" })));
+  t.equal(rejected, "HTTP/1.1 426 Upgrade Required\r\ncontent-length: 0\r\n\r\n", "reason phrase");
+  lpe(t, () => server().send(new RejectConnection({ reason: "a\r\nb" })), /INVALID_STATUS/, "CRLF in a reason");
 });
 
 // ---------------------------------------------------------------------------

@@ -306,6 +306,12 @@ t.test("writing heads", async (t) => {
   );
   t.equal(dec(writeResponseHead(403, [["content-length", "0"]])), "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n");
   t.equal(dec(writeResponseHead(101, [])), "HTTP/1.1 101 Switching Protocols\r\n\r\n");
+  t.equal(dec(writeResponseHead(404, [], "Nope")), "HTTP/1.1 404 Nope\r\n\r\n", "an explicit reason phrase");
+  t.throws(() => writeResponseHead(400, [], "a\r\nX: y"), LocalProtocolError, "CR/LF in a reason phrase");
+  t.equal(dec(writeRequestHead("POST", "/", [["Host", "h"]], "1.0")), "POST / HTTP/1.0\r\nHost: h\r\n\r\n", "another version");
+  t.throws(() => writeRequestHead("GET", "/", [], "1.1\r\n"), LocalProtocolError, "a bad version");
+  t.equal(reasonPhrase(426), "Upgrade Required");
+  t.equal(reasonPhrase(599), "Server Error", "unknown: its class");
   t.equal(dec(writeRequestHead("GET", "/", [["X-Latin", "caf\xe9"]])), "GET / HTTP/1.1\r\nX-Latin: caf\xe9\r\n\r\n");
 });
 

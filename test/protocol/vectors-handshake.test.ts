@@ -134,6 +134,47 @@ export const HANDSHAKE_DEVIATIONS: Deviation[] = [
     ],
   },
   {
+    id: "hs_server_request_validation",
+    label: "ok_http10_with_host",
+    why: "RFC 6455 §4.1: an upgrade request's HTTP version must be at least 1.1; 1.0 is refused with 400 (wsproto accepts it)",
+    patch: (steps): Step[] => [
+      {
+        op: "receive",
+        data_hex: steps[0]!.data_hex!,
+        expect: {
+          error: "RemoteProtocolError",
+          message: "HTTP version must be at least 1.1, got 1.0",
+          event_hint: { type: "RejectConnection", status_code: 400, headers: [], has_body: false },
+          state_after: "CONNECTING",
+        },
+      },
+      { op: "events", expect: { events: [], state_after: "CONNECTING" } },
+      {
+        op: "send_hint",
+        expect: { bytes_hex: hex("HTTP/1.1 400 \r\ncontent-length: 0\r\nConnection: close\r\n\r\n"), state_after: "CLOSED" },
+      },
+    ],
+  },
+  {
+    id: "hs_server_reject_body_http10",
+    why: "RFC 6455 §4.1: an upgrade request's HTTP version must be at least 1.1; 1.0 gets a RemoteProtocolError (400), and a rejection is still framed for 1.0",
+    patch: (steps): Step[] => [
+      {
+        op: "receive",
+        data_hex: steps[0]!.data_hex!,
+        expect: {
+          error: "RemoteProtocolError",
+          message: "HTTP version must be at least 1.1, got 1.0",
+          event_hint: { type: "RejectConnection", status_code: 400, headers: [], has_body: false },
+          state_after: "CONNECTING",
+        },
+      },
+      { op: "events", expect: { events: [], state_after: "CONNECTING" } },
+      steps[2]!,
+      steps[3]!,
+    ],
+  },
+  {
     id: "hs_client_response_validation",
     label: "pmd_server_max_window_bits_8",
     why: "window bits 8 is accepted where we only inflate (the server's window, on a client)",

@@ -490,7 +490,7 @@ t.test("a bad request is answered with the handshake's hint (400) and rejects op
   const pair = memoryPair();
   const server = acceptWebSocket(pair.server, FAST);
   const peer = new RawPeer(ConnectionType.CLIENT, pair.client);
-  await peer.write(new TextEncoder().encode("GET / HTTP/1.1\r\nHost: h\r\n\r\n")); // no Upgrade
+  await peer.write(new TextEncoder().encode(`GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n`)); // no Connection: Upgrade
   const error = (await rejection(server.opened)) as WebSocketError;
   t.equal(error.status, 400);
   await peer.untilEof();

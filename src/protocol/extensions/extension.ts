@@ -29,6 +29,12 @@ export interface FrameProtocolView {
   readonly client: boolean;
   /** Largest message (after decompression) the connection accepts, in bytes. */
   readonly maxMessageSize: number;
+  /**
+   * `false` while the message being sent was asked to go uncompressed
+   * (`Message.compress === false`); a compressing extension reads it at the
+   * message's first frame, before compressing anything. Absent means `true`.
+   */
+  readonly compress?: boolean;
 }
 
 /**

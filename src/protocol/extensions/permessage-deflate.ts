@@ -451,7 +451,8 @@ export class PerMessageDeflate extends Extension {
     if (opcode !== Opcode.CONTINUATION) {
       // Decide before compressing: a message left uncompressed never enters
       // the compressor, so the peer's window and ours stay identical.
-      this.#outCompressed = !(fin && data.length < this.#config.threshold);
+      // A message sent with `compress: false` is never compressed (RFC 7692 §6 lets each message choose).
+      this.#outCompressed = proto.compress !== false && !(fin && data.length < this.#config.threshold);
       if (!this.#outCompressed) return [rsv, data];
       // RFC 7692 §6: RSV1 marks the first frame of a compressed message.
       rsv = { rsv1: true, rsv2: rsv.rsv2, rsv3: rsv.rsv3 };

@@ -79,6 +79,8 @@ export class SessionCore {
   readPaused = false;
   /** Events are not drained while the server's handleRequest decides. */
   deciding = false;
+  /** A server is answering a request that will not become a WebSocket (handleHttp, or a refusal). */
+  answering = false;
   /** The transport reported its end (or failed, or was aborted). */
   eof = false;
   eofWaiter: (() => void) | null = null;

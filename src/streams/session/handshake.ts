@@ -10,12 +10,18 @@
  * - While a server's `handleRequest` decides, the transport is paused and no
  *   event is drained: what the client sent behind its request waits in the
  *   engine.
+ * - A server answers every request that does not become a WebSocket with a
+ *   whole HTTP response (plain-http.ts): plain HTTP goes to `handleHttp` (else
+ *   426), a bad upgrade gets the handshake's status, reason phrase and a
+ *   one-line body; input is paused and ignored meanwhile (`answering`).
  * - Every failure ends in close.ts `finish`; `opened` settles exactly once.
  * @module
  */
 import { AcceptConnection, RejectConnection, RejectData, Request } from "../../protocol/events.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../../protocol/errors.ts";
 import type { WSConnection } from "../../protocol/ws-connection.ts";
+import { reasonPhrase } from "../../protocol/http.ts";
+import { answerForRefusal, answerPlainRequest, asksForWebSocket, type HttpAnswer } from "../plain-http.ts";
 import { streamsImplementation } from "../polyfill.ts";
 import { finish, removeAbortListener } from "./close.ts";
 import type { SessionCore } from "./core.ts";
@@ -34,8 +40,10 @@ export function start(s: SessionCore): void {
       return;
     }
   } else if (s.options.upgradeRequest) {
-    const { headers, path } = s.options.upgradeRequest;
-    receive(s, null, () => (s.engine as WSConnection).initiateUpgradeConnection(headers, path));
+    const { headers, path, method, httpVersion } = s.options.upgradeRequest;
+    // The peer's request line, when known, is checked as on any other path (RFC 6455 §4.1: GET, HTTP/1.1+).
+    const line = method === undefined && httpVersion === undefined ? undefined : { method: method ?? "GET", httpVersion: httpVersion ?? "1.1" };
+    receive(s, null, () => (s.engine as WSConnection).initiateUpgradeConnection(headers, path, line));
     if (s.phase === "done" && s.transportReleased) return;
   }
   s.port.start(s.handler);
@@ -115,7 +123,9 @@ export function reject(s: SessionCore, decision: RejectDecision, cause: unknown)
   const headers = decision.headers ?? [];
   try {
     send(s, 
-      s.engine.send(new RejectConnection({ statusCode: decision.status, headers, hasBody: body.byteLength > 0 })),
+      s.engine.send(
+        new RejectConnection({ statusCode: decision.status, headers, hasBody: body.byteLength > 0, reason: reasonPhrase(decision.status) }),
+      ),
     );
     if (body.byteLength > 0) send(s, s.engine.send(new RejectData({ data: body })));
   } catch (error) {
@@ -152,7 +162,25 @@ export function open(s: SessionCore, protocol: string, extensions: string): void
 }
 
 export function handshakeFailed(s: SessionCore, error: unknown): void {
-  if (s.phase === "done") return;
+  if (s.phase === "done" || s.answering) return;
+  if (!s.client && error instanceof RemoteProtocolError && error.eventHint instanceof RejectConnection) {
+    const head = (s.engine as WSConnection).handshake.requestHead;
+    if (head !== null && !asksForWebSocket(head.headers)) {
+      // Plain HTTP beside the WebSocket: handleHttp answers it, or 426.
+      s.answering = true;
+      s.port.pause();
+      const message = "The request was not a WebSocket upgrade";
+      answerPlainRequest(head, s.options.handleHttp).then(
+        (answer) => answerWith(s, answer, "WS_ERR_PLAIN_HTTP", message, null),
+        (cause: unknown) => answerWith(s, answerForRefusal(error), "WS_ERR_PLAIN_HTTP", message, cause),
+      );
+      return;
+    }
+    // A bad upgrade: the hint's status with its reason phrase and a one-line body, alike on every path.
+    const code = (error as { code?: unknown }).code;
+    answerWith(s, answerForRefusal(error), code === undefined ? "WS_ERR_HANDSHAKE" : String(code), `The opening handshake failed: ${error.message}`, error);
+    return;
+  }
   let status: number | undefined;
   let graceful = false;
   if (error instanceof RemoteProtocolError && error.eventHint && !s.client) {
@@ -170,6 +198,23 @@ export function handshakeFailed(s: SessionCore, error: unknown): void {
   if (status !== undefined) init.status = status;
   const message = error instanceof Error ? error.message : String(error);
   finish(s, { error: new WebSocketError(`The opening handshake failed: ${message}`, init) }, graceful);
+}
+
+/** Write an HTTP answer instead of a 101 and end the session. */
+function answerWith(s: SessionCore, answer: HttpAnswer, code: string, message: string, cause: unknown): void {
+  if (s.phase === "done") return;
+  let failure = cause;
+  try {
+    const hasBody = answer.body.byteLength > 0;
+    send(s, s.engine.send(new RejectConnection({ statusCode: answer.status, headers: answer.headers, hasBody, reason: answer.reason })));
+    if (hasBody) send(s, s.engine.send(new RejectData({ data: answer.body })));
+  } catch (error) {
+    failure ??= error; // headers a handler made that cannot be sent: the transport is dropped
+  }
+  const init: WebSocketErrorInit = { closeCode: 1006, code, status: answer.status, headers: answer.headers, body: answer.body };
+  if (failure !== null) init.cause = failure;
+  s.port.resume();
+  finish(s, { error: new WebSocketError(message, init) }, true);
 }
 
 export function onRejectData(s: SessionCore, event: RejectData): void {

@@ -12,7 +12,7 @@
  * @module
  */
 import { LocalProtocolError } from "../../protocol/errors.ts";
-import { CloseConnection } from "../../protocol/events.ts";
+import { CloseConnection, Message } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
 import { close, closeUsingReason } from "./close.ts";
 import { frames, type SessionCore } from "./core.ts";
@@ -90,7 +90,7 @@ function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefine
 }
 
 /** `WebSocketSession.send`: one message past the writable's queue. */
-export function sendMessage(s: SessionCore, message: string | Uint8Array): Promise<void> {
+export function sendMessage(s: SessionCore, message: string | Uint8Array, compress?: boolean): Promise<void> {
   if (s.phase === "done") return Promise.reject(new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" }));
   if (s.phase !== "open" || s.pendingClose !== null) {
     return Promise.reject(new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" }));
@@ -101,7 +101,9 @@ export function sendMessage(s: SessionCore, message: string | Uint8Array): Promi
     );
   }
   try {
-    return transmit(s, toMessage(message)) ?? Promise.resolve();
+    // compress: false reaches the extension on the Message (RFC 7692: each message chooses; decided before compressing).
+    const event = compress === false ? new Message({ data: message, compress: false }) : toMessage(message);
+    return transmit(s, event) ?? Promise.resolve();
   } catch (error) {
     return Promise.reject(error);
   }

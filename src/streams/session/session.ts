@@ -158,17 +158,17 @@ export class WebSocketSession<R = string | Uint8Array> {
    * through `writable`: it is handed to the transport at once, and the
    * promise resolves when the transport takes it (at once unless it is above
    * its high-water mark). Rejects (and sends nothing) when the session is not
-   * open or closing. `options.compress: false` is accepted for `ws`
-   * compatibility; whether a message is compressed is the extension's call
-   * (its `threshold`).
+   * open or closing. `options.compress: false` sends this message
+   * uncompressed even when permessage-deflate is on (decided before anything
+   * is compressed, so context takeover stays in step); otherwise the
+   * extension decides (its `threshold`), as `ws` does.
    * @example
    * ```ts
    * await ws.send("hello");
    * ```
    */
   send(message: string | Uint8Array, options?: { compress?: boolean }): Promise<void> {
-    void options;
-    return sendMessage(this.#s, message);
+    return sendMessage(this.#s, message, options?.compress);
   }
 
   /**

@@ -12,6 +12,7 @@ import type { Extension } from "../../protocol/extensions/extension.ts";
 import type { ConnectionOptions } from "../../protocol/options.ts";
 import type { Headers } from "../../protocol/types.ts";
 import type { StreamsImplementation } from "../polyfill.ts";
+import type { HttpHandler } from "../plain-http.ts";
 
 /** A piece of a message, delivered when `fragments: true`; `messageFinished` marks the last piece. */
 export type MessageChunk = TextMessage | BytesMessage;
@@ -179,5 +180,12 @@ export interface AcceptWebSocketOptions<F extends boolean = false> extends WebSo
    * event): it is fed through `initiateUpgradeConnection` instead of being
    * read from the transport.
    */
-  upgradeRequest?: { headers: Headers; path: string };
+  upgradeRequest?: { headers: Headers; path: string; method?: string; httpVersion?: string };
+  /**
+   * Answers requests that are not WebSocket upgrades (health checks, a page)
+   * on a server that reads requests itself (bare TCP, `Deno.listen`): a
+   * WHATWG `Request` (without body) in, a `Response` out. Without it they get
+   * 426 Upgrade Required. `opened` rejects either way (`WS_ERR_PLAIN_HTTP`).
+   */
+  handleHttp?: HttpHandler;
 }

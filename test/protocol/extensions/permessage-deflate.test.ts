@@ -550,3 +550,26 @@ t.test("a codec can be dropped in without touching the extension", async (t) => 
   t.equal(deflaterCalls, 1);
   t.same(new Uint8Array(zlib.inflateRawSync(Buffer.concat([payload, TAIL]), { finishFlush: zlib.constants.Z_SYNC_FLUSH })), utf8("Hello"));
 });
+
+t.test("compress: false leaves a message uncompressed, decided before compressing (context stays in step)", async (t) => {
+  const server = negotiatedServer("permessage-deflate");
+  const client = negotiatedClient("permessage-deflate");
+  const NO_COMPRESS: FrameProtocolView = { ...SERVER, compress: false };
+  const big = utf8("hello hello hello hello hello hello");
+  // 1: compressed; 2: asked uncompressed (fragmented: the continuation follows the first frame's choice); 3: compressed again.
+  const [rsv1, first] = send(server, SERVER, Opcode.TEXT, big);
+  t.ok(rsv1.rsv1, "default: compressed");
+  const [rsv2, part] = send(server, NO_COMPRESS, Opcode.TEXT, big, false);
+  t.notOk(rsv2.rsv1, "compress: false: no RSV1");
+  t.same(part, big, "sent as is");
+  const [rsv2b, rest] = send(server, SERVER, Opcode.CONTINUATION, big, true);
+  t.notOk(rsv2b.rsv1);
+  t.same(rest, big, "the continuation stays uncompressed");
+  const [rsv3, third] = send(server, SERVER, Opcode.TEXT, big);
+  t.ok(rsv3.rsv1, "the next message is compressed again");
+  // The peer, using context takeover, inflates the third message with a window that saw only the first.
+  t.equal(text(receiveFrame(client, CLIENT, Opcode.TEXT, RSV1, first, true).data), text(big));
+  t.equal(text(receiveFrame(client, CLIENT, Opcode.TEXT, NO_RSV, big, false).data), text(big));
+  t.equal(text(receiveFrame(client, CLIENT, Opcode.CONTINUATION, NO_RSV, big, true).data), text(big));
+  t.equal(text(receiveFrame(client, CLIENT, Opcode.TEXT, RSV1, third, true).data), text(big), "windows in step");
+});
