@@ -125,7 +125,7 @@ function headerValues(value: string | string[] | number | undefined): string[] {
  * Accept a WebSocket on an HTTP/2 server stream (RFC 8441). The server must
  * have been created with {@link HTTP2_WEBSOCKET_SETTINGS}. A request that is
  * not a WebSocket CONNECT, or lacks `sec-websocket-version: 13`, is
- * answered 400 (or 426) by the engine, as over HTTP/1.1.
+ * answered by `handleHttp` if given, else 400 (HTTP/2 has no Upgrade header for a 426).
  * @example
  * ```ts
  * import { createSecureServer } from "node:http2";
@@ -160,7 +160,19 @@ export function acceptHttp2WebSocket(
     ...options,
     extensions: options.extensions ?? nodeExtensions(),
     upgradeRequest: upgradeRequestOf(headers),
+    // A request that is not an extended CONNECT is plain HTTP: the
+    // application's handleHttp answers it, else 400 (HTTP/2 has no Upgrade
+    // header, so the 426 of HTTP/1.1 cannot say what to do; RFC 9113 §8.2.2).
+    handleHttp: options.handleHttp ?? notExtendedConnect,
   } as AcceptWebSocketOptions);
+}
+
+/** The default answer to a plain HTTP/2 request on a WebSocket endpoint. */
+function notExtendedConnect(): Response {
+  return new Response("This endpoint speaks WebSocket only: open it with an extended CONNECT (RFC 8441).\n", {
+    status: 400,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
 }
 
 /** The HTTP/2 request as the HTTP/1.1 upgrade request the engine checks. */
