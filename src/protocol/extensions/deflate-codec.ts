@@ -21,7 +21,7 @@ import {
   zlibInflate,
   zlibInflateInit2,
   zlibInflateReset,
-  zlibInflateSetDictionary,
+  zlibInflateResetKeep,
   Z_BUF_ERROR,
   Z_DEFAULT_STRATEGY,
   Z_NO_FLUSH,
@@ -295,30 +295,20 @@ class PakoInflater implements Inflater {
 
   reset(keepWindow = false): void {
     this.#ended = false;
-    const dictionary = keepWindow ? this.#window() : null;
-    zlibInflateReset(this.#strm);
-    if (dictionary !== null && dictionary.length > 0) zlibInflateSetDictionary(this.#strm, dictionary);
-  }
-
-  /** The last bytes of output (up to the window size), oldest first. */
-  #window(): Uint8Array | null {
-    // pako keeps zlib's circular window in `state`: `whave` valid bytes,
-    // `wnext` the next write position, `wsize` the capacity.
-    const state = this.#strm.state as { window?: unknown; wsize?: unknown; whave?: unknown; wnext?: unknown } | null;
-    if (state === null || !(state.window instanceof Uint8Array)) return null;
-    const { window, wsize, whave, wnext } = state;
-    if (typeof wsize !== "number" || typeof whave !== "number" || typeof wnext !== "number") return null;
-    if (whave < wsize) return window.slice(0, whave);
-    const out = new Uint8Array(wsize);
-    out.set(window.subarray(wnext, wsize), 0);
-    out.set(window.subarray(0, wnext), wsize - wnext);
-    return out;
+    // zlib's inflateResetKeep starts a new stream but leaves the sliding
+    // window as it is, so back-references into the previous message still
+    // resolve: O(1), no copy of the window (inflateReset empties it).
+    if (keepWindow) zlibInflateResetKeep(this.#strm);
+    else zlibInflateReset(this.#strm);
   }
 }
 
 /**
  * The default {@link DeflateCodec}: pako 3 (a JavaScript port of zlib),
- * driven through its low-level stream API.
+ * driven through its documented low-level zlib API only (`ZStream`,
+ * `zlibDeflateInit2`, `zlibDeflate`, `zlibDeflateReset`, `zlibInflateInit2`,
+ * `zlibInflate`, `zlibInflateReset`, `zlibInflateResetKeep`, the constants):
+ * no field of pako's internal state is read or written.
  * @example
  * ```ts
  * const d = pakoCodec.createDeflater({ windowBits: 15, level: 6, memLevel: 8 });
