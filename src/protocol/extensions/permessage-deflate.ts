@@ -14,12 +14,19 @@
  *   uncompressed).
  * - Inflated output per message is bounded by the connection's
  *   `maxMessageSize`: inflation stops as soon as the limit is passed (1009).
+ * - Compression state is allocated on the first compressed message, not at
+ *   negotiation. Between messages a connection holds only the state a peer
+ *   may still refer to: the inflater under the peer's context takeover, the
+ *   deflater only with the `"high"` memory preset under ours. Released
+ *   state goes back (reset) to a small module-level pool per codec and
+ *   parameters, so a busy server reuses a few compressors instead of
+ *   allocating one per message (see {@link PerMessageDeflateOptions.memory}).
  * @module
  */
 import { LocalProtocolError, RemoteProtocolError } from "../errors.ts";
 import { CloseReason, Opcode } from "../types.ts";
 import { Extension, type CloseCode, type FrameProtocolView, type RsvBits } from "./extension.ts";
-import { pakoCodec, type DeflateCodec, type Deflater, type Inflater } from "./deflate-codec.ts";
+import { pakoCodec, type DeflateCodec, type Deflater, type DeflaterOptions, type Inflater } from "./deflate-codec.ts";
 
 /** Options of {@link PerMessageDeflate}. */
 export interface PerMessageDeflateOptions {
@@ -56,10 +63,28 @@ export interface PerMessageDeflateOptions {
    */
   level?: number | undefined;
   /**
-   * zlib memory level 1..9.
-   * @default 8
+   * zlib memory level 1..9 of the compressor (the size of its hash table
+   * and pending buffer: 2^(memLevel + 9) bytes together).
+   * @default 8, or 5 with the `"low"` memory preset
    */
   memLevel?: number | undefined;
+  /**
+   * Memory preset: how much compression state a connection keeps between
+   * messages (the README has the measured table).
+   * - `"high"`: the compressor is kept between messages under context
+   *   takeover (like `ws` and zlib's defaults): best ratio on streams of
+   *   similar small messages, about 300 KiB per connection that used it.
+   * - `"medium"` (default): each message is compressed on its own with a
+   *   full 2^15 window and memLevel 8, by a compressor taken from a shared
+   *   pool and given back (reset) after the message; a connection keeps only
+   *   the decompressor the peer's context takeover needs (its window,
+   *   2^windowBits bytes, plus about 7 KiB).
+   * - `"low"`: as `"medium"` with a 2^12 compression window and memLevel 5
+   *   (python websockets' server defaults), and as a server it asks a client
+   *   that offers `client_max_window_bits` to compress with at most 2^12.
+   * @default "medium"
+   */
+  memory?: "high" | "medium" | "low" | undefined;
   /**
    * Messages sent in one frame with fewer bytes than this go out
    * uncompressed (decided before compressing, so both windows stay in step).
@@ -92,6 +117,9 @@ interface Config {
   readonly memLevel: number;
   readonly threshold: number;
   readonly codec: DeflateCodec;
+  readonly memory: "high" | "medium" | "low";
+  /** The largest window this side compresses with (below the agreed one if smaller). */
+  readonly deflateWindowBits: number;
 }
 
 /** A parsed `name; param[=value]; ...` item of `Sec-WebSocket-Extensions`. */
@@ -101,6 +129,46 @@ interface ExtensionItem {
 }
 
 const DEFAULT_WINDOW_BITS = 15;
+/** The `"low"` preset's compression window and the client window its server asks for. */
+const LOW_WINDOW_BITS = 12;
+/** The `"low"` preset's memLevel. */
+const LOW_MEM_LEVEL = 5;
+/** Released compressors and decompressors kept per codec and parameters. */
+const SPARES_MAX = 4;
+
+// The pools: per codec, per parameter key, reset instances ready for reuse.
+// JavaScript runs one call at a time and every use of a codec instance is
+// synchronous within one frame or message, so sharing them is safe.
+const spareDeflaters = new WeakMap<DeflateCodec, Map<string, Deflater[]>>();
+const spareInflaters = new WeakMap<DeflateCodec, Map<number, Inflater[]>>();
+
+function takeDeflater(codec: DeflateCodec, options: DeflaterOptions): Deflater {
+  const spare = spareDeflaters.get(codec)?.get(`${options.windowBits}/${options.level}/${options.memLevel}`)?.pop();
+  return spare ?? codec.createDeflater(options);
+}
+
+function giveBackDeflater(codec: DeflateCodec, options: DeflaterOptions, deflater: Deflater): void {
+  deflater.reset();
+  let byKey = spareDeflaters.get(codec);
+  if (byKey === undefined) spareDeflaters.set(codec, (byKey = new Map()));
+  const key = `${options.windowBits}/${options.level}/${options.memLevel}`;
+  let list = byKey.get(key);
+  if (list === undefined) byKey.set(key, (list = []));
+  if (list.length < SPARES_MAX) list.push(deflater);
+}
+
+function takeInflater(codec: DeflateCodec, windowBits: number): Inflater {
+  return spareInflaters.get(codec)?.get(windowBits)?.pop() ?? codec.createInflater({ windowBits });
+}
+
+function giveBackInflater(codec: DeflateCodec, windowBits: number, inflater: Inflater): void {
+  inflater.reset();
+  let byBits = spareInflaters.get(codec);
+  if (byBits === undefined) spareInflaters.set(codec, (byBits = new Map()));
+  let list = byBits.get(windowBits);
+  if (list === undefined) byBits.set(windowBits, (list = []));
+  if (list.length < SPARES_MAX) list.push(inflater);
+}
 /** zlib refuses to deflate raw with an 8-bit window (and Node bumps 8 to 9). */
 const MIN_DEFLATE_WINDOW_BITS = 9;
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
@@ -138,7 +206,11 @@ export class PerMessageDeflate extends Extension {
   #agreed: Agreed | null = null;
 
   #deflater: Deflater | null = null;
+  /** The parameters #deflater was made with (its pool key). */
+  #deflaterOptions: DeflaterOptions | null = null;
   #inflater: Inflater | null = null;
+  /** The window #inflater was made with (its pool key). */
+  #inflaterBits = 0;
   /** The message being sent is compressed (latched at its first frame). */
   #outCompressed = false;
   /** The message being received is compressed (latched at its first frame). */
@@ -205,6 +277,10 @@ export class PerMessageDeflate extends Extension {
   /** The zlib memory level. */
   get memLevel(): number {
     return this.#config.memLevel;
+  }
+  /** The memory preset (see {@link PerMessageDeflateOptions.memory}). */
+  get memory(): "high" | "medium" | "low" {
+    return this.#config.memory;
   }
   /** Single-frame messages shorter than this are sent uncompressed. */
   get threshold(): number {
@@ -298,7 +374,8 @@ export class PerMessageDeflate extends Extension {
     let clientBits = DEFAULT_WINDOW_BITS;
     const clientOffered = params.has("client_max_window_bits");
     if (clientOffered) {
-      clientBits = c.clientMaxWindowBits;
+      // The "low" preset keeps the decompressor a client's context takeover needs small.
+      clientBits = c.memory === "low" ? Math.min(c.clientMaxWindowBits, LOW_WINDOW_BITS) : c.clientMaxWindowBits;
       const raw = params.get("client_max_window_bits") ?? null;
       if (raw !== null) {
         const bits = parseWindowBits(raw);
@@ -432,9 +509,10 @@ export class PerMessageDeflate extends Extension {
       const peerNoContextTakeover = proto.client
         ? agreed.serverNoContextTakeover
         : agreed.clientNoContextTakeover;
-      // A message ended by a BFINAL block ends the DEFLATE stream; under
-      // context takeover the next one may still refer back into it.
-      if (peerNoContextTakeover) inflater.reset();
+      // Without the peer's context takeover nothing needs keeping: back to
+      // the pool. A message ended by a BFINAL block ends the DEFLATE stream;
+      // under context takeover the next one may still refer back into it.
+      if (peerNoContextTakeover) this.#releaseInflater();
       else if (inflater.ended) inflater.reset(true);
     }
     return out;
@@ -459,16 +537,35 @@ export class PerMessageDeflate extends Extension {
       return [rsv, data];
     }
     const agreed = this.#agreedOrThrow();
-    const deflater = (this.#deflater ??= this.#config.codec.createDeflater({
-      windowBits: proto.client ? agreed.clientMaxWindowBits : agreed.serverMaxWindowBits,
-      level: this.#config.level,
-      memLevel: this.#config.memLevel,
-    }));
-    const payload = deflater.compress(data, fin);
+    let deflater = this.#deflater;
+    if (deflater === null) {
+      const c = this.#config;
+      const options: DeflaterOptions = {
+        windowBits: Math.min(proto.client ? agreed.clientMaxWindowBits : agreed.serverMaxWindowBits, c.deflateWindowBits),
+        level: c.level,
+        memLevel: c.memLevel,
+      };
+      deflater = this.#deflater = takeDeflater(c.codec, options);
+      this.#deflaterOptions = options;
+    }
+    let payload: Uint8Array;
+    try {
+      payload = deflater.compress(data, fin);
+    } catch (error) {
+      // A failed compressor is not reused.
+      this.#deflater = null;
+      throw error;
+    }
     if (fin) {
       this.#outCompressed = false;
-      // RFC 7692 §7.1.1: without context takeover every message starts afresh.
-      if (proto.client ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover) deflater.reset();
+      // RFC 7692 §7.1.1: without context takeover every message starts
+      // afresh; with it, only the "high" preset keeps the compressor's
+      // history (starting afresh is always valid for the peer).
+      const noContext = proto.client ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover;
+      if (noContext || this.#config.memory !== "high") {
+        giveBackDeflater(this.#config.codec, this.#deflaterOptions!, deflater);
+        this.#deflater = null;
+      }
     }
     return [rsv, payload];
   }
@@ -489,6 +586,14 @@ export class PerMessageDeflate extends Extension {
     this.#inflater = null;
   }
 
+  /** Give the decompressor back to the pool (reset); the next compressed message takes one. */
+  #releaseInflater(): void {
+    const inflater = this.#inflater;
+    if (inflater === null) return;
+    this.#inflater = null;
+    giveBackInflater(this.#config.codec, this.#inflaterBits, inflater);
+  }
+
   #agreedOrThrow(): Agreed {
     if (this.#agreed === null) {
       throw new LocalProtocolError("permessage-deflate used before it was negotiated", "WS_ERR_PMD_NOT_NEGOTIATED");
@@ -504,13 +609,13 @@ export class PerMessageDeflate extends Extension {
       // An agreed 8 is inflated with 9: zlib-based peers (Node, ws) deflate
       // with 9 when asked for 8, and a larger window accepts every stream
       // a smaller one does.
-      inflater = this.#inflater = this.#config.codec.createInflater({
-        windowBits: Math.max(bits, MIN_DEFLATE_WINDOW_BITS),
-      });
+      this.#inflaterBits = Math.max(bits, MIN_DEFLATE_WINDOW_BITS);
+      inflater = this.#inflater = takeInflater(this.#config.codec, this.#inflaterBits);
     }
     const out = inflater.inflate(data, proto.maxMessageSize - this.#inTotal);
     if (typeof out === "string") {
-      inflater.reset();
+      // The connection fails; its decompressor goes back to the pool.
+      this.#releaseInflater();
       return out === "too-big" ? CloseReason.MESSAGE_TOO_BIG : CloseReason.INVALID_FRAME_PAYLOAD_DATA;
     }
     this.#inTotal += out.length;
@@ -532,13 +637,18 @@ export const SUPPORTED_EXTENSIONS: Readonly<Record<string, new () => Extension>>
 });
 
 function resolve(options: PerMessageDeflateOptions): Config {
+  const memory = options.memory ?? "medium";
+  if (memory !== "high" && memory !== "medium" && memory !== "low") invalid("memory", memory, '"high", "medium" or "low"');
+  const low = memory === "low";
   return {
+    memory,
+    deflateWindowBits: low ? LOW_WINDOW_BITS : DEFAULT_WINDOW_BITS,
     clientNoContextTakeover: flag(options.clientNoContextTakeover, "clientNoContextTakeover"),
     serverNoContextTakeover: flag(options.serverNoContextTakeover, "serverNoContextTakeover"),
     clientMaxWindowBits: windowBits(options.clientMaxWindowBits, "clientMaxWindowBits"),
     serverMaxWindowBits: windowBits(options.serverMaxWindowBits, "serverMaxWindowBits"),
     level: integer(options.level, 6, 0, 9, "level"),
-    memLevel: integer(options.memLevel, 8, 1, 9, "memLevel"),
+    memLevel: integer(options.memLevel, low ? LOW_MEM_LEVEL : 8, 1, 9, "memLevel"),
     threshold: threshold(options.threshold),
     codec: options.codec ?? pakoCodec,
   };

@@ -394,7 +394,8 @@ t.test("inbound: maxMessageSize bounds the inflated size across fragments (1009)
 });
 
 t.test("outbound: RSV1 on the first frame only, control frames untouched, context takeover", async (t) => {
-  const ext = negotiatedServer();
+  // The "high" memory preset keeps the compressor's history (RFC 7692 §7.2.3.2 bytes).
+  const ext = negotiatedServer("permessage-deflate", { memory: "high" });
   const [r1, p1] = send(ext, SERVER, Opcode.TEXT, utf8("Hello"));
   t.same([r1, hex(p1)], [RSV1, "f248cdc9c90700"]);
   t.equal(hex(send(ext, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f200110000");
@@ -417,16 +418,77 @@ t.test("outbound: no context takeover per direction", async (t) => {
   const server = negotiatedServer("permessage-deflate; server_no_context_takeover");
   t.equal(hex(send(server, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700");
   t.equal(hex(send(server, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", "the server starts afresh");
-  const client = negotiatedClient("permessage-deflate; server_no_context_takeover");
+  const client = negotiatedClient("permessage-deflate; server_no_context_takeover", { memory: "high" });
   send(client, CLIENT, Opcode.TEXT, utf8("Hello"));
   t.equal(hex(send(client, CLIENT, Opcode.TEXT, utf8("Hello"))[1]), "f200110000", "the client keeps its context");
-  const client2 = negotiatedClient("permessage-deflate; client_no_context_takeover");
+  const client2 = negotiatedClient("permessage-deflate; client_no_context_takeover", { memory: "high" });
   send(client2, CLIENT, Opcode.TEXT, utf8("Hello"));
   t.equal(hex(send(client2, CLIENT, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", "the client starts afresh");
   // And inbound: with server_no_context_takeover the client's inflater is
   // reset, so the same self-contained bytes decode every time.
   const rx = negotiatedClient("permessage-deflate; server_no_context_takeover");
   for (let k = 0; k < 3; k++) t.same(receiveFrame(rx, CLIENT, Opcode.TEXT, RSV1, unhex("f248cdc9c90700"), true).data, utf8("Hello"));
+});
+
+t.test("memory presets: only \"high\" keeps the compressor between messages; the others compress each message on its own", async (t) => {
+  for (const memory of ["medium", "low", undefined] as const) {
+    const ext = negotiatedServer("permessage-deflate", memory === undefined ? {} : { memory });
+    t.equal(ext.memory, memory ?? "medium");
+    t.equal(hex(send(ext, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700");
+    t.equal(hex(send(ext, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", `${memory}: afresh under context takeover`);
+    // Each is still a valid continuation of one DEFLATE stream for a peer keeping its context.
+    const rx = negotiatedClient("permessage-deflate");
+    const big = utf8("The quick brown fox jumps over the lazy dog. ".repeat(2000));
+    for (let k = 0; k < 3; k++) {
+      const [, payload] = send(ext, SERVER, Opcode.BINARY, big);
+      t.same(receiveFrame(rx, CLIENT, Opcode.BINARY, RSV1, payload, true).data, big, `${memory}: message ${k} round trip`);
+    }
+  }
+  t.equal(new PerMessageDeflate({ memory: "low" }).memLevel, 5, "low: memLevel 5");
+  t.equal(new PerMessageDeflate({ memory: "low", memLevel: 7 }).memLevel, 7, "an explicit memLevel wins");
+  t.equal(new PerMessageDeflate().memLevel, 8);
+  t.throws(() => new PerMessageDeflate({ memory: "huge" as "high" }), { code: "WS_ERR_INVALID_OPTION" });
+  // "low" as a server caps a client's offered window at 12 bits (and a smaller offer stays).
+  t.match(negotiatedServer("permessage-deflate; client_max_window_bits", { memory: "low" }).clientMaxWindowBits, 12);
+  t.match(negotiatedServer("permessage-deflate; client_max_window_bits=10", { memory: "low" }).clientMaxWindowBits, 10);
+  t.match(negotiatedServer("permessage-deflate", { memory: "low" }).clientMaxWindowBits, 15, "not offered: the client may use 15");
+});
+
+t.test("compression state: made on the first compressed message, pooled between messages when not kept", async (t) => {
+  const made = { deflaters: 0, inflaters: 0 };
+  const counting: DeflateCodec = {
+    name: "counting",
+    createDeflater(options) {
+      made.deflaters++;
+      return pakoCodec.createDeflater(options);
+    },
+    createInflater(options) {
+      made.inflaters++;
+      return pakoCodec.createInflater(options);
+    },
+  };
+  const data = utf8("compress me ".repeat(50));
+  // Ten connections, one message each, one after the other: "medium" reuses one compressor.
+  for (let k = 0; k < 10; k++) {
+    const ext = negotiatedServer("permessage-deflate", { codec: counting });
+    t.equal(made.deflaters, k === 0 ? 0 : 1, "nothing allocated at negotiation");
+    send(ext, SERVER, Opcode.TEXT, data);
+  }
+  t.equal(made.deflaters, 1, "medium: one compressor served ten connections");
+  for (let k = 0; k < 3; k++) send(negotiatedServer("permessage-deflate", { codec: counting, memory: "high" }), SERVER, Opcode.TEXT, data);
+  t.equal(made.deflaters, 3, "high: each connection keeps its own (the first took the spare)");
+  // Inbound: under the peer's no context takeover the decompressor is released after each message.
+  const [, payload] = send(negotiatedServer("permessage-deflate"), SERVER, Opcode.TEXT, data);
+  for (let k = 0; k < 5; k++) {
+    const rx = negotiatedClient("permessage-deflate; server_no_context_takeover", { codec: counting });
+    t.same(receiveFrame(rx, CLIENT, Opcode.TEXT, RSV1, payload, true).data, data);
+  }
+  t.equal(made.inflaters, 1, "one decompressor served five connections");
+  // Under context takeover it is kept (the peer may refer back).
+  const keep = negotiatedClient("permessage-deflate", { codec: counting });
+  receiveFrame(keep, CLIENT, Opcode.TEXT, RSV1, payload, true);
+  receiveFrame(keep, CLIENT, Opcode.TEXT, RSV1, payload, true);
+  t.equal(made.inflaters, 1, "taken from the pool once, then kept");
 });
 
 t.test("outbound: threshold decides before compressing, and the windows stay in step", async (t) => {
