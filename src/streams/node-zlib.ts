@@ -162,7 +162,11 @@ function deflateBound(n: number): number {
 }
 
 class NativeDeflater implements Deflater {
-  readonly #handle: ZlibHandle;
+  readonly #Handle: ZlibHandleClass;
+  readonly #options: DeflaterOptions;
+  #handle: ZlibHandle;
+  /** The handle was initialised with a dictionary, which its reset() would re-apply. */
+  #primed = false;
 
   constructor(Handle: ZlibHandleClass, options: DeflaterOptions) {
     const { windowBits, level, memLevel } = options;
@@ -174,6 +178,8 @@ class NativeDeflater implements Deflater {
         "WS_ERR_DEFLATE_OPTIONS",
       );
     }
+    this.#Handle = Handle;
+    this.#options = options;
     this.#handle = newHandle(Handle, DEFLATERAW, windowBits, level, memLevel);
   }
 
@@ -220,8 +226,19 @@ class NativeDeflater implements Deflater {
     return end > 0 ? out.slice(0, end) : EMPTY;
   }
 
-  reset(): void {
-    this.#handle.reset();
+  reset(dictionary?: Uint8Array): void {
+    const prime = dictionary !== undefined && dictionary.byteLength > 0;
+    if (!prime && !this.#primed) {
+      this.#handle.reset();
+      return;
+    }
+    // Native zlib takes a dictionary only at init (and re-applies it on
+    // reset()): a new handle, the old one closed.
+    const { windowBits, level, memLevel } = this.#options;
+    const handle = newHandle(this.#Handle, DEFLATERAW, windowBits, level, memLevel, prime ? bytes(dictionary) : undefined);
+    this.#handle.close();
+    this.#handle = handle;
+    this.#primed = prime;
   }
 }
 

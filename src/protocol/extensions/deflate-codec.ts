@@ -18,6 +18,7 @@ import {
   zlibDeflate,
   zlibDeflateInit2,
   zlibDeflateReset,
+  zlibDeflateSetDictionary,
   zlibInflate,
   zlibInflateInit2,
   zlibInflateReset,
@@ -64,8 +65,15 @@ export interface Deflater {
    * The result is a fresh array the caller may keep.
    */
   compress(data: Uint8Array, fin: boolean): Uint8Array;
-  /** Forget the sliding window (no context takeover), keeping the allocations. */
-  reset(): void;
+  /**
+   * Forget the sliding window (no context takeover), keeping the
+   * allocations. With `dictionary`, the new window starts as those bytes
+   * (zlib's deflateSetDictionary): a compressor released between messages
+   * under context takeover is primed with the tail of what was sent, which
+   * the peer's window still holds. A codec may ignore it (the output is then
+   * merely larger: never referring back is always valid).
+   */
+  reset(dictionary?: Uint8Array): void;
 }
 
 /** Why {@link Inflater.inflate} failed. */
@@ -218,8 +226,9 @@ class PakoDeflater implements Deflater {
     return result;
   }
 
-  reset(): void {
+  reset(dictionary?: Uint8Array): void {
     zlibDeflateReset(this.#strm);
+    if (dictionary !== undefined && dictionary.length > 0) zlibDeflateSetDictionary(this.#strm, plain(dictionary));
   }
 }
 
@@ -306,7 +315,7 @@ class PakoInflater implements Inflater {
 /**
  * The default {@link DeflateCodec}: pako 3 (a JavaScript port of zlib),
  * driven through its documented low-level zlib API only (`ZStream`,
- * `zlibDeflateInit2`, `zlibDeflate`, `zlibDeflateReset`, `zlibInflateInit2`,
+ * `zlibDeflateInit2`, `zlibDeflate`, `zlibDeflateReset`, `zlibDeflateSetDictionary`, `zlibInflateInit2`,
  * `zlibInflate`, `zlibInflateReset`, `zlibInflateResetKeep`, the constants):
  * no field of pako's internal state is read or written.
  * @example

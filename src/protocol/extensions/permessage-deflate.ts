@@ -74,14 +74,18 @@ export interface PerMessageDeflateOptions {
    * - `"high"`: the compressor is kept between messages under context
    *   takeover (like `ws` and zlib's defaults): best ratio on streams of
    *   similar small messages, about 300 KiB per connection that used it.
-   * - `"medium"` (default): each message is compressed on its own with a
-   *   full 2^15 window and memLevel 8, by a compressor taken from a shared
-   *   pool and given back (reset) after the message; a connection keeps only
-   *   the decompressor the peer's context takeover needs (its window,
+   * - `"medium"` (default): each message is compressed (2^15 window,
+   *   memLevel 8) by a compressor taken from a shared pool and given back
+   *   after the message; under context takeover the connection keeps the
+   *   last 8 KiB it sent and primes the next message's compressor with them,
+   *   so small similar messages still compress against their predecessors.
+   *   Between messages a connection holds that history plus the
+   *   decompressor the peer's context takeover needs (its window,
    *   2^windowBits bytes, plus about 7 KiB).
-   * - `"low"`: as `"medium"` with a 2^12 compression window and memLevel 5
-   *   (python websockets' server defaults), and as a server it asks a client
-   *   that offers `client_max_window_bits` to compress with at most 2^12.
+   * - `"low"`: as `"medium"` with a 2^12 compression window, memLevel 5
+   *   (python websockets' server defaults) and 2 KiB of history, and as a
+   *   server it asks a client that offers `client_max_window_bits` to
+   *   compress with at most 2^12.
    * @default "medium"
    */
   memory?: "high" | "medium" | "low" | undefined;
@@ -133,6 +137,12 @@ const DEFAULT_WINDOW_BITS = 15;
 const LOW_WINDOW_BITS = 12;
 /** The `"low"` preset's memLevel. */
 const LOW_MEM_LEVEL = 5;
+/**
+ * Bytes of sent history kept between messages under context takeover by the
+ * presets that release their compressor ("medium", "low"): the next
+ * message's compressor starts with them as its window.
+ */
+const HISTORY_BYTES = { high: 0, medium: 8 * 1024, low: 2 * 1024 } as const;
 /** Released compressors and decompressors kept per codec and parameters. */
 const SPARES_MAX = 4;
 
@@ -142,13 +152,16 @@ const SPARES_MAX = 4;
 const spareDeflaters = new WeakMap<DeflateCodec, Map<string, Deflater[]>>();
 const spareInflaters = new WeakMap<DeflateCodec, Map<number, Inflater[]>>();
 
-function takeDeflater(codec: DeflateCodec, options: DeflaterOptions): Deflater {
+/** A compressor from the pool (reset, primed with `history` if any) or a new one. */
+function takeDeflater(codec: DeflateCodec, options: DeflaterOptions, history: Uint8Array | null): Deflater {
   const spare = spareDeflaters.get(codec)?.get(`${options.windowBits}/${options.level}/${options.memLevel}`)?.pop();
-  return spare ?? codec.createDeflater(options);
+  const deflater = spare ?? codec.createDeflater(options);
+  // Spares are reset when taken (one reset per message, with the primer).
+  if (spare !== undefined || history !== null) deflater.reset(history ?? undefined);
+  return deflater;
 }
 
 function giveBackDeflater(codec: DeflateCodec, options: DeflaterOptions, deflater: Deflater): void {
-  deflater.reset();
   let byKey = spareDeflaters.get(codec);
   if (byKey === undefined) spareDeflaters.set(codec, (byKey = new Map()));
   const key = `${options.windowBits}/${options.level}/${options.memLevel}`;
@@ -211,6 +224,8 @@ export class PerMessageDeflate extends Extension {
   #inflater: Inflater | null = null;
   /** The window #inflater was made with (its pool key). */
   #inflaterBits = 0;
+  /** The tail of the compressed messages sent, kept under context takeover when the compressor is released. */
+  #history: Uint8Array | null = null;
   /** The message being sent is compressed (latched at its first frame). */
   #outCompressed = false;
   /** The message being received is compressed (latched at its first frame). */
@@ -545,7 +560,7 @@ export class PerMessageDeflate extends Extension {
         level: c.level,
         memLevel: c.memLevel,
       };
-      deflater = this.#deflater = takeDeflater(c.codec, options);
+      deflater = this.#deflater = takeDeflater(c.codec, options, this.#history);
       this.#deflaterOptions = options;
     }
     let payload: Uint8Array;
@@ -556,12 +571,17 @@ export class PerMessageDeflate extends Extension {
       this.#deflater = null;
       throw error;
     }
+    const noContext = proto.client ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover;
+    // Only bytes that went out enter the history (the peer's window holds exactly those).
+    const keep = noContext ? 0 : Math.min(HISTORY_BYTES[this.#config.memory], 1 << this.#deflaterOptions!.windowBits);
+    if (keep > 0 && data.length > 0) this.#history = tail(this.#history, data, keep);
     if (fin) {
       this.#outCompressed = false;
       // RFC 7692 §7.1.1: without context takeover every message starts
-      // afresh; with it, only the "high" preset keeps the compressor's
-      // history (starting afresh is always valid for the peer).
-      const noContext = proto.client ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover;
+      // afresh. With it, the "high" preset keeps the whole compressor; the
+      // others keep only the tail of what was sent (#history), which primes
+      // the next message's compressor (any shorter history is valid for the
+      // peer, whose window holds all of it).
       if (noContext || this.#config.memory !== "high") {
         giveBackDeflater(this.#config.codec, this.#deflaterOptions!, deflater);
         this.#deflater = null;
@@ -584,6 +604,7 @@ export class PerMessageDeflate extends Extension {
     // A renegotiation (the server answering a later offer) starts afresh.
     this.#deflater = null;
     this.#inflater = null;
+    this.#history = null;
   }
 
   /** Give the decompressor back to the pool (reset); the next compressed message takes one. */
@@ -635,6 +656,16 @@ export class PerMessageDeflate extends Extension {
 export const SUPPORTED_EXTENSIONS: Readonly<Record<string, new () => Extension>> = Object.freeze({
   [PerMessageDeflate.NAME]: PerMessageDeflate,
 });
+
+/** The last `keep` bytes of `history` followed by `data` (a fresh array). */
+function tail(history: Uint8Array | null, data: Uint8Array, keep: number): Uint8Array {
+  if (data.length >= keep) return data.slice(data.length - keep);
+  const old = history === null ? 0 : Math.min(history.length, keep - data.length);
+  const out = new Uint8Array(old + data.length);
+  if (old > 0) out.set(history!.subarray(history!.length - old), 0);
+  out.set(data, old);
+  return out;
+}
 
 function resolve(options: PerMessageDeflateOptions): Config {
   const memory = options.memory ?? "medium";

@@ -430,12 +430,19 @@ t.test("outbound: no context takeover per direction", async (t) => {
   for (let k = 0; k < 3; k++) t.same(receiveFrame(rx, CLIENT, Opcode.TEXT, RSV1, unhex("f248cdc9c90700"), true).data, utf8("Hello"));
 });
 
-t.test("memory presets: only \"high\" keeps the compressor between messages; the others compress each message on its own", async (t) => {
+t.test("memory presets: \"medium\" and \"low\" release the compressor but prime the next one with the history sent", async (t) => {
   for (const memory of ["medium", "low", undefined] as const) {
     const ext = negotiatedServer("permessage-deflate", memory === undefined ? {} : { memory });
     t.equal(ext.memory, memory ?? "medium");
     t.equal(hex(send(ext, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700");
-    t.equal(hex(send(ext, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", `${memory}: afresh under context takeover`);
+    t.equal(hex(send(ext, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f200110000", `${memory}: refers back under context takeover`);
+    const fresh = negotiatedServer("permessage-deflate; server_no_context_takeover", memory === undefined ? {} : { memory });
+    send(fresh, SERVER, Opcode.TEXT, utf8("Hello"));
+    t.equal(hex(send(fresh, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", `${memory}: afresh without it`);
+    // An uncompressed message (below the threshold) is not history: the peer never saw it compressed.
+    const th = negotiatedServer("permessage-deflate", { threshold: 4, ...(memory === undefined ? {} : { memory }) });
+    send(th, SERVER, Opcode.TEXT, utf8("abc"));
+    t.equal(hex(send(th, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", `${memory}: no history from an uncompressed message`);
     // Each is still a valid continuation of one DEFLATE stream for a peer keeping its context.
     const rx = negotiatedClient("permessage-deflate");
     const big = utf8("The quick brown fox jumps over the lazy dog. ".repeat(2000));
@@ -452,6 +459,33 @@ t.test("memory presets: only \"high\" keeps the compressor between messages; the
   t.match(negotiatedServer("permessage-deflate; client_max_window_bits", { memory: "low" }).clientMaxWindowBits, 12);
   t.match(negotiatedServer("permessage-deflate; client_max_window_bits=10", { memory: "low" }).clientMaxWindowBits, 10);
   t.match(negotiatedServer("permessage-deflate", { memory: "low" }).clientMaxWindowBits, 15, "not offered: the client may use 15");
+});
+
+t.test("every preset's stream inflates with Node's zlib as one context-takeover stream (fragments, sizes around the history)", async (t) => {
+  const { nodeZlibCodec } = await import("../../../src/streams/node-zlib.ts");
+  for (const codec of [pakoCodec, nodeZlibCodec]) {
+    for (const memory of ["high", "medium", "low"] as const) {
+      const ext = negotiatedServer("permessage-deflate", { memory, codec });
+      const sent: Buffer[] = [];
+      const wire: Buffer[] = [];
+      let x = 7;
+      for (let m = 0; m < 40; m++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        const size = [0, 1, 100, 2047, 2048, 2049, 8191, 8192, 8193, 20000][x % 10]!;
+        const msg = Buffer.from(Array.from({ length: size }, (_, i) => "abcdefgh ijk"[(i * (m + 3) + (i >> 7)) % 12]!).join(""));
+        sent.push(msg);
+        // Some messages in three fragments.
+        const parts = m % 3 === 0 ? [msg.subarray(0, size >> 2), msg.subarray(size >> 2, size >> 1), msg.subarray(size >> 1)] : [msg];
+        parts.forEach((part, k) => {
+          const [, payload] = send(ext, SERVER, k === 0 ? Opcode.TEXT : Opcode.CONTINUATION, part, k === parts.length - 1);
+          wire.push(Buffer.from(payload));
+        });
+        wire.push(Buffer.from([0, 0, 0xff, 0xff]));
+      }
+      const back = zlib.inflateRawSync(Buffer.concat(wire), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      t.ok(back.equals(Buffer.concat(sent)), `${codec.name}, ${memory}`);
+    }
+  }
 });
 
 t.test("compression state: made on the first compressed message, pooled between messages when not kept", async (t) => {
