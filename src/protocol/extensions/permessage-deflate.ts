@@ -146,28 +146,49 @@ const HISTORY_BYTES = { high: 0, medium: 8 * 1024, low: 2 * 1024 } as const;
 /** Released compressors and decompressors kept per codec and parameters. */
 const SPARES_MAX = 4;
 
-// The pools: per codec, per parameter key, reset instances ready for reuse.
-// JavaScript runs one call at a time and every use of a codec instance is
-// synchronous within one frame or message, so sharing them is safe.
-const spareDeflaters = new WeakMap<DeflateCodec, Map<string, Deflater[]>>();
+// The pools: per codec, per parameter key, released instances, the most
+// recently released last. JavaScript runs one call at a time and every use of
+// a codec instance is synchronous within one frame or message, so sharing
+// them is safe. A released compressor remembers whose context it holds: if
+// that connection sends again before anyone else took it, it continues as
+// is (no reset, no priming: a busy connection pays nothing for the pool).
+interface SpareDeflater {
+  readonly deflater: Deflater;
+  /** The connection whose context it holds (then it is not reset yet), or null. */
+  readonly owner: object | null;
+}
+const spareDeflaters = new WeakMap<DeflateCodec, Map<string, SpareDeflater[]>>();
 const spareInflaters = new WeakMap<DeflateCodec, Map<number, Inflater[]>>();
 
-/** A compressor from the pool (reset, primed with `history` if any) or a new one. */
-function takeDeflater(codec: DeflateCodec, options: DeflaterOptions, history: Uint8Array | null): Deflater {
-  const spare = spareDeflaters.get(codec)?.get(`${options.windowBits}/${options.level}/${options.memLevel}`)?.pop();
-  const deflater = spare ?? codec.createDeflater(options);
-  // Spares are reset when taken (one reset per message, with the primer).
-  if (spare !== undefined || history !== null) deflater.reset(history ?? undefined);
+/**
+ * A compressor for `owner`'s next message: its own, still untouched in the
+ * pool, as is; else a spare reset and primed with `history`; else a new one.
+ */
+function takeDeflater(codec: DeflateCodec, options: DeflaterOptions, owner: object, history: Uint8Array | null): Deflater {
+  const list = spareDeflaters.get(codec)?.get(`${options.windowBits}/${options.level}/${options.memLevel}`);
+  if (list !== undefined && list.length > 0) {
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (list[i]!.owner === owner) return list.splice(i, 1)[0]!.deflater;
+    }
+    const spare = list.pop()!.deflater;
+    spare.reset(history ?? undefined);
+    return spare;
+  }
+  const deflater = codec.createDeflater(options);
+  if (history !== null) deflater.reset(history);
   return deflater;
 }
 
-function giveBackDeflater(codec: DeflateCodec, options: DeflaterOptions, deflater: Deflater): void {
+/** Release a compressor; `owner` is the connection whose context it still holds (null: none to keep). */
+function giveBackDeflater(codec: DeflateCodec, options: DeflaterOptions, deflater: Deflater, owner: object | null): void {
   let byKey = spareDeflaters.get(codec);
   if (byKey === undefined) spareDeflaters.set(codec, (byKey = new Map()));
   const key = `${options.windowBits}/${options.level}/${options.memLevel}`;
   let list = byKey.get(key);
   if (list === undefined) byKey.set(key, (list = []));
-  if (list.length < SPARES_MAX) list.push(deflater);
+  // Full: the least recently released one is dropped (garbage collected).
+  if (list.length >= SPARES_MAX) list.shift();
+  list.push({ deflater, owner });
 }
 
 function takeInflater(codec: DeflateCodec, windowBits: number): Inflater {
@@ -226,6 +247,8 @@ export class PerMessageDeflate extends Extension {
   #inflaterBits = 0;
   /** The tail of the compressed messages sent, kept under context takeover when the compressor is released. */
   #history: Uint8Array | null = null;
+  /** This negotiation's identity in the compressor pool (see takeDeflater). */
+  #poolToken: object = {};
   /** The message being sent is compressed (latched at its first frame). */
   #outCompressed = false;
   /** The message being received is compressed (latched at its first frame). */
@@ -560,7 +583,7 @@ export class PerMessageDeflate extends Extension {
         level: c.level,
         memLevel: c.memLevel,
       };
-      deflater = this.#deflater = takeDeflater(c.codec, options, this.#history);
+      deflater = this.#deflater = takeDeflater(c.codec, options, this.#poolToken, this.#history);
       this.#deflaterOptions = options;
     }
     let payload: Uint8Array;
@@ -583,7 +606,8 @@ export class PerMessageDeflate extends Extension {
       // the next message's compressor (any shorter history is valid for the
       // peer, whose window holds all of it).
       if (noContext || this.#config.memory !== "high") {
-        giveBackDeflater(this.#config.codec, this.#deflaterOptions!, deflater);
+        // Without context takeover the next user must start afresh (owner null: reset when taken).
+        giveBackDeflater(this.#config.codec, this.#deflaterOptions!, deflater, noContext ? null : this.#poolToken);
         this.#deflater = null;
       }
     }
@@ -605,6 +629,7 @@ export class PerMessageDeflate extends Extension {
     this.#deflater = null;
     this.#inflater = null;
     this.#history = null;
+    this.#poolToken = {};
   }
 
   /** Give the decompressor back to the pool (reset); the next compressed message takes one. */

@@ -488,6 +488,36 @@ t.test("every preset's stream inflates with Node's zlib as one context-takeover 
   }
 });
 
+t.test("pooled compressors shared by interleaved connections: every connection's stream stays valid", async (t) => {
+  const { nodeZlibCodec } = await import("../../../src/streams/node-zlib.ts");
+  for (const codec of [pakoCodec, nodeZlibCodec]) {
+    for (const offer of ["permessage-deflate", "permessage-deflate; server_no_context_takeover"]) {
+      // More connections than the pool keeps, sending in a pseudo-random interleaving.
+      const conns = Array.from({ length: 7 }, () => ({ ext: negotiatedServer(offer, { codec }), sent: [] as Buffer[], wire: [] as Buffer[] }));
+      let x = 11;
+      for (let m = 0; m < 120; m++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        const c = conns[x % conns.length]!;
+        const size = [5, 300, 5000, 9000][(x >>> 8) % 4]!;
+        const msg = Buffer.from(Array.from({ length: size }, (_, i) => "lorem ipsum dolor "[(i + m) % 18]!).join(""));
+        c.sent.push(msg);
+        c.wire.push(Buffer.from(send(c.ext, SERVER, Opcode.TEXT, msg)[1]), Buffer.from([0, 0, 0xff, 0xff]));
+      }
+      conns.forEach((c, k) => {
+        const inflate = (w: Buffer[]): Buffer => zlib.inflateRawSync(Buffer.concat(w), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+        if (offer.includes("no_context")) {
+          // Each message on its own.
+          for (let j = 0; j < c.sent.length; j++) {
+            if (!inflate(c.wire.slice(2 * j, 2 * j + 2)).equals(c.sent[j]!)) t.fail(`${codec.name} conn ${k} message ${j} not self-contained`);
+          }
+        }
+        if (!inflate(c.wire).equals(Buffer.concat(c.sent))) t.fail(`${codec.name} conn ${k} (${offer})`);
+      });
+      t.pass(`${codec.name}, ${offer}`);
+    }
+  }
+});
+
 t.test("compression state: made on the first compressed message, pooled between messages when not kept", async (t) => {
   const made = { deflaters: 0, inflaters: 0 };
   const counting: DeflateCodec = {
