@@ -162,7 +162,8 @@ const spareInflaters = new WeakMap<DeflateCodec, Map<number, Inflater[]>>();
 
 /**
  * A compressor for `owner`'s next message: its own, still untouched in the
- * pool, as is; else a spare reset and primed with `history`; else a new one.
+ * pool, as is; else a clean spare, or (pool full) the least recently
+ * released one, reset and primed with `history`; else a new one.
  */
 function takeDeflater(codec: DeflateCodec, options: DeflaterOptions, owner: object, history: Uint8Array | null): Deflater {
   const list = spareDeflaters.get(codec)?.get(`${options.windowBits}/${options.level}/${options.memLevel}`);
@@ -170,9 +171,15 @@ function takeDeflater(codec: DeflateCodec, options: DeflaterOptions, owner: obje
     for (let i = list.length - 1; i >= 0; i--) {
       if (list[i]!.owner === owner) return list.splice(i, 1)[0]!.deflater;
     }
-    const spare = list.pop()!.deflater;
-    spare.reset(history ?? undefined);
-    return spare;
+    // Another's: only a clean one, or the least recently released once the
+    // pool is full (below that, a few busy connections each keep their own).
+    let at = list.findIndex((spare) => spare.owner === null);
+    if (at < 0 && list.length >= SPARES_MAX) at = 0;
+    if (at >= 0) {
+      const spare = list.splice(at, 1)[0]!.deflater;
+      spare.reset(history ?? undefined);
+      return spare;
+    }
   }
   const deflater = codec.createDeflater(options);
   if (history !== null) deflater.reset(history);

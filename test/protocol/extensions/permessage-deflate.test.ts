@@ -519,40 +519,64 @@ t.test("pooled compressors shared by interleaved connections: every connection's
 });
 
 t.test("compression state: made on the first compressed message, pooled between messages when not kept", async (t) => {
-  const made = { deflaters: 0, inflaters: 0 };
-  const counting: DeflateCodec = {
-    name: "counting",
-    createDeflater(options) {
-      made.deflaters++;
-      return pakoCodec.createDeflater(options);
-    },
-    createInflater(options) {
-      made.inflaters++;
-      return pakoCodec.createInflater(options);
-    },
+  // A counting codec per scenario (the pools are per codec object).
+  const counting = (): { codec: DeflateCodec; made: { deflaters: number; inflaters: number } } => {
+    const made = { deflaters: 0, inflaters: 0 };
+    const codec: DeflateCodec = {
+      name: "counting",
+      createDeflater(options) {
+        made.deflaters++;
+        return pakoCodec.createDeflater(options);
+      },
+      createInflater(options) {
+        made.inflaters++;
+        return pakoCodec.createInflater(options);
+      },
+    };
+    return { codec, made };
   };
   const data = utf8("compress me ".repeat(50));
-  // Ten connections, one message each, one after the other: "medium" reuses one compressor.
-  for (let k = 0; k < 10; k++) {
-    const ext = negotiatedServer("permessage-deflate", { codec: counting });
-    t.equal(made.deflaters, k === 0 ? 0 : 1, "nothing allocated at negotiation");
-    send(ext, SERVER, Opcode.TEXT, data);
+  {
+    // Twenty connections, one message each, one after the other: "medium" allocates at most the pool's four.
+    const { codec, made } = counting();
+    for (let k = 0; k < 20; k++) {
+      const ext = negotiatedServer("permessage-deflate", { codec });
+      t.equal(made.deflaters, Math.min(k, 4), "nothing allocated at negotiation");
+      send(ext, SERVER, Opcode.TEXT, data);
+    }
+    t.equal(made.deflaters, 4, "medium: four compressors served twenty connections");
   }
-  t.equal(made.deflaters, 1, "medium: one compressor served ten connections");
-  for (let k = 0; k < 3; k++) send(negotiatedServer("permessage-deflate", { codec: counting, memory: "high" }), SERVER, Opcode.TEXT, data);
-  t.equal(made.deflaters, 3, "high: each connection keeps its own (the first took the spare)");
-  // Inbound: under the peer's no context takeover the decompressor is released after each message.
-  const [, payload] = send(negotiatedServer("permessage-deflate"), SERVER, Opcode.TEXT, data);
-  for (let k = 0; k < 5; k++) {
-    const rx = negotiatedClient("permessage-deflate; server_no_context_takeover", { codec: counting });
-    t.same(receiveFrame(rx, CLIENT, Opcode.TEXT, RSV1, payload, true).data, data);
+  {
+    // Two busy connections alternating keep one each (no reset, no priming).
+    const { codec, made } = counting();
+    const a = negotiatedServer("permessage-deflate", { codec });
+    const b = negotiatedServer("permessage-deflate", { codec });
+    for (let k = 0; k < 10; k++) {
+      send(a, SERVER, Opcode.TEXT, data);
+      send(b, SERVER, Opcode.TEXT, data);
+    }
+    t.equal(made.deflaters, 2);
   }
-  t.equal(made.inflaters, 1, "one decompressor served five connections");
-  // Under context takeover it is kept (the peer may refer back).
-  const keep = negotiatedClient("permessage-deflate", { codec: counting });
-  receiveFrame(keep, CLIENT, Opcode.TEXT, RSV1, payload, true);
-  receiveFrame(keep, CLIENT, Opcode.TEXT, RSV1, payload, true);
-  t.equal(made.inflaters, 1, "taken from the pool once, then kept");
+  {
+    const { codec, made } = counting();
+    for (let k = 0; k < 6; k++) send(negotiatedServer("permessage-deflate", { codec, memory: "high" }), SERVER, Opcode.TEXT, data);
+    t.equal(made.deflaters, 6, "high: each connection keeps its own");
+  }
+  {
+    // Inbound: under the peer's no context takeover the decompressor is released after each message.
+    const { codec, made } = counting();
+    const [, payload] = send(negotiatedServer("permessage-deflate"), SERVER, Opcode.TEXT, data);
+    for (let k = 0; k < 5; k++) {
+      const rx = negotiatedClient("permessage-deflate; server_no_context_takeover", { codec });
+      t.same(receiveFrame(rx, CLIENT, Opcode.TEXT, RSV1, payload, true).data, data);
+    }
+    t.equal(made.inflaters, 1, "one decompressor served five connections");
+    // Under context takeover it is kept (the peer may refer back).
+    const keep = negotiatedClient("permessage-deflate", { codec });
+    receiveFrame(keep, CLIENT, Opcode.TEXT, RSV1, payload, true);
+    receiveFrame(keep, CLIENT, Opcode.TEXT, RSV1, payload, true);
+    t.equal(made.inflaters, 1, "taken from the pool once, then kept");
+  }
 });
 
 t.test("outbound: threshold decides before compressing, and the windows stay in step", async (t) => {
