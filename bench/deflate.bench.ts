@@ -10,7 +10,14 @@
  * is stateful) and handles the same messages in order; ws's calls are awaited
  * one after the other, as its Receiver and Sender do.
  *
- * Run: `npm run bench -- deflate` (or `node --import tsx bench/deflate.bench.ts`).
+ * Then the compression ratio table of the memory presets against ws's
+ * defaults (context takeover, level 6, memLevel 8, 15-bit window) on
+ * deterministic payloads generated here (JSON, HTML, English text, binary),
+ * as streams of messages of one size; and the cost of a message that ends
+ * its DEFLATE stream (BFINAL) after a full window, per codec.
+ *
+ * Run: `npm run bench -- deflate` (or `node --import tsx bench/deflate.bench.ts`);
+ * DEFLATE_ONLY=ratio or DEFLATE_ONLY=bfinal for one part.
  */
 import { createRequire } from "node:module";
 import zlib from "node:zlib";
@@ -81,8 +88,8 @@ async function compressed(msgs: Uint8Array[]): Promise<Uint8Array[]> {
   return out;
 }
 
-function ours(codec: DeflateCodec): PerMessageDeflate {
-  const ext = new PerMessageDeflate({ codec }).fork();
+function ours(codec: DeflateCodec, memory: "high" | "medium" | "low" = "high"): PerMessageDeflate {
+  const ext = new PerMessageDeflate({ codec, memory }).fork();
   ext.accept("permessage-deflate");
   return ext;
 }
@@ -161,6 +168,7 @@ async function cpuRate(fn: () => unknown, units: number, ms = 300): Promise<numb
   return (calls * units * 1e6) / (used.user + used.system);
 }
 
+async function speed(): Promise<void> {
 const small = messages(1024, 256);
 const large = messages(64 * 1024, 16);
 const smallZ = await compressed(small);
@@ -193,3 +201,168 @@ for (const w of workloads) {
 }
 printTable("permessage-deflate, wall time: ours (pako or [node:zlib], sync) vs ws (node zlib, async)", wall);
 printTable("permessage-deflate, per CPU second (all threads)", cpu);
+}
+
+// ---- compression ratio of the memory presets -----------------------------------
+
+/** A deterministic pseudo-random source (xorshift32). */
+function lcg(seed: number): () => number {
+  let x = (seed * 2654435761) >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) & 0x7fffffff;
+  };
+}
+
+function json(size: number, seed: number): string {
+  const next = lcg(seed);
+  const items: string[] = [];
+  let length = 2;
+  while (length < size) {
+    const item = JSON.stringify({
+      id: next() % 1000000,
+      user: `user${next() % 5000}`,
+      email: `u${next() % 5000}@example.${["com", "org", "net"][next() % 3]}`,
+      active: next() % 2 === 0,
+      score: (next() % 100000) / 100,
+      tags: ["alpha", "beta", "gamma", "delta"].slice(next() % 4),
+      updated: `2024-0${1 + (next() % 9)}-1${next() % 9}T1${next() % 9}:0${next() % 9}:00Z`,
+    });
+    items.push(item);
+    length += item.length + 1;
+  }
+  return `[${items.join(",")}]`.slice(0, size);
+}
+
+const WORDS = (
+  "the of and to in a is that for it as was with be by on not he i this are or his from at which but have an they you " +
+  "were her she there been one all we their has would when if so no will more what up out who them some could into than " +
+  "time only other new about its then two may these after first any like our over such now very years most well where " +
+  "people through long because before house water world little work between under never same should while great " +
+  "ground light question morning evening river mountain letter garden window country history number example"
+).split(" ");
+
+function englishText(size: number, seed: number): string {
+  const next = lcg(seed);
+  let out = "";
+  while (out.length < size) {
+    const n = 6 + (next() % 14);
+    const words: string[] = [];
+    for (let i = 0; i < n; i++) words.push(WORDS[next() % WORDS.length]!);
+    const sentence = words.join(" ");
+    out += sentence[0]!.toUpperCase() + sentence.slice(1) + (next() % 5 === 0 ? "? " : ". ");
+  }
+  return out.slice(0, size);
+}
+
+function html(size: number, seed: number): string {
+  const next = lcg(seed);
+  let out = "";
+  const classes = ["item", "row", "card", "title", "muted", "price", "nav-link", "btn btn-primary"];
+  while (out.length < size) {
+    const id = next() % 10000;
+    out +=
+      `<div class="${classes[next() % classes.length]}" data-id="${id}"><h3 class="title">` +
+      `${englishText(20 + (next() % 30), next())}</h3><p>${englishText(60 + (next() % 120), next())}</p>` +
+      `<a href="/items/${id}" class="nav-link">more</a><span class="price">${next() % 500}.${next() % 100}</span></div>\n`;
+  }
+  return out.slice(0, size);
+}
+
+function binary(size: number, seed: number): Uint8Array {
+  const next = lcg(seed);
+  return Uint8Array.from({ length: size }, () => next() & 0xff);
+}
+
+const KINDS: Array<[string, (size: number, seed: number) => Uint8Array]> = [
+  ["JSON", (size, seed) => new TextEncoder().encode(json(size, seed))],
+  ["HTML", (size, seed) => new TextEncoder().encode(html(size, seed))],
+  ["English text", (size, seed) => new TextEncoder().encode(englishText(size, seed))],
+  ["binary (random)", binary],
+];
+
+async function ratios(): Promise<void> {
+  console.log("\n### Compression ratio (compressed / original, lower is better): memory presets vs ws defaults\n");
+  console.log("| payload | message size | ws (context takeover, 15/8) | high | medium (default) | low | medium / ws |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  for (const [kind, make] of KINDS) {
+    for (const [size, count] of [
+      [256, 200],
+      [4096, 60],
+      [65536, 8],
+    ] as const) {
+      const msgs = Array.from({ length: count }, (_, i) => make(size, 1000 * size + i));
+      const raw = msgs.reduce((n, m) => n + m.length, 0);
+      const ws = await theirsDeflateSizes(msgs);
+      const pct = (n: number): string => ((100 * n) / raw).toFixed(1) + "%";
+      const cells: number[] = [];
+      for (const memory of ["high", "medium", "low"] as const) {
+        const ext = ours(pakoCodec, memory);
+        let total = 0;
+        for (const m of msgs) total += ext.frameOutbound(SERVER, Opcode.BINARY, NO_RSV, m, true)[1].length;
+        cells.push(total);
+      }
+      console.log(
+        `| ${kind} | ${size} B × ${count} | ${pct(ws)} | ${cells.map(pct).join(" | ")} | ${(cells[1]! / ws).toFixed(2)}× |`,
+      );
+    }
+  }
+}
+
+async function theirsDeflateSizes(msgs: Uint8Array[]): Promise<number> {
+  return theirsDeflate(msgs);
+}
+
+// ---- BFINAL after a full window ------------------------------------------------
+
+function bfinal(): void {
+  // A peer that ends every message with a BFINAL block (a new DEFLATE stream
+  // per message, context kept): after a 64 KiB message fills the window, each
+  // 2-byte message costs its inflate plus the reset that keeps the window.
+  // The same 2 bytes sent the usual way (sync flush, no BFINAL) for reference.
+  const first = messages(64 * 1024, 1)[0]!;
+  const firstZ = zlib.deflateRawSync(first, { finishFlush: zlib.constants.Z_FINISH });
+  const tinyFinal = zlib.deflateRawSync(Buffer.from("ok"), { finishFlush: zlib.constants.Z_FINISH });
+  const tinySync = zlib.deflateRawSync(Buffer.from("ok"), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+  const rows: string[] = [];
+  for (const codec of [pakoCodec, nodeZlibCodec]) {
+    for (const [label, tiny] of [
+      ["BFINAL", tinyFinal],
+      ["sync flush (reference)", tinySync],
+    ] as const) {
+      const times: number[] = [];
+      for (let round = 0; round < Number(process.env["BENCH_ROUNDS"] ?? 7); round++) {
+        const ext = ours(codec);
+        const receive = (p: Uint8Array): void => {
+          ext.frameInboundHeader(SERVER, Opcode.BINARY, RSV1, p.length);
+          const a = ext.frameInboundPayloadData(SERVER, p);
+          const b = ext.frameInboundComplete(SERVER, true);
+          if (typeof a === "number" || typeof b === "number") throw new Error("inflate failed");
+        };
+        receive(label === "BFINAL" ? firstZ : zlib.deflateRawSync(first, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4));
+        const n = 20000;
+        for (let i = 0; i < 1000; i++) receive(tiny);
+        // CPU time of this process (the machine may be shared: wall time would count the others).
+        const before = process.cpuUsage();
+        for (let i = 0; i < n; i++) receive(tiny);
+        const used = process.cpuUsage(before);
+        times.push((used.user + used.system) / n);
+      }
+      times.sort((a, b) => a - b);
+      const median = times[times.length >> 1]!;
+      const target = label === "BFINAL" ? `≤ 2 µs ${median <= 2 ? "met" : "MISSED"}` : "";
+      rows.push(`| ${codec.name} | ${label} | ${median.toFixed(2)} µs | ${target} |`);
+    }
+  }
+  console.log("\n### A 2-byte message after a full window, per message (median CPU time)\n");
+  console.log("| codec | message ends with | CPU time per message | target |");
+  console.log("| --- | --- | ---: | ---: |");
+  for (const r of rows) console.log(r);
+}
+
+const only = process.env["DEFLATE_ONLY"];
+if (only === undefined || only === "speed") await speed();
+if (only === undefined || only === "ratio") await ratios();
+if (only === undefined || only === "bfinal") bfinal();

@@ -1,7 +1,7 @@
 /**
  * Echo over loopback TCP, this project (Node adapter + connectWebSocket /
  * acceptWebSocket) against `ws` (with bufferutil), both ends in this process,
- * same payloads: 16 B, 1 KiB and 64 KiB, compression off and on (each with
+ * same payloads: 16 B, 1 KiB, 64 KiB and 1 MiB, compression off and on (each with
  * its default threshold of 1024 bytes). A round sends a window of messages
  * and waits for all their echoes; messages/s counts round trips.
  * Then memory per idle open connection (both ends), 1,000 connections: each
@@ -54,6 +54,9 @@ const [{ connectNodeWebSocket, fromNodeSocket, nodeZlibCodec }, { acceptWebSocke
 const codec = process.env["BENCH_CODEC"] === "pako" ? undefined : nodeZlibCodec;
 
 const ROUND_MS = Number(process.env["BENCH_ROUND_MS"] ?? 300);
+// ECHO_SIZES="64 KiB,1 MiB" runs only those rows; ECHO_DEFLATE=0 or 1 only that half; ECHO_MEMORY=0 skips the memory part.
+const sizesOnly = process.env["ECHO_SIZES"]?.split(",").map((s) => s.trim()) ?? null;
+const deflateOnly = process.env["ECHO_DEFLATE"] === undefined ? null : process.env["ECHO_DEFLATE"] === "1";
 const quick = process.env["BENCH_QUICK"] === "1";
 
 interface EchoClient {
@@ -166,14 +169,17 @@ async function throughput(): Promise<Row[]> {
     // name, bytes, window, target ratio
     ["16 B", 16, 1000, 1.0],
     ["1 KiB", 1024, 500, 1.0],
-    ["64 KiB", 64 * 1024, 20, 0.8],
+    ["64 KiB", 64 * 1024, 20, 1.5],
+    ["1 MiB", 1024 * 1024, 4, 1.5],
   ];
+  const selected = sizes.filter(([name]) => sizesOnly === null || sizesOnly.includes(name));
   for (const deflate of [false, true]) {
+    if (deflateOnly !== null && deflate !== deflateOnly) continue;
     const ourSrv = await oursServer(deflate);
     const wsSrv = await wsServer(deflate);
     const ours = await oursClient(ourSrv.port, deflate);
     const theirs = await wsClient(wsSrv.port, deflate);
-    for (const [name, bytes, window, target] of sizes) {
+    for (const [name, bytes, window, target] of selected) {
       // Text-like bytes, so compression has something to do.
       const payload = new Uint8Array(bytes);
       for (let i = 0; i < bytes; i++) payload[i] = 97 + ((i * 7) % 26);
@@ -270,6 +276,7 @@ const rows = await throughput();
 printTable("Echo over loopback TCP (round trips, both ends in one process)", rows);
 for (const r of rows) console.log(`${r.name}: ${(r.ours / r.baseline).toFixed(2)}x ws`);
 
+if (process.env["ECHO_MEMORY"] === "0") process.exit(0);
 const N = quick ? 200 : 1000;
 const memRows: Row[] = [];
 for (const deflate of [false, true]) {

@@ -10,8 +10,12 @@
  * unmasked, which costs the same for binary frames. Our Connection streams a
  * large frame out as partial BytesMessage events (zero-copy views); ws
  * concatenates the chunks into one Buffer before emitting it, so a row also
- * shows ours with the pieces assembled into one buffer the way an application
- * wanting whole messages would do it.
+ * shows ours with the pieces assembled into one buffer the way our streams
+ * session does it for an application wanting whole messages (one
+ * uninitialised allocation, the pieces copied in).
+ *
+ * Masking runs in WebAssembly SIMD from 1 KiB (src/protocol/mask.ts);
+ * MASK_JS=1 forces the JavaScript fallback, to compare the two.
  *
  * The large-frame rows measure ours, ws and a plain memcpy of the same input
  * in alternating rounds of one comparison, so both ratios come from the same
@@ -33,6 +37,9 @@ import { Connection } from "../src/protocol/connection.ts";
 import { BytesMessage, type Event } from "../src/protocol/events.ts";
 import { ConnectionType } from "../src/protocol/types.ts";
 import { compare, median, printTable, rate, type Row } from "./util.ts";
+import { maskImplementation, useJavaScriptMasking } from "../src/protocol/mask.ts";
+
+if (process.env["MASK_JS"] === "1") useJavaScriptMasking(true);
 
 const require = createRequire(import.meta.url);
 // ws's frame parser and builder (lib/receiver.js and lib/sender.js; the
@@ -89,7 +96,11 @@ function oursParse(chunks: Buffer[], expectMessages: number, assemble = false): 
           size += event.data.length;
           if (event.messageFinished) {
             if (pieces.length > 1) {
-              const whole = new Uint8Array(size);
+              // As the streams session assembles a message: one uninitialised
+              // allocation (Buffer.allocUnsafeSlow, as ws's concat uses
+              // allocUnsafe), the pieces copied in.
+              const b = Buffer.allocUnsafeSlow(size);
+              const whole = new Uint8Array(b.buffer, b.byteOffset, size);
               let o = 0;
               for (const p of pieces) {
                 whole.set(p, o);
@@ -227,7 +238,9 @@ async function buildRows(): Promise<Row[]> {
   return rows;
 }
 
-console.log(`bufferutil: ${bufferUtilLoaded ? "loaded" : "NOT available"}; rounds: ${process.env["BENCH_ROUNDS"] ?? 7}`);
+console.log(
+  `bufferutil: ${bufferUtilLoaded ? "loaded" : "NOT available"}; masking: ${maskImplementation()}; rounds: ${process.env["BENCH_ROUNDS"] ?? 7}`,
+);
 // FRAMES_ONLY=parse or FRAMES_ONLY=build runs one half.
 const only = process.env["FRAMES_ONLY"];
 if (only !== "build") printTable("Frame parsing (64 KiB socket chunks)", await parseRows());

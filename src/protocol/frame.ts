@@ -18,6 +18,7 @@
  *   again, so a returned frame stays valid for as long as it is referenced.
  * @module
  */
+import { maskCopy, maskInPlace, packKey } from "./mask.ts";
 import type { Opcode } from "./types.ts";
 
 /** Byte 0: the FIN bit. */
@@ -82,84 +83,11 @@ export function frameHeaderLength(payloadLength: number, masked: boolean): numbe
   return masked ? base + 4 : base;
 }
 
-// Masking works on the key as one big-endian 32-bit value (key byte 0 in the
-// top 8 bits): rotating it left by 8 bits moves to the next key byte, and the
-// word loop XORs with the same bytes laid out in memory order.
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-/** The 4 key bytes as one big-endian 32-bit value. */
-function packKey(key: Uint8Array): number {
-  return (key[0]! << 24) | (key[1]! << 16) | (key[2]! << 8) | key[3]!;
-}
-
-/** The native-endian word whose bytes in memory are those of the big-endian value `be`. */
-function memoryWord(be: number): number {
-  if (!LITTLE_ENDIAN) return be | 0;
-  return (be >>> 24) | ((be >>> 8) & 0xff00) | ((be << 8) & 0xff0000) | (be << 24);
-}
-
-/**
- * XOR `count` 32-bit words of `w` with `k`. Unrolled by 16; the `| 0` on each
- * index lets V8 drop its overflow check (about a tenth faster there, the
- * same on JavaScriptCore). A BigUint64Array loop would be faster still on
- * V8 but allocates a BigInt per element on JavaScriptCore (Bun: ~0.1 GB/s),
- * and nothing short of timing it tells the engines apart.
- */
-function maskWords(w: Int32Array, count: number, k: number): void {
-  let j = 0;
-  const stop = count - 16;
-  for (; j <= stop; j = (j + 16) | 0) {
-    w[j] = w[j]! ^ k;
-    w[(j + 1) | 0] = w[(j + 1) | 0]! ^ k;
-    w[(j + 2) | 0] = w[(j + 2) | 0]! ^ k;
-    w[(j + 3) | 0] = w[(j + 3) | 0]! ^ k;
-    w[(j + 4) | 0] = w[(j + 4) | 0]! ^ k;
-    w[(j + 5) | 0] = w[(j + 5) | 0]! ^ k;
-    w[(j + 6) | 0] = w[(j + 6) | 0]! ^ k;
-    w[(j + 7) | 0] = w[(j + 7) | 0]! ^ k;
-    w[(j + 8) | 0] = w[(j + 8) | 0]! ^ k;
-    w[(j + 9) | 0] = w[(j + 9) | 0]! ^ k;
-    w[(j + 10) | 0] = w[(j + 10) | 0]! ^ k;
-    w[(j + 11) | 0] = w[(j + 11) | 0]! ^ k;
-    w[(j + 12) | 0] = w[(j + 12) | 0]! ^ k;
-    w[(j + 13) | 0] = w[(j + 13) | 0]! ^ k;
-    w[(j + 14) | 0] = w[(j + 14) | 0]! ^ k;
-    w[(j + 15) | 0] = w[(j + 15) | 0]! ^ k;
-  }
-  for (; j < count; j++) w[j] = w[j]! ^ k;
-}
-
-/**
- * XOR `buf[start, end)` in place with the key `key32` (big-endian packed),
- * the first byte using key byte `phase % 4`. Words at a time over the 4-byte
- * aligned middle, bytes at the edges.
- */
-function maskRange(buf: Uint8Array, start: number, end: number, key32: number, phase: number): void {
-  const s = (phase & 3) << 3;
-  // k's top byte is the key byte for position i; rotate left by 8 per byte.
-  let k = s === 0 ? key32 : (key32 << s) | (key32 >>> (32 - s));
-  let i = start;
-  if (end - start >= 32) {
-    // Bytes up to the next 4-byte boundary of the underlying buffer.
-    for (const stop = i + ((4 - ((buf.byteOffset + i) & 3)) & 3); i < stop; i++) {
-      buf[i] = buf[i]! ^ (k >>> 24);
-      k = (k << 8) | (k >>> 24);
-    }
-    const words = (end - i) >>> 2;
-    maskWords(new Int32Array(buf.buffer, buf.byteOffset + i, words), words, memoryWord(k));
-    i += words << 2;
-  }
-  for (; i < end; i++) {
-    buf[i] = buf[i]! ^ (k >>> 24);
-    k = (k << 8) | (k >>> 24);
-  }
-}
-
 /**
  * XOR `buf[start, end)` in place with the 4-byte `key`, the first byte using
  * `key[phase % 4]` (so a payload split across chunks keeps the key phase).
  * RFC 6455 §5.3: octet i of the payload is XORed with octet i mod 4 of the key.
- * Works a 32-bit word at a time over the 4-byte aligned part.
+ * WebAssembly SIMD for long ranges, JavaScript words for short ones (mask.ts).
  * @example
  * ```ts
  * const data = new Uint8Array([1, 2, 3]);
@@ -167,7 +95,7 @@ function maskRange(buf: Uint8Array, start: number, end: number, key32: number, p
  * ```
  */
 export function xorMask(buf: Uint8Array, start: number, end: number, key: Uint8Array, phase: number): void {
-  maskRange(buf, start, end, packKey(key), phase);
+  maskInPlace(buf, start, end, packKey(key), phase);
 }
 
 /** Bytes of small frames carved from one slab. */
@@ -277,8 +205,8 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
   out[hdr - 2] = k2;
   out[hdr - 1] = k3;
   if (len >= 32) {
-    out.set(payload, hdr);
-    maskRange(out, hdr, hdr + len, (k0 << 24) | (k1 << 16) | (k2 << 8) | k3, 0);
+    // One masked copy into the frame (no copy-then-mask second pass).
+    maskCopy(payload, 0, out, hdr, len, (k0 << 24) | (k1 << 16) | (k2 << 8) | k3, 0);
     return out;
   }
   let i = 0;
@@ -437,8 +365,7 @@ export class FrameReader {
       if (this.#opcode >= 8 || this.#buffered === 0) return false;
       n = this.#buffered;
     }
-    const payload = n === 0 ? EMPTY : this.#take(n);
-    if (this.#masked && n > 0) maskRange(payload, 0, n, this.#maskKey, this.#consumed & 3);
+    const payload = n === 0 ? EMPTY : this.#take(n, this.#masked);
     this.#consumed += n;
     const finished = this.#consumed === this.#length;
     out.opcode = this.#opcode;
@@ -556,15 +483,22 @@ export class FrameReader {
     this.#head = h;
   }
 
-  /** Consume and return the next `n` unread bytes: a view when contiguous, else a gathered copy. */
-  #take(n: number): Uint8Array {
+  /**
+   * Consume and return the next `n` unread payload bytes, unmasked when
+   * `masked`: a view (unmasked in place) when contiguous, else a gathered
+   * copy (unmasked while copying: one pass over each byte).
+   */
+  #take(n: number, masked: boolean): Uint8Array {
     const c = this.#chunks[this.#head]!;
     const p = this.#pos;
+    const key = this.#maskKey;
+    let phase = this.#consumed & 3;
     let out: Uint8Array;
     if (c.length - p >= n) {
       // A plain view (not `subarray`, which goes through the species
       // constructor, e.g. a Node buffer subclass, at several times the cost).
       out = p === 0 && n === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + p, n);
+      if (masked) maskInPlace(out, 0, n, key, phase);
     } else {
       out = new Uint8Array(n);
       let filled = 0;
@@ -573,7 +507,12 @@ export class FrameReader {
       while (filled < n) {
         const chunk = this.#chunks[i]!;
         const m = Math.min(chunk.length - q, n - filled);
-        out.set(q === 0 && m === chunk.length ? chunk : chunk.subarray(q, q + m), filled);
+        if (masked) {
+          maskCopy(chunk, q, out, filled, m, key, phase);
+          phase = (phase + m) & 3;
+        } else {
+          out.set(q === 0 && m === chunk.length ? chunk : chunk.subarray(q, q + m), filled);
+        }
         filled += m;
         i++;
         q = 0;

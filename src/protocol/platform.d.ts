@@ -10,3 +10,16 @@ declare class TextDecoder {
   decode(input?: ArrayBufferView | ArrayBuffer, options?: { stream?: boolean }): string;
 }
 declare const crypto: { getRandomValues<T extends ArrayBufferView>(array: T): T };
+// WebAssembly, as mask.ts uses it: validate, then compile and instantiate
+// synchronously from embedded bytes (a global of every runtime the core targets;
+// mask.ts falls back to JavaScript where it is missing or refuses).
+declare namespace WebAssembly {
+  function validate(bytes: Uint8Array<ArrayBuffer>): boolean;
+  class Module {
+    constructor(bytes: Uint8Array<ArrayBuffer>);
+  }
+  class Instance {
+    constructor(module: Module, imports?: object);
+    readonly exports: object;
+  }
+}

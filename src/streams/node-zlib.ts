@@ -16,9 +16,11 @@
  * `handle.reset()` and `handle.close()`. The handles are weak: one that is
  * dropped is freed (window and tables included) by the garbage collector.
  *
- * Fallback: the handle API is detected once, at load, by its shape and a
- * self-test (RFC 7692 §7.2.3.1/§7.2.3.2 byte for byte, and back). If
- * anything is missing or differs (Bun, Deno, a future Node), then
+ * Fallback: the native path is enabled only on the Node majors listed in
+ * {@link NATIVE_ZLIB_NODE_MAJORS} (20: the one it is tested on), then
+ * confirmed once, at load, by the handle's shape and a self-test (RFC 7692
+ * §7.2.3.1/§7.2.3.2 byte for byte, and back). If anything is missing or
+ * differs (Bun, Deno, an untested Node major), then
  * {@link nodeZlibCodec} IS {@link pakoCodec} and {@link nodeZlibNative} is
  * `false`; nothing else changes.
  *
@@ -162,7 +164,11 @@ function deflateBound(n: number): number {
 }
 
 class NativeDeflater implements Deflater {
-  readonly #handle: ZlibHandle;
+  readonly #Handle: ZlibHandleClass;
+  readonly #options: DeflaterOptions;
+  #handle: ZlibHandle;
+  /** The handle was initialised with a dictionary, which its reset() would re-apply. */
+  #primed = false;
 
   constructor(Handle: ZlibHandleClass, options: DeflaterOptions) {
     const { windowBits, level, memLevel } = options;
@@ -174,6 +180,8 @@ class NativeDeflater implements Deflater {
         "WS_ERR_DEFLATE_OPTIONS",
       );
     }
+    this.#Handle = Handle;
+    this.#options = options;
     this.#handle = newHandle(Handle, DEFLATERAW, windowBits, level, memLevel);
   }
 
@@ -220,8 +228,19 @@ class NativeDeflater implements Deflater {
     return end > 0 ? out.slice(0, end) : EMPTY;
   }
 
-  reset(): void {
-    this.#handle.reset();
+  reset(dictionary?: Uint8Array): void {
+    const prime = dictionary !== undefined && dictionary.byteLength > 0;
+    if (!prime && !this.#primed) {
+      this.#handle.reset();
+      return;
+    }
+    // Native zlib takes a dictionary only at init (and re-applies it on
+    // reset()): a new handle, the old one closed.
+    const { windowBits, level, memLevel } = this.#options;
+    const handle = newHandle(this.#Handle, DEFLATERAW, windowBits, level, memLevel, prime ? bytes(dictionary) : undefined);
+    this.#handle.close();
+    this.#handle = handle;
+    this.#primed = prime;
   }
 }
 
@@ -396,12 +415,30 @@ class NativeInflater implements Inflater {
   }
 }
 
+/**
+ * The Node majors whose private zlib handle API this module was read from
+ * and is tested on (lib/zlib.js `processChunkSync`, src/node_zlib.cc). On any
+ * other major the native path stays off whatever its shape: a changed native
+ * signature can abort the process (a failed CHECK) before a self-test could
+ * notice, so the version decides first and the self-test only confirms.
+ * Adding a major is a reviewed change here plus a CI run on it.
+ */
+export const NATIVE_ZLIB_NODE_MAJORS: readonly number[] = Object.freeze([20]);
+
+/** `true` when `version` (such as `process.versions.node`) is of a tested major. */
+export function nativeZlibTestedOn(version: string | undefined): boolean {
+  const major = Number(/^(\d+)\./.exec(version ?? "")?.[1] ?? NaN);
+  return NATIVE_ZLIB_NODE_MAJORS.includes(major);
+}
+
 /** The native handle class, or `null` when the private API is missing or misbehaves. */
 function detect(): ZlibHandleClass | null {
   try {
     const versions = (globalThis as { process?: { versions?: Record<string, string | undefined> } }).process?.versions;
     // Other runtimes emulate node:zlib; their internals are not Node's.
     if (versions?.bun !== undefined || versions?.deno !== undefined || "Deno" in globalThis) return null;
+    // Only on the Node majors it is tested on (see NATIVE_ZLIB_NODE_MAJORS).
+    if (!nativeZlibTestedOn(versions?.node)) return null;
     const stream = zlib.createDeflateRaw({ chunkSize: 64, windowBits: 9, memLevel: 1 });
     const handle = (stream as unknown as { _handle?: unknown })._handle;
     stream.close();

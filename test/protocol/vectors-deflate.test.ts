@@ -40,7 +40,9 @@ const options = (init: Json | undefined): PerMessageDeflateOptions => {
 /** PerMessageDeflate from a vector's `{ name, init, finalize?, accept? }`. */
 const makePmd: MakeExtension = (spec: ExtensionSpec) => {
   if (spec.name !== "permessage-deflate") throw new Error(`unknown extension ${spec.name}`);
-  const ext = new PerMessageDeflate(options(spec.init)).fork();
+  // wsproto keeps its compressor between messages: the "high" memory preset
+  // (the default "medium" compresses each message on its own, see README).
+  const ext = new PerMessageDeflate({ memory: "high", ...options(spec.init) }).fork();
   if (spec.finalize !== undefined) ext.finalize(spec.finalize);
   if (spec.accept !== undefined && ext.accept(spec.accept) === null) throw new Error(`declined ${spec.accept}`);
   return ext;

@@ -5,6 +5,7 @@
 // then our server and client talk over them, with and without
 // permessage-deflate. Then the same over node:net through our Node adapter,
 // which Bun runs too. Prints one JSON line.
+import { maskSelfCheck } from "../protocol/mask-check.ts";
 import { createConnection, createServer, type Socket as NetSocket } from "node:net";
 import { acceptWebSocket, connectWebSocket, type ByteTransport } from "../../src/streams/websocket-stream.ts";
 import { fromNodeSocket } from "../../src/streams/node.ts";
@@ -165,5 +166,7 @@ result["nodeNet+deflate"] = await exchange(
   true,
 );
 netServer.close();
+// Masking on this runtime, both paths, against the scalar reference.
+result["mask"] = maskSelfCheck({ lengths: [...Array.from({ length: 301 }, (_, i) => i), 1024, 4099, 65536 + 13, 200_001] });
 console.log(JSON.stringify(result));
 process.exit(0);

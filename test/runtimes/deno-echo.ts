@@ -2,6 +2,7 @@
 // own TCP streams (Deno.listen / Deno.connect: a Deno.Conn is a
 // { readable, writable } pair of byte streams), with and without
 // permessage-deflate. Prints one JSON line with what happened.
+import { maskSelfCheck } from "../protocol/mask-check.ts";
 import { acceptWebSocket, connectWebSocket } from "../../src/streams/websocket-stream.ts";
 import { PerMessageDeflate } from "../../src/protocol/extensions/index.ts";
 
@@ -51,5 +52,7 @@ for (const deflate of [false, true]) {
   result[deflate ? "deflate" : "plain"] = { extensions, same, pinged: rtt >= 0, closed };
 }
 listener.close();
+// Masking on this runtime, both paths, against the scalar reference.
+result["mask"] = maskSelfCheck({ lengths: [...Array.from({ length: 301 }, (_, i) => i), 1024, 4099, 65536 + 13, 200_001] });
 console.log(JSON.stringify(result));
 Deno.exit(0);

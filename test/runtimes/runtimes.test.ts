@@ -24,6 +24,7 @@ t.test("Deno: echo over Deno.listen / Deno.connect streams", async (t) => {
     t.match(result[name], { same: true, pinged: true, closed: { closeCode: 1000, reason: "deno done" } }, name);
   }
   t.equal(result["plain"]?.["extensions"], "");
+  t.match(result["mask"], { implementation: "wasm", failure: null }, "masking self-check (WebAssembly and forced JavaScript)");
   t.match(result["deflate"]?.["extensions"], /^permessage-deflate/);
 });
 
@@ -36,5 +37,6 @@ t.test("Bun: echo over Bun.listen / Bun.connect (wrapped) and over node:net (ada
     t.match(result[name], { same: true, pinged: true, closed: { closeCode: 1000, reason: "bun done" } }, name);
   }
   t.equal(result["bunSockets"]?.["extensions"], "");
+  t.match(result["mask"], { implementation: "wasm", failure: null }, "masking self-check (WebAssembly and forced JavaScript)");
   t.match(result["bunSockets+deflate"]?.["extensions"], /^permessage-deflate/);
 });

@@ -9,7 +9,7 @@ import zlib from "node:zlib";
 import v8 from "node:v8";
 import vm from "node:vm";
 import { useCodec } from "../helpers/codec-under-test.ts";
-import { nodeZlibCodec, nodeZlibNative } from "../../src/streams/node-zlib.ts";
+import { NATIVE_ZLIB_NODE_MAJORS, nativeZlibTestedOn, nodeZlibCodec, nodeZlibNative } from "../../src/streams/node-zlib.ts";
 import { pakoCodec, type DeflateCodec, type Inflater } from "../../src/protocol/extensions/deflate-codec.ts";
 import { PerMessageDeflate } from "../../src/protocol/extensions/permessage-deflate.ts";
 import { LocalProtocolError } from "../../src/protocol/errors.ts";
@@ -24,6 +24,15 @@ v8.setFlagsFromString("--expose-gc");
 const gc = vm.runInNewContext("gc") as () => void;
 
 t.ok(nodeZlibNative, "Node 20 has the native handle API");
+t.test("the native handle is used only on the Node majors it is tested on", async (t) => {
+  t.same(NATIVE_ZLIB_NODE_MAJORS, [20]);
+  t.ok(nativeZlibTestedOn("20.20.2"));
+  t.ok(nativeZlibTestedOn(process.versions.node), "this Node");
+  t.notOk(nativeZlibTestedOn("22.1.0"), "an untested major: off, whatever its shape");
+  t.notOk(nativeZlibTestedOn("2.0.0"));
+  t.notOk(nativeZlibTestedOn(undefined));
+  t.notOk(nativeZlibTestedOn("garbage"));
+});
 t.equal(nodeZlibCodec.name, "node:zlib");
 t.equal(nodeEntry.nodeZlibCodec, nodeZlibCodec, "exported from the wsproto/node entry");
 t.equal(nodeEntry.nodeZlibNative, nodeZlibNative);

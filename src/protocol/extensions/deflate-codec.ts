@@ -18,10 +18,11 @@ import {
   zlibDeflate,
   zlibDeflateInit2,
   zlibDeflateReset,
+  zlibDeflateSetDictionary,
   zlibInflate,
   zlibInflateInit2,
   zlibInflateReset,
-  zlibInflateSetDictionary,
+  zlibInflateResetKeep,
   Z_BUF_ERROR,
   Z_DEFAULT_STRATEGY,
   Z_NO_FLUSH,
@@ -64,8 +65,15 @@ export interface Deflater {
    * The result is a fresh array the caller may keep.
    */
   compress(data: Uint8Array, fin: boolean): Uint8Array;
-  /** Forget the sliding window (no context takeover), keeping the allocations. */
-  reset(): void;
+  /**
+   * Forget the sliding window (no context takeover), keeping the
+   * allocations. With `dictionary`, the new window starts as those bytes
+   * (zlib's deflateSetDictionary): a compressor released between messages
+   * under context takeover is primed with the tail of what was sent, which
+   * the peer's window still holds. A codec may ignore it (the output is then
+   * merely larger: never referring back is always valid).
+   */
+  reset(dictionary?: Uint8Array): void;
 }
 
 /** Why {@link Inflater.inflate} failed. */
@@ -218,8 +226,9 @@ class PakoDeflater implements Deflater {
     return result;
   }
 
-  reset(): void {
+  reset(dictionary?: Uint8Array): void {
     zlibDeflateReset(this.#strm);
+    if (dictionary !== undefined && dictionary.length > 0) zlibDeflateSetDictionary(this.#strm, plain(dictionary));
   }
 }
 
@@ -295,30 +304,20 @@ class PakoInflater implements Inflater {
 
   reset(keepWindow = false): void {
     this.#ended = false;
-    const dictionary = keepWindow ? this.#window() : null;
-    zlibInflateReset(this.#strm);
-    if (dictionary !== null && dictionary.length > 0) zlibInflateSetDictionary(this.#strm, dictionary);
-  }
-
-  /** The last bytes of output (up to the window size), oldest first. */
-  #window(): Uint8Array | null {
-    // pako keeps zlib's circular window in `state`: `whave` valid bytes,
-    // `wnext` the next write position, `wsize` the capacity.
-    const state = this.#strm.state as { window?: unknown; wsize?: unknown; whave?: unknown; wnext?: unknown } | null;
-    if (state === null || !(state.window instanceof Uint8Array)) return null;
-    const { window, wsize, whave, wnext } = state;
-    if (typeof wsize !== "number" || typeof whave !== "number" || typeof wnext !== "number") return null;
-    if (whave < wsize) return window.slice(0, whave);
-    const out = new Uint8Array(wsize);
-    out.set(window.subarray(wnext, wsize), 0);
-    out.set(window.subarray(0, wnext), wsize - wnext);
-    return out;
+    // zlib's inflateResetKeep starts a new stream but leaves the sliding
+    // window as it is, so back-references into the previous message still
+    // resolve: O(1), no copy of the window (inflateReset empties it).
+    if (keepWindow) zlibInflateResetKeep(this.#strm);
+    else zlibInflateReset(this.#strm);
   }
 }
 
 /**
  * The default {@link DeflateCodec}: pako 3 (a JavaScript port of zlib),
- * driven through its low-level stream API.
+ * driven through its documented low-level zlib API only (`ZStream`,
+ * `zlibDeflateInit2`, `zlibDeflate`, `zlibDeflateReset`, `zlibDeflateSetDictionary`, `zlibInflateInit2`,
+ * `zlibInflate`, `zlibInflateReset`, `zlibInflateResetKeep`, the constants):
+ * no field of pako's internal state is read or written.
  * @example
  * ```ts
  * const d = pakoCodec.createDeflater({ windowBits: 15, level: 6, memLevel: 8 });

@@ -14,12 +14,19 @@
  *   uncompressed).
  * - Inflated output per message is bounded by the connection's
  *   `maxMessageSize`: inflation stops as soon as the limit is passed (1009).
+ * - Compression state is allocated on the first compressed message, not at
+ *   negotiation. Between messages a connection holds only the state a peer
+ *   may still refer to: the inflater under the peer's context takeover, the
+ *   deflater only with the `"high"` memory preset under ours. Released
+ *   state goes back (reset) to a small module-level pool per codec and
+ *   parameters, so a busy server reuses a few compressors instead of
+ *   allocating one per message (see {@link PerMessageDeflateOptions.memory}).
  * @module
  */
 import { LocalProtocolError, RemoteProtocolError } from "../errors.ts";
 import { CloseReason, Opcode } from "../types.ts";
 import { Extension, type CloseCode, type FrameProtocolView, type RsvBits } from "./extension.ts";
-import { pakoCodec, type DeflateCodec, type Deflater, type Inflater } from "./deflate-codec.ts";
+import { pakoCodec, type DeflateCodec, type Deflater, type DeflaterOptions, type Inflater } from "./deflate-codec.ts";
 
 /** Options of {@link PerMessageDeflate}. */
 export interface PerMessageDeflateOptions {
@@ -56,10 +63,32 @@ export interface PerMessageDeflateOptions {
    */
   level?: number | undefined;
   /**
-   * zlib memory level 1..9.
-   * @default 8
+   * zlib memory level 1..9 of the compressor (the size of its hash table
+   * and pending buffer: 2^(memLevel + 9) bytes together).
+   * @default 8, or 5 with the `"low"` memory preset
    */
   memLevel?: number | undefined;
+  /**
+   * Memory preset: how much compression state a connection keeps between
+   * messages (the README has the measured table).
+   * - `"high"`: the compressor is kept between messages under context
+   *   takeover (like `ws` and zlib's defaults): best ratio on streams of
+   *   similar small messages, about 300 KiB per connection that used it.
+   * - `"medium"` (default): each message is compressed (2^15 window,
+   *   memLevel 8) by a compressor taken from a shared pool and given back
+   *   after the message; under context takeover the connection keeps the
+   *   last 8 KiB it sent and primes the next message's compressor with them,
+   *   so small similar messages still compress against their predecessors.
+   *   Between messages a connection holds that history plus the
+   *   decompressor the peer's context takeover needs (its window,
+   *   2^windowBits bytes, plus about 7 KiB).
+   * - `"low"`: as `"medium"` with a 2^12 compression window, memLevel 5
+   *   (python websockets' server defaults) and 2 KiB of history, and as a
+   *   server it asks a client that offers `client_max_window_bits` to
+   *   compress with at most 2^12.
+   * @default "medium"
+   */
+  memory?: "high" | "medium" | "low" | undefined;
   /**
    * Messages sent in one frame with fewer bytes than this go out
    * uncompressed (decided before compressing, so both windows stay in step).
@@ -92,6 +121,9 @@ interface Config {
   readonly memLevel: number;
   readonly threshold: number;
   readonly codec: DeflateCodec;
+  readonly memory: "high" | "medium" | "low";
+  /** The largest window this side compresses with (below the agreed one if smaller). */
+  readonly deflateWindowBits: number;
 }
 
 /** A parsed `name; param[=value]; ...` item of `Sec-WebSocket-Extensions`. */
@@ -101,6 +133,83 @@ interface ExtensionItem {
 }
 
 const DEFAULT_WINDOW_BITS = 15;
+/** The `"low"` preset's compression window and the client window its server asks for. */
+const LOW_WINDOW_BITS = 12;
+/** The `"low"` preset's memLevel. */
+const LOW_MEM_LEVEL = 5;
+/**
+ * Bytes of sent history kept between messages under context takeover by the
+ * presets that release their compressor ("medium", "low"): the next
+ * message's compressor starts with them as its window.
+ */
+const HISTORY_BYTES = { high: 0, medium: 8 * 1024, low: 2 * 1024 } as const;
+/** Released compressors and decompressors kept per codec and parameters. */
+const SPARES_MAX = 4;
+
+// The pools: per codec, per parameter key, released instances, the most
+// recently released last. JavaScript runs one call at a time and every use of
+// a codec instance is synchronous within one frame or message, so sharing
+// them is safe. A released compressor remembers whose context it holds: if
+// that connection sends again before anyone else took it, it continues as
+// is (no reset, no priming: a busy connection pays nothing for the pool).
+interface SpareDeflater {
+  readonly deflater: Deflater;
+  /** The connection whose context it holds (then it is not reset yet), or null. */
+  readonly owner: object | null;
+}
+const spareDeflaters = new WeakMap<DeflateCodec, Map<string, SpareDeflater[]>>();
+const spareInflaters = new WeakMap<DeflateCodec, Map<number, Inflater[]>>();
+
+/**
+ * A compressor for `owner`'s next message: its own, still untouched in the
+ * pool, as is; else a clean spare, or (pool full) the least recently
+ * released one, reset and primed with `history`; else a new one.
+ */
+function takeDeflater(codec: DeflateCodec, options: DeflaterOptions, owner: object, history: Uint8Array | null): Deflater {
+  const list = spareDeflaters.get(codec)?.get(`${options.windowBits}/${options.level}/${options.memLevel}`);
+  if (list !== undefined && list.length > 0) {
+    for (let i = list.length - 1; i >= 0; i--) {
+      if (list[i]!.owner === owner) return list.splice(i, 1)[0]!.deflater;
+    }
+    // Another's: only a clean one, or the least recently released once the
+    // pool is full (below that, a few busy connections each keep their own).
+    let at = list.findIndex((spare) => spare.owner === null);
+    if (at < 0 && list.length >= SPARES_MAX) at = 0;
+    if (at >= 0) {
+      const spare = list.splice(at, 1)[0]!.deflater;
+      spare.reset(history ?? undefined);
+      return spare;
+    }
+  }
+  const deflater = codec.createDeflater(options);
+  if (history !== null) deflater.reset(history);
+  return deflater;
+}
+
+/** Release a compressor; `owner` is the connection whose context it still holds (null: none to keep). */
+function giveBackDeflater(codec: DeflateCodec, options: DeflaterOptions, deflater: Deflater, owner: object | null): void {
+  let byKey = spareDeflaters.get(codec);
+  if (byKey === undefined) spareDeflaters.set(codec, (byKey = new Map()));
+  const key = `${options.windowBits}/${options.level}/${options.memLevel}`;
+  let list = byKey.get(key);
+  if (list === undefined) byKey.set(key, (list = []));
+  // Full: the least recently released one is dropped (garbage collected).
+  if (list.length >= SPARES_MAX) list.shift();
+  list.push({ deflater, owner });
+}
+
+function takeInflater(codec: DeflateCodec, windowBits: number): Inflater {
+  return spareInflaters.get(codec)?.get(windowBits)?.pop() ?? codec.createInflater({ windowBits });
+}
+
+function giveBackInflater(codec: DeflateCodec, windowBits: number, inflater: Inflater): void {
+  inflater.reset();
+  let byBits = spareInflaters.get(codec);
+  if (byBits === undefined) spareInflaters.set(codec, (byBits = new Map()));
+  let list = byBits.get(windowBits);
+  if (list === undefined) byBits.set(windowBits, (list = []));
+  if (list.length < SPARES_MAX) list.push(inflater);
+}
 /** zlib refuses to deflate raw with an 8-bit window (and Node bumps 8 to 9). */
 const MIN_DEFLATE_WINDOW_BITS = 9;
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
@@ -138,7 +247,15 @@ export class PerMessageDeflate extends Extension {
   #agreed: Agreed | null = null;
 
   #deflater: Deflater | null = null;
+  /** The parameters #deflater was made with (its pool key). */
+  #deflaterOptions: DeflaterOptions | null = null;
   #inflater: Inflater | null = null;
+  /** The window #inflater was made with (its pool key). */
+  #inflaterBits = 0;
+  /** The tail of the compressed messages sent, kept under context takeover when the compressor is released. */
+  #history: Uint8Array | null = null;
+  /** This negotiation's identity in the compressor pool (see takeDeflater). */
+  #poolToken: object = {};
   /** The message being sent is compressed (latched at its first frame). */
   #outCompressed = false;
   /** The message being received is compressed (latched at its first frame). */
@@ -205,6 +322,10 @@ export class PerMessageDeflate extends Extension {
   /** The zlib memory level. */
   get memLevel(): number {
     return this.#config.memLevel;
+  }
+  /** The memory preset (see {@link PerMessageDeflateOptions.memory}). */
+  get memory(): "high" | "medium" | "low" {
+    return this.#config.memory;
   }
   /** Single-frame messages shorter than this are sent uncompressed. */
   get threshold(): number {
@@ -298,7 +419,8 @@ export class PerMessageDeflate extends Extension {
     let clientBits = DEFAULT_WINDOW_BITS;
     const clientOffered = params.has("client_max_window_bits");
     if (clientOffered) {
-      clientBits = c.clientMaxWindowBits;
+      // The "low" preset keeps the decompressor a client's context takeover needs small.
+      clientBits = c.memory === "low" ? Math.min(c.clientMaxWindowBits, LOW_WINDOW_BITS) : c.clientMaxWindowBits;
       const raw = params.get("client_max_window_bits") ?? null;
       if (raw !== null) {
         const bits = parseWindowBits(raw);
@@ -432,9 +554,10 @@ export class PerMessageDeflate extends Extension {
       const peerNoContextTakeover = proto.client
         ? agreed.serverNoContextTakeover
         : agreed.clientNoContextTakeover;
-      // A message ended by a BFINAL block ends the DEFLATE stream; under
-      // context takeover the next one may still refer back into it.
-      if (peerNoContextTakeover) inflater.reset();
+      // Without the peer's context takeover nothing needs keeping: back to
+      // the pool. A message ended by a BFINAL block ends the DEFLATE stream;
+      // under context takeover the next one may still refer back into it.
+      if (peerNoContextTakeover) this.#releaseInflater();
       else if (inflater.ended) inflater.reset(true);
     }
     return out;
@@ -460,16 +583,41 @@ export class PerMessageDeflate extends Extension {
       return [rsv, data];
     }
     const agreed = this.#agreedOrThrow();
-    const deflater = (this.#deflater ??= this.#config.codec.createDeflater({
-      windowBits: proto.client ? agreed.clientMaxWindowBits : agreed.serverMaxWindowBits,
-      level: this.#config.level,
-      memLevel: this.#config.memLevel,
-    }));
-    const payload = deflater.compress(data, fin);
+    let deflater = this.#deflater;
+    if (deflater === null) {
+      const c = this.#config;
+      const options: DeflaterOptions = {
+        windowBits: Math.min(proto.client ? agreed.clientMaxWindowBits : agreed.serverMaxWindowBits, c.deflateWindowBits),
+        level: c.level,
+        memLevel: c.memLevel,
+      };
+      deflater = this.#deflater = takeDeflater(c.codec, options, this.#poolToken, this.#history);
+      this.#deflaterOptions = options;
+    }
+    let payload: Uint8Array;
+    try {
+      payload = deflater.compress(data, fin);
+    } catch (error) {
+      // A failed compressor is not reused.
+      this.#deflater = null;
+      throw error;
+    }
+    const noContext = proto.client ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover;
+    // Only bytes that went out enter the history (the peer's window holds exactly those).
+    const keep = noContext ? 0 : Math.min(HISTORY_BYTES[this.#config.memory], 1 << this.#deflaterOptions!.windowBits);
+    if (keep > 0 && data.length > 0) this.#history = tail(this.#history, data, keep);
     if (fin) {
       this.#outCompressed = false;
-      // RFC 7692 §7.1.1: without context takeover every message starts afresh.
-      if (proto.client ? agreed.clientNoContextTakeover : agreed.serverNoContextTakeover) deflater.reset();
+      // RFC 7692 §7.1.1: without context takeover every message starts
+      // afresh. With it, the "high" preset keeps the whole compressor; the
+      // others keep only the tail of what was sent (#history), which primes
+      // the next message's compressor (any shorter history is valid for the
+      // peer, whose window holds all of it).
+      if (noContext || this.#config.memory !== "high") {
+        // Without context takeover the next user must start afresh (owner null: reset when taken).
+        giveBackDeflater(this.#config.codec, this.#deflaterOptions!, deflater, noContext ? null : this.#poolToken);
+        this.#deflater = null;
+      }
     }
     return [rsv, payload];
   }
@@ -488,6 +636,16 @@ export class PerMessageDeflate extends Extension {
     // A renegotiation (the server answering a later offer) starts afresh.
     this.#deflater = null;
     this.#inflater = null;
+    this.#history = null;
+    this.#poolToken = {};
+  }
+
+  /** Give the decompressor back to the pool (reset); the next compressed message takes one. */
+  #releaseInflater(): void {
+    const inflater = this.#inflater;
+    if (inflater === null) return;
+    this.#inflater = null;
+    giveBackInflater(this.#config.codec, this.#inflaterBits, inflater);
   }
 
   #agreedOrThrow(): Agreed {
@@ -505,13 +663,13 @@ export class PerMessageDeflate extends Extension {
       // An agreed 8 is inflated with 9: zlib-based peers (Node, ws) deflate
       // with 9 when asked for 8, and a larger window accepts every stream
       // a smaller one does.
-      inflater = this.#inflater = this.#config.codec.createInflater({
-        windowBits: Math.max(bits, MIN_DEFLATE_WINDOW_BITS),
-      });
+      this.#inflaterBits = Math.max(bits, MIN_DEFLATE_WINDOW_BITS);
+      inflater = this.#inflater = takeInflater(this.#config.codec, this.#inflaterBits);
     }
     const out = inflater.inflate(data, proto.maxMessageSize - this.#inTotal);
     if (typeof out === "string") {
-      inflater.reset();
+      // The connection fails; its decompressor goes back to the pool.
+      this.#releaseInflater();
       return out === "too-big" ? CloseReason.MESSAGE_TOO_BIG : CloseReason.INVALID_FRAME_PAYLOAD_DATA;
     }
     this.#inTotal += out.length;
@@ -532,14 +690,29 @@ export const SUPPORTED_EXTENSIONS: Readonly<Record<string, new () => Extension>>
   [PerMessageDeflate.NAME]: PerMessageDeflate,
 });
 
+/** The last `keep` bytes of `history` followed by `data` (a fresh array). */
+function tail(history: Uint8Array | null, data: Uint8Array, keep: number): Uint8Array {
+  if (data.length >= keep) return data.slice(data.length - keep);
+  const old = history === null ? 0 : Math.min(history.length, keep - data.length);
+  const out = new Uint8Array(old + data.length);
+  if (old > 0) out.set(history!.subarray(history!.length - old), 0);
+  out.set(data, old);
+  return out;
+}
+
 function resolve(options: PerMessageDeflateOptions): Config {
+  const memory = options.memory ?? "medium";
+  if (memory !== "high" && memory !== "medium" && memory !== "low") invalid("memory", memory, '"high", "medium" or "low"');
+  const low = memory === "low";
   return {
+    memory,
+    deflateWindowBits: low ? LOW_WINDOW_BITS : DEFAULT_WINDOW_BITS,
     clientNoContextTakeover: flag(options.clientNoContextTakeover, "clientNoContextTakeover"),
     serverNoContextTakeover: flag(options.serverNoContextTakeover, "serverNoContextTakeover"),
     clientMaxWindowBits: windowBits(options.clientMaxWindowBits, "clientMaxWindowBits"),
     serverMaxWindowBits: windowBits(options.serverMaxWindowBits, "serverMaxWindowBits"),
     level: integer(options.level, 6, 0, 9, "level"),
-    memLevel: integer(options.memLevel, 8, 1, 9, "memLevel"),
+    memLevel: integer(options.memLevel, low ? LOW_MEM_LEVEL : 8, 1, 9, "memLevel"),
     threshold: threshold(options.threshold),
     codec: options.codec ?? pakoCodec,
   };

@@ -176,6 +176,27 @@ t.test("RFC 7692 §7.2.3.4: a DEFLATE block with BFINAL set; the stream may cont
   t.equal(j.inflate(Buffer.concat([onlyRef.subarray(0, -4), TAIL]), 100), "invalid-data");
 });
 
+t.test("BFINAL after a wrapped window: the next message may refer back a whole window (windows 9..15)", async (t) => {
+  for (const bits of [9, 12, 15]) {
+    const size = 1 << bits;
+    // A first message longer than the window (so zlib's circular window has
+    // wrapped), ended by a BFINAL block.
+    const first = Buffer.from(Array.from({ length: size * 2 + 123 }, (_, k) => ((k * 2654435761) >>> 13) & 0xff));
+    const i = inflater(bits);
+    const payload = zlib.deflateRawSync(first, { windowBits: Math.max(bits, 9), finishFlush: zlib.constants.Z_FINISH });
+    t.ok(Buffer.from(inflateMessage(i, payload)).equals(first), `first message (${bits})`);
+    t.equal(i.ended, true);
+    i.reset(true);
+    // The second refers to the oldest byte of the window (distance = window size) and to the newest.
+    const window = first.subarray(first.length - size);
+    const second = Buffer.concat([window.subarray(0, 300), window.subarray(size - 40)]);
+    const next = zlib.deflateRawSync(second, { windowBits: Math.max(bits, 9), dictionary: window, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    // (zlib's deflater reaches back only window - 262 bytes, so with 9 bits part of it is literal.)
+    if (bits >= 12) t.ok(next.length < 100, `the second message is all back-references (${next.length} bytes)`);
+    t.ok(Buffer.from(inflateMessage(i, next.subarray(0, -4))).equals(second), `second message (${bits})`);
+  }
+});
+
 t.test("RFC 7692 §7.2.3.5: two DEFLATE blocks in one message", async (t) => {
   const i = inflater();
   t.equal(Buffer.from(inflateMessage(i, unhex("f2 48 05 00 00 00 ff ff ca c9 c9 07 00"))).toString(), "Hello");

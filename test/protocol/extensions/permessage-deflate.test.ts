@@ -394,7 +394,8 @@ t.test("inbound: maxMessageSize bounds the inflated size across fragments (1009)
 });
 
 t.test("outbound: RSV1 on the first frame only, control frames untouched, context takeover", async (t) => {
-  const ext = negotiatedServer();
+  // The "high" memory preset keeps the compressor's history (RFC 7692 §7.2.3.2 bytes).
+  const ext = negotiatedServer("permessage-deflate", { memory: "high" });
   const [r1, p1] = send(ext, SERVER, Opcode.TEXT, utf8("Hello"));
   t.same([r1, hex(p1)], [RSV1, "f248cdc9c90700"]);
   t.equal(hex(send(ext, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f200110000");
@@ -417,16 +418,165 @@ t.test("outbound: no context takeover per direction", async (t) => {
   const server = negotiatedServer("permessage-deflate; server_no_context_takeover");
   t.equal(hex(send(server, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700");
   t.equal(hex(send(server, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", "the server starts afresh");
-  const client = negotiatedClient("permessage-deflate; server_no_context_takeover");
+  const client = negotiatedClient("permessage-deflate; server_no_context_takeover", { memory: "high" });
   send(client, CLIENT, Opcode.TEXT, utf8("Hello"));
   t.equal(hex(send(client, CLIENT, Opcode.TEXT, utf8("Hello"))[1]), "f200110000", "the client keeps its context");
-  const client2 = negotiatedClient("permessage-deflate; client_no_context_takeover");
+  const client2 = negotiatedClient("permessage-deflate; client_no_context_takeover", { memory: "high" });
   send(client2, CLIENT, Opcode.TEXT, utf8("Hello"));
   t.equal(hex(send(client2, CLIENT, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", "the client starts afresh");
   // And inbound: with server_no_context_takeover the client's inflater is
   // reset, so the same self-contained bytes decode every time.
   const rx = negotiatedClient("permessage-deflate; server_no_context_takeover");
   for (let k = 0; k < 3; k++) t.same(receiveFrame(rx, CLIENT, Opcode.TEXT, RSV1, unhex("f248cdc9c90700"), true).data, utf8("Hello"));
+});
+
+t.test("memory presets: \"medium\" and \"low\" release the compressor but prime the next one with the history sent", async (t) => {
+  for (const memory of ["medium", "low", undefined] as const) {
+    const ext = negotiatedServer("permessage-deflate", memory === undefined ? {} : { memory });
+    t.equal(ext.memory, memory ?? "medium");
+    t.equal(hex(send(ext, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700");
+    t.equal(hex(send(ext, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f200110000", `${memory}: refers back under context takeover`);
+    const fresh = negotiatedServer("permessage-deflate; server_no_context_takeover", memory === undefined ? {} : { memory });
+    send(fresh, SERVER, Opcode.TEXT, utf8("Hello"));
+    t.equal(hex(send(fresh, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", `${memory}: afresh without it`);
+    // An uncompressed message (below the threshold) is not history: the peer never saw it compressed.
+    const th = negotiatedServer("permessage-deflate", { threshold: 4, ...(memory === undefined ? {} : { memory }) });
+    send(th, SERVER, Opcode.TEXT, utf8("abc"));
+    t.equal(hex(send(th, SERVER, Opcode.TEXT, utf8("Hello"))[1]), "f248cdc9c90700", `${memory}: no history from an uncompressed message`);
+    // Each is still a valid continuation of one DEFLATE stream for a peer keeping its context.
+    const rx = negotiatedClient("permessage-deflate");
+    const big = utf8("The quick brown fox jumps over the lazy dog. ".repeat(2000));
+    for (let k = 0; k < 3; k++) {
+      const [, payload] = send(ext, SERVER, Opcode.BINARY, big);
+      t.same(receiveFrame(rx, CLIENT, Opcode.BINARY, RSV1, payload, true).data, big, `${memory}: message ${k} round trip`);
+    }
+  }
+  t.equal(new PerMessageDeflate({ memory: "low" }).memLevel, 5, "low: memLevel 5");
+  t.equal(new PerMessageDeflate({ memory: "low", memLevel: 7 }).memLevel, 7, "an explicit memLevel wins");
+  t.equal(new PerMessageDeflate().memLevel, 8);
+  t.throws(() => new PerMessageDeflate({ memory: "huge" as "high" }), { code: "WS_ERR_INVALID_OPTION" });
+  // "low" as a server caps a client's offered window at 12 bits (and a smaller offer stays).
+  t.match(negotiatedServer("permessage-deflate; client_max_window_bits", { memory: "low" }).clientMaxWindowBits, 12);
+  t.match(negotiatedServer("permessage-deflate; client_max_window_bits=10", { memory: "low" }).clientMaxWindowBits, 10);
+  t.match(negotiatedServer("permessage-deflate", { memory: "low" }).clientMaxWindowBits, 15, "not offered: the client may use 15");
+});
+
+t.test("every preset's stream inflates with Node's zlib as one context-takeover stream (fragments, sizes around the history)", async (t) => {
+  const { nodeZlibCodec } = await import("../../../src/streams/node-zlib.ts");
+  for (const codec of [pakoCodec, nodeZlibCodec]) {
+    for (const memory of ["high", "medium", "low"] as const) {
+      const ext = negotiatedServer("permessage-deflate", { memory, codec });
+      const sent: Buffer[] = [];
+      const wire: Buffer[] = [];
+      let x = 7;
+      for (let m = 0; m < 40; m++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        const size = [0, 1, 100, 2047, 2048, 2049, 8191, 8192, 8193, 20000][x % 10]!;
+        const msg = Buffer.from(Array.from({ length: size }, (_, i) => "abcdefgh ijk"[(i * (m + 3) + (i >> 7)) % 12]!).join(""));
+        sent.push(msg);
+        // Some messages in three fragments.
+        const parts = m % 3 === 0 ? [msg.subarray(0, size >> 2), msg.subarray(size >> 2, size >> 1), msg.subarray(size >> 1)] : [msg];
+        parts.forEach((part, k) => {
+          const [, payload] = send(ext, SERVER, k === 0 ? Opcode.TEXT : Opcode.CONTINUATION, part, k === parts.length - 1);
+          wire.push(Buffer.from(payload));
+        });
+        wire.push(Buffer.from([0, 0, 0xff, 0xff]));
+      }
+      const back = zlib.inflateRawSync(Buffer.concat(wire), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      t.ok(back.equals(Buffer.concat(sent)), `${codec.name}, ${memory}`);
+    }
+  }
+});
+
+t.test("pooled compressors shared by interleaved connections: every connection's stream stays valid", async (t) => {
+  const { nodeZlibCodec } = await import("../../../src/streams/node-zlib.ts");
+  for (const codec of [pakoCodec, nodeZlibCodec]) {
+    for (const offer of ["permessage-deflate", "permessage-deflate; server_no_context_takeover"]) {
+      // More connections than the pool keeps, sending in a pseudo-random interleaving.
+      const conns = Array.from({ length: 7 }, () => ({ ext: negotiatedServer(offer, { codec }), sent: [] as Buffer[], wire: [] as Buffer[] }));
+      let x = 11;
+      for (let m = 0; m < 120; m++) {
+        x = (x * 1103515245 + 12345) >>> 0;
+        const c = conns[x % conns.length]!;
+        const size = [5, 300, 5000, 9000][(x >>> 8) % 4]!;
+        const msg = Buffer.from(Array.from({ length: size }, (_, i) => "lorem ipsum dolor "[(i + m) % 18]!).join(""));
+        c.sent.push(msg);
+        c.wire.push(Buffer.from(send(c.ext, SERVER, Opcode.TEXT, msg)[1]), Buffer.from([0, 0, 0xff, 0xff]));
+      }
+      conns.forEach((c, k) => {
+        const inflate = (w: Buffer[]): Buffer => zlib.inflateRawSync(Buffer.concat(w), { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+        if (offer.includes("no_context")) {
+          // Each message on its own.
+          for (let j = 0; j < c.sent.length; j++) {
+            if (!inflate(c.wire.slice(2 * j, 2 * j + 2)).equals(c.sent[j]!)) t.fail(`${codec.name} conn ${k} message ${j} not self-contained`);
+          }
+        }
+        if (!inflate(c.wire).equals(Buffer.concat(c.sent))) t.fail(`${codec.name} conn ${k} (${offer})`);
+      });
+      t.pass(`${codec.name}, ${offer}`);
+    }
+  }
+});
+
+t.test("compression state: made on the first compressed message, pooled between messages when not kept", async (t) => {
+  // A counting codec per scenario (the pools are per codec object).
+  const counting = (): { codec: DeflateCodec; made: { deflaters: number; inflaters: number } } => {
+    const made = { deflaters: 0, inflaters: 0 };
+    const codec: DeflateCodec = {
+      name: "counting",
+      createDeflater(options) {
+        made.deflaters++;
+        return pakoCodec.createDeflater(options);
+      },
+      createInflater(options) {
+        made.inflaters++;
+        return pakoCodec.createInflater(options);
+      },
+    };
+    return { codec, made };
+  };
+  const data = utf8("compress me ".repeat(50));
+  {
+    // Twenty connections, one message each, one after the other: "medium" allocates at most the pool's four.
+    const { codec, made } = counting();
+    for (let k = 0; k < 20; k++) {
+      const ext = negotiatedServer("permessage-deflate", { codec });
+      t.equal(made.deflaters, Math.min(k, 4), "nothing allocated at negotiation");
+      send(ext, SERVER, Opcode.TEXT, data);
+    }
+    t.equal(made.deflaters, 4, "medium: four compressors served twenty connections");
+  }
+  {
+    // Two busy connections alternating keep one each (no reset, no priming).
+    const { codec, made } = counting();
+    const a = negotiatedServer("permessage-deflate", { codec });
+    const b = negotiatedServer("permessage-deflate", { codec });
+    for (let k = 0; k < 10; k++) {
+      send(a, SERVER, Opcode.TEXT, data);
+      send(b, SERVER, Opcode.TEXT, data);
+    }
+    t.equal(made.deflaters, 2);
+  }
+  {
+    const { codec, made } = counting();
+    for (let k = 0; k < 6; k++) send(negotiatedServer("permessage-deflate", { codec, memory: "high" }), SERVER, Opcode.TEXT, data);
+    t.equal(made.deflaters, 6, "high: each connection keeps its own");
+  }
+  {
+    // Inbound: under the peer's no context takeover the decompressor is released after each message.
+    const { codec, made } = counting();
+    const [, payload] = send(negotiatedServer("permessage-deflate"), SERVER, Opcode.TEXT, data);
+    for (let k = 0; k < 5; k++) {
+      const rx = negotiatedClient("permessage-deflate; server_no_context_takeover", { codec });
+      t.same(receiveFrame(rx, CLIENT, Opcode.TEXT, RSV1, payload, true).data, data);
+    }
+    t.equal(made.inflaters, 1, "one decompressor served five connections");
+    // Under context takeover it is kept (the peer may refer back).
+    const keep = negotiatedClient("permessage-deflate", { codec });
+    receiveFrame(keep, CLIENT, Opcode.TEXT, RSV1, payload, true);
+    receiveFrame(keep, CLIENT, Opcode.TEXT, RSV1, payload, true);
+    t.equal(made.inflaters, 1, "taken from the pool once, then kept");
+  }
 });
 
 t.test("outbound: threshold decides before compressing, and the windows stay in step", async (t) => {

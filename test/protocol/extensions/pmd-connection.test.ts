@@ -193,7 +193,7 @@ for (const [s, serverOptions] of serverConfigs.entries()) {
 t.test("context takeover makes a repeated message cheap, and only then", async (t) => {
   const msg = corpus(5, 8000);
   for (const [snct, cheap] of [[false, true], [true, false]] as const) {
-    const { client, server } = connect({ serverNoContextTakeover: snct }, {});
+    const { client, server } = connect({ serverNoContextTakeover: snct }, { memory: "high" });
     const first = server.send(new BytesMessage({ data: msg })).length;
     const second = server.send(new BytesMessage({ data: msg })).length;
     t.equal(second < first / 10, cheap, `server_no_context_takeover=${snct}: ${first} then ${second} bytes`);
