@@ -19,11 +19,11 @@ import type { WSConnection } from "../../protocol/ws-connection.ts";
 import { streamsImplementation } from "../polyfill.ts";
 import { finish, removeAbortListener } from "./close.ts";
 import type { SessionCore } from "./core.ts";
-import { drainEvents, makeReadable, receive } from "./inbound.ts";
+import { drainEvents, makeReadable, receive, updateReading } from "./inbound.ts";
 import { scheduleKeepalive } from "./keepalive.ts";
 import { makeWritable, send } from "./outbound.ts";
 import { WebSocketError, type AcceptDecision, type RejectDecision, type WebSocketErrorInit, type WebSocketOpenInfo } from "./types.ts";
-import { DEFAULT_MAX_REJECTION_BODY, EMPTY, concat, defaultExtensions, encoder, headerOfHead, type Phase } from "./util.ts";
+import { DEFAULT_MAX_REJECTION_BODY, EMPTY, callBack, concat, defaultExtensions, encoder, headerOfHead, type Phase } from "./util.ts";
 
 export function start(s: SessionCore): void {
   if (s.client) {
@@ -70,12 +70,15 @@ export async function decide(s: SessionCore, request: Request): Promise<void> {
   let decision: AcceptDecision | RejectDecision | void;
   let failure: unknown = null;
   s.deciding = true;
-  s.port.pause(); // nothing more to read until we answer
+  updateReading(s); // nothing more to read until we answer
   try {
     decision = options.handleRequest ? await options.handleRequest(request) : undefined;
   } catch (error) {
+    // The client gets a 500; the application gets the exception (onError,
+    // and as the cause of the WebSocketError `opened` and `closed` reject with).
     failure = error;
     decision = { status: 500 };
+    callBack(options.onError, error);
   }
   s.deciding = false;
   if (s.phase !== "handshake") return;
@@ -103,7 +106,7 @@ export async function decide(s: SessionCore, request: Request): Promise<void> {
   }
   send(s, head);
   open(s, subprotocol ?? "", headerOfHead([head], "sec-websocket-extensions"));
-  s.port.resume();
+  updateReading(s);
   // Frames the client sent right behind its request are already buffered.
   drainEvents(s);
   // ... and so may be its end of stream, which reached only the handshake.
@@ -123,7 +126,7 @@ export function reject(s: SessionCore, decision: RejectDecision, cause: unknown)
   }
   const init: WebSocketErrorInit = { closeCode: 1006, code: "WS_ERR_HANDSHAKE_REJECTED", status: decision.status, headers, body };
   if (cause !== null) init.cause = cause;
-  s.port.resume();
+  updateReading(s);
   finish(s, { error: new WebSocketError(`The opening handshake was rejected with HTTP ${decision.status}`, init) }, true);
 }
 

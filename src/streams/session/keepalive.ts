@@ -28,7 +28,8 @@ import { callBack, encoder, noop, now, payloadKey } from "./util.ts";
  */
 export function ping(s: SessionCore, payload?: Uint8Array | string): Promise<number> {
   if (s.phase !== "open" || s.pendingClose !== null) {
-    return Promise.reject(new LocalProtocolError("Cannot ping: the WebSocket is not open", "WS_ERR_INVALID_STATE"));
+    const why = s.phase === "handshake" ? "is not open yet" : s.phase === "done" ? "is closed" : "was closed (the closing handshake has started)";
+    return Promise.reject(new LocalProtocolError(`Cannot ping: the WebSocket ${why}`, "WS_ERR_INVALID_STATE"));
   }
   let bytes: Uint8Array;
   if (payload === undefined) {
@@ -89,7 +90,8 @@ export function keepalive(s: SessionCore): void {
 export function keepaliveTimedOut(s: SessionCore): void {
   if (s.phase !== "open") return;
   if (s.readPaused) {
-    // The pong may sit behind messages the application has not read yet.
+    // The pong may sit behind messages the application has not read yet
+    // (but not behind our own writes: a peer that does not read them times out).
     s.pongTimer?.start(s.pingTimeout);
     return;
   }

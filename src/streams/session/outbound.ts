@@ -12,11 +12,11 @@
  * @module
  */
 import { LocalProtocolError } from "../../protocol/errors.ts";
-import { CloseConnection } from "../../protocol/events.ts";
+import { CloseConnection, Pong } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
-import { close, closeUsingReason } from "./close.ts";
+import { close, closeUsingReason, failConnection } from "./close.ts";
 import { frames, type SessionCore } from "./core.ts";
-import { resumeReading } from "./inbound.ts";
+import { resumeReading, updateReading } from "./inbound.ts";
 import { stopKeepalive } from "./keepalive.ts";
 import { WebSocketError, type AnyMessage, type WebSocketWritable } from "./types.ts";
 import { BORROW_MIN, DEFAULT_WRITABLE_HWM, messageSize, noop, toMessage } from "./util.ts";
@@ -53,10 +53,43 @@ export function makeWritable(s: SessionCore): WritableStream<WebSocketWritable> 
   return s.writable;
 }
 
-/** Hand bytes to the transport; `false` when above its high-water mark. */
+/**
+ * Hand bytes to the transport; `false` when above its high-water mark. Then
+ * the transport is not read until it drains: a peer that does not read what
+ * we send (our pongs, say) stops being read.
+ */
 export function send(s: SessionCore, bytes: Uint8Array): boolean {
   if (s.transportReleased || bytes.byteLength === 0) return true;
-  return s.port.write(bytes);
+  if (s.port.write(bytes)) return true;
+  waitForDrain(s);
+  return false;
+}
+
+function waitForDrain(s: SessionCore): void {
+  if (s.writePaused) return;
+  s.writePaused = true;
+  updateReading(s);
+  s.port.drain().then(() => {
+    s.writePaused = false;
+    const payload = s.pendingPong;
+    s.pendingPong = null;
+    if (payload !== null) sendPong(s, payload);
+    updateReading(s);
+  }, noop); // a failed transport is reported by the port's handler
+}
+
+/**
+ * The automatic answer to a ping: sent now, or (while the outbound side is
+ * above its mark) kept as the one pending pong, replacing an older one
+ * (auto-reply.ts).
+ */
+export function sendPong(s: SessionCore, payload: Uint8Array): void {
+  if (s.engine.state !== ConnectionState.OPEN || s.phase === "done") return;
+  if (s.writePaused) {
+    s.pendingPong = payload;
+    return;
+  }
+  send(s, s.engine.send(new Pong({ payload })));
 }
 
 export function write(s: SessionCore, chunk: WebSocketWritable): Promise<void> | undefined {
@@ -64,12 +97,25 @@ export function write(s: SessionCore, chunk: WebSocketWritable): Promise<void> |
   const pendingClose = s.pendingClose;
   if (s.phase === "done") throw new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" });
   if (s.phase !== "open" || (pendingClose !== null && index > pendingClose.after)) {
-    throw new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" });
+    throw new WebSocketError(CLOSING_MESSAGE, { code: "WS_ERR_CLOSING" });
   }
-  const written = transmit(s, toMessage(chunk));
+  let message: AnyMessage;
+  try {
+    message = toMessage(chunk);
+  } catch (error) {
+    // The application broke the stream's contract: the write rejects with
+    // the LocalProtocolError and the connection fails with 1011, so that
+    // `closed` settles and the peer is told.
+    failConnection(s, 1011, "invalid message type written", "WS_ERR_INVALID_MESSAGE", error);
+    throw error;
+  }
+  const written = transmit(s, message);
   if (pendingClose !== null) maybeSendClose(s);
   return written;
 }
+
+/** What a write after `close()` (before the session ended) rejects with. */
+export const CLOSING_MESSAGE = "Cannot send: the WebSocket was closed (the closing handshake has started)";
 
 /** Hand one message to the transport; resolves (or is `undefined`) once writes may continue. */
 function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefined {
@@ -93,7 +139,7 @@ function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefine
 export function sendMessage(s: SessionCore, message: string | Uint8Array): Promise<void> {
   if (s.phase === "done") return Promise.reject(new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" }));
   if (s.phase !== "open" || s.pendingClose !== null) {
-    return Promise.reject(new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" }));
+    return Promise.reject(new WebSocketError(CLOSING_MESSAGE, { code: "WS_ERR_CLOSING" }));
   }
   if (typeof message !== "string" && !(message instanceof Uint8Array)) {
     return Promise.reject(

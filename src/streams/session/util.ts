@@ -22,6 +22,8 @@ export const DEFAULT_PING_INTERVAL = 20_000;
 export const DEFAULT_PING_TIMEOUT = 20_000;
 export const DEFAULT_READABLE_HWM = 1024 * 1024;
 export const DEFAULT_WRITABLE_HWM = 64 * 1024;
+/** Frames one received message may come in, as in `ws` (`maxFragments`). */
+export const DEFAULT_MAX_FRAGMENTS = 16 * 1024;
 export const DEFAULT_MAX_REJECTION_BODY = 64 * 1024;
 export const MAX_CLOSE_REASON_BYTES = 123;
 export const HANDSHAKE_COPY_LIMIT = 256 * 1024;
@@ -67,7 +69,7 @@ export const now: () => number =
  * the session (which would leave events half-handled): it is rethrown on its
  * own, as an uncaught error, like a throwing event listener's.
  */
-export function callBack(callback: ((payload: Uint8Array) => void) | undefined, payload: Uint8Array): void {
+export function callBack<T>(callback: ((value: T) => void) | undefined, payload: T): void {
   if (callback === undefined) return;
   try {
     callback(payload);
@@ -86,12 +88,19 @@ export function payloadKey(payload: Uint8Array): string {
 
 /** Size of a queued message for the high-water marks (UTF-16 units for strings: cheap, and close enough). */
 export function messageSize(chunk: unknown): number {
-  // At least 1, so that an empty queue is exactly `desiredSize === highWaterMark`.
-  if (typeof chunk === "string") return Math.max(1, chunk.length);
+  // Never 0, so that an empty queue is exactly `desiredSize === highWaterMark`.
+  if (typeof chunk === "string") return chunk.length + MESSAGE_OVERHEAD;
   if (chunk instanceof Message) return messageSize(chunk.data);
-  if (ArrayBuffer.isView(chunk) || chunk instanceof ArrayBuffer) return Math.max(1, chunk.byteLength);
-  return 1;
+  if (ArrayBuffer.isView(chunk) || chunk instanceof ArrayBuffer) return chunk.byteLength + MESSAGE_OVERHEAD;
+  return MESSAGE_OVERHEAD;
 }
+
+/**
+ * What a queued message costs beyond its payload (the queue's entry, the
+ * message object, a view's header), counted by both high-water marks so that
+ * many tiny messages are bounded as well as a few large ones.
+ */
+export const MESSAGE_OVERHEAD = 64;
 
 /** RFC 6455 §7.4: the codes an endpoint may put in a close frame (and that wsproto peers accept). */
 export function isSendableCloseCode(code: number): boolean {
