@@ -233,7 +233,7 @@ export class WebSocketCodec<B extends boolean = false> {
     return new Promise<void>((resolve) => {
       const check = (): void => {
         const payload = this.#pendingPong;
-        if (payload === null || this.#ended || this.connection.state !== ConnectionState.OPEN) {
+        if (payload === null || this.#ended || this.connection.state !== ConnectionState.OPEN || this.#encoderController.desiredSize === null) {
           this.#pendingPong = null;
           resolve();
           return;
@@ -243,7 +243,11 @@ export class WebSocketCodec<B extends boolean = false> {
           return;
         }
         this.#pendingPong = null;
-        this.#output(this.connection.send(new Pong({ payload })));
+        try {
+          this.#output(this.connection.send(new Pong({ payload })));
+        } catch {
+          // The encoder failed meanwhile (its transport died): nothing more to send.
+        }
         resolve();
       };
       const timer = new Timer(check);
