@@ -84,6 +84,7 @@ export function close(s: SessionCore, info: Partial<WebSocketCloseInfo> = {}): v
   maybeSendClose(s);
 }
 
+/** A close event from the engine: the peer's close (answered, then a clean end), a protocol violation (fail with its code), or the transport's end (1006). */
 export function onClose(s: SessionCore, event: CloseConnection): void {
   switch (event.origin) {
     case "remote": {
@@ -156,6 +157,7 @@ export function closeUsingReason(s: SessionCore, reason: unknown): void {
   }
 }
 
+/** Bound the closing handshake and the peer's end of stream by `closeTimeout`. */
 export function armCloseTimer(s: SessionCore): void {
   if (!Number.isFinite(s.closeTimeout)) return;
   if (s.closeTimer?.active) return;
@@ -163,6 +165,7 @@ export function armCloseTimer(s: SessionCore): void {
   s.closeTimer.start(s.closeTimeout);
 }
 
+/** The closing handshake took longer than `closeTimeout`: end with 1006 and drop the transport. */
 export function closeTimedOut(s: SessionCore): void {
   if (s.phase !== "done") {
     finish(s, 
@@ -174,6 +177,7 @@ export function closeTimedOut(s: SessionCore): void {
   }
 }
 
+/** Stop listening to `signal` (the handshake is over). */
 export function removeAbortListener(s: SessionCore): void {
   if (s.abortListener) {
     s.options.signal?.removeEventListener("abort", s.abortListener);
@@ -236,6 +240,7 @@ export function finish(s: SessionCore, outcome: Outcome, graceful: boolean): voi
   releaseGracefully(s).then(settle, settle);
 }
 
+/** Our FIN once everything queued is written, then the peer's EOF, then drop the transport. */
 export async function releaseGracefully(s: SessionCore): Promise<void> {
   try {
     await s.port.end(); // our FIN, once every queued frame is out
@@ -247,6 +252,7 @@ export async function releaseGracefully(s: SessionCore): Promise<void> {
   abortTransport(s);
 }
 
+/** Drop the transport now (idempotent). */
 export function abortTransport(s: SessionCore): void {
   if (s.transportReleased) return;
   s.transportReleased = true;

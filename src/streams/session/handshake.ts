@@ -25,6 +25,7 @@ import { makeWritable, send } from "./outbound.ts";
 import { WebSocketError, type AcceptDecision, type RejectDecision, type WebSocketErrorInit, type WebSocketOpenInfo } from "./types.ts";
 import { DEFAULT_MAX_REJECTION_BODY, EMPTY, callBack, concat, defaultExtensions, encoder, headerOfHead, type Phase } from "./util.ts";
 
+/** Begin: a client sends its request; a server feeds `upgradeRequest` if given; then the port starts delivering bytes. */
 export function start(s: SessionCore): void {
   if (s.client) {
     try {
@@ -41,6 +42,7 @@ export function start(s: SessionCore): void {
   s.port.start(s.handler);
 }
 
+/** The client's `Request` from `url` / `host` / `path` and the options. */
 export function buildRequest(s: SessionCore): Request {
   const options = s.options;
   let host = options.host;
@@ -65,6 +67,7 @@ export function buildRequest(s: SessionCore): Request {
   });
 }
 
+/** A server's decision on a request (`handleRequest`), with the transport paused meanwhile; then accept or reject. */
 export async function decide(s: SessionCore, request: Request): Promise<void> {
   const options = s.options;
   let decision: AcceptDecision | RejectDecision | void;
@@ -113,6 +116,7 @@ export async function decide(s: SessionCore, request: Request): Promise<void> {
   if (s.eof && (s.phase as Phase) === "open") receive(s, null);
 }
 
+/** Answer the request with an HTTP rejection and end the session. */
 export function reject(s: SessionCore, decision: RejectDecision, cause: unknown): void {
   const body = typeof decision.body === "string" ? encoder.encode(decision.body) : (decision.body ?? EMPTY);
   const headers = decision.headers ?? [];
@@ -130,6 +134,7 @@ export function reject(s: SessionCore, decision: RejectDecision, cause: unknown)
   finish(s, { error: new WebSocketError(`The opening handshake was rejected with HTTP ${decision.status}`, init) }, true);
 }
 
+/** The handshake succeeded: resolve `opened` (its streams are made on first use) and start keepalive. */
 export function open(s: SessionCore, protocol: string, extensions: string): void {
   s.phase = "open";
   s.handshakeTimer?.stop();
@@ -154,6 +159,7 @@ export function open(s: SessionCore, protocol: string, extensions: string): void
   scheduleKeepalive(s);
 }
 
+/** A bad handshake: a server answers with the error's hint (400, 426...); `opened` rejects. */
 export function handshakeFailed(s: SessionCore, error: unknown): void {
   if (s.phase === "done") return;
   let status: number | undefined;
@@ -175,6 +181,7 @@ export function handshakeFailed(s: SessionCore, error: unknown): void {
   finish(s, { error: new WebSocketError(`The opening handshake failed: ${message}`, init) }, graceful);
 }
 
+/** A client receiving a rejection's body (kept up to `maxRejectionBodySize`); at its end the session ends. */
 export function onRejectData(s: SessionCore, event: RejectData): void {
   const rejection = s.rejection;
   if (!rejection) return;

@@ -26,6 +26,7 @@ import { MessageAssembler } from "./assembly.ts";
 import { WebSocketError, type AnyMessage } from "./types.ts";
 import { DEFAULT_READABLE_HWM, HANDSHAKE_COPY_LIMIT, callBack, headerOfHead, messageSize } from "./util.ts";
 
+/** The application's readable, made on first use; its queue counts bytes plus 64 per message (util.ts `messageSize`). */
 export function makeReadable(s: SessionCore): ReadableStream<unknown> {
   if (s.readable !== null) return s.readable;
   const options = s.options;
@@ -204,6 +205,7 @@ export function unexpected(s: SessionCore, error: unknown): void {
   );
 }
 
+/** Dispatch one engine event to its part. */
 export function handle(s: SessionCore, event: Event): void {
   switch (event.type) {
     case "Request":

@@ -48,6 +48,7 @@ export function ping(s: SessionCore, payload?: Uint8Array | string): Promise<num
   });
 }
 
+/** A pong: resolves the ping it answers and every earlier one. */
 export function onPong(s: SessionCore, event: Pong): void {
   callBack(s.options.onPong, event.payload);
   const pings = s.pings;
@@ -60,12 +61,14 @@ export function onPong(s: SessionCore, event: Pong): void {
   for (const ping of acknowledged) ping.resolve(at - ping.sentAt);
 }
 
+/** Arm the periodic keepalive ping (`pingInterval`). */
 export function scheduleKeepalive(s: SessionCore): void {
   if (!Number.isFinite(s.pingInterval)) return;
   s.pingTimer ??= new Timer(() => keepalive(s));
   s.pingTimer.start(s.pingInterval);
 }
 
+/** Send the keepalive ping (one outstanding at a time) and arm its `pingTimeout`. */
 export function keepalive(s: SessionCore): void {
   if (s.phase !== "open" || s.pendingClose !== null) return;
   if (s.keepalivePing === null) {
@@ -87,6 +90,7 @@ export function keepalive(s: SessionCore): void {
   s.pingTimer?.start(s.pingInterval);
 }
 
+/** No pong within `pingTimeout`: fail with 1011 (unless reading is paused by the application). */
 export function keepaliveTimedOut(s: SessionCore): void {
   if (s.phase !== "open") return;
   if (s.readPaused) {
@@ -108,6 +112,7 @@ export function keepaliveTimedOut(s: SessionCore): void {
   );
 }
 
+/** Disarm both keepalive timers. */
 export function stopKeepalive(s: SessionCore): void {
   s.pingTimer?.stop();
   s.pongTimer?.stop();

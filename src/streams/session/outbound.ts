@@ -21,6 +21,7 @@ import { stopKeepalive } from "./keepalive.ts";
 import { WebSocketError, type AnyMessage, type WebSocketWritable } from "./types.ts";
 import { BORROW_MIN, DEFAULT_WRITABLE_HWM, messageSize, noop, toMessage } from "./util.ts";
 
+/** The application's writable, made on first use; its queue counts bytes plus 64 per message. */
 export function makeWritable(s: SessionCore): WritableStream<WebSocketWritable> {
   if (s.writable !== null) return s.writable;
   const options = s.options;
@@ -92,6 +93,7 @@ export function sendPong(s: SessionCore, payload: Uint8Array): void {
   send(s, s.engine.send(new Pong({ payload })));
 }
 
+/** The writable's sink: one message to the transport, in order; resolves once writes may continue. */
 export function write(s: SessionCore, chunk: WebSocketWritable): Promise<void> | undefined {
   const index = ++s.writesSent;
   const pendingClose = s.pendingClose;
@@ -166,6 +168,7 @@ export function bufferedAmount(s: SessionCore): number {
   return s.transportReleased ? 0 : (s.port.bufferedAmount?.() ?? 0);
 }
 
+/** Send the close `close()` asked for once every message written before it went out. */
 export function maybeSendClose(s: SessionCore): void {
   const pendingClose = s.pendingClose;
   if (pendingClose === null || s.phase !== "open") return;
@@ -176,6 +179,7 @@ export function maybeSendClose(s: SessionCore): void {
   resumeReading(s); // read regardless of demand from now on, to see the peer's close
 }
 
+/** Send a close frame if one may still be sent (the reason was validated by `close()`). */
 export function sendClose(s: SessionCore, code: number | null, reason: string): void {
   if (s.engine.state !== ConnectionState.OPEN) return;
   try {
