@@ -54,18 +54,18 @@ export function makeWritable(s: SessionCore): WritableStream<WebSocketWritable> 
   return s.writable;
 }
 
-/**
- * Hand bytes to the transport; `false` when above its high-water mark. Then
- * the transport is not read until it drains: a peer that does not read what
- * we send (our pongs, say) stops being read.
- */
+/** Hand bytes to the transport; `false` when above its high-water mark. */
 export function send(s: SessionCore, bytes: Uint8Array): boolean {
   if (s.transportReleased || bytes.byteLength === 0) return true;
-  if (s.port.write(bytes)) return true;
-  waitForDrain(s);
-  return false;
+  return s.port.write(bytes);
 }
 
+/**
+ * An automatic reply found the transport above its high-water mark: do not
+ * read it until it drains, so a peer that does not read what we send (our
+ * pongs, say) stops being read. (The application's own writes wait through
+ * the writable instead; an application that waits for them stops reading.)
+ */
 function waitForDrain(s: SessionCore): void {
   if (s.writePaused) return;
   s.writePaused = true;
@@ -90,7 +90,7 @@ export function sendPong(s: SessionCore, payload: Uint8Array): void {
     s.pendingPong = payload;
     return;
   }
-  send(s, s.engine.send(new Pong({ payload })));
+  if (!send(s, s.engine.send(new Pong({ payload })))) waitForDrain(s);
 }
 
 /** The writable's sink: one message to the transport, in order; resolves once writes may continue. */
