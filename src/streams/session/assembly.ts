@@ -3,11 +3,14 @@
  * read in several chunks) into one whole `string` or `Uint8Array`.
  *
  * Invariants:
- * - One growing buffer per message, no object per piece: text pieces are
- *   re-encoded into it (the engine already validated them) and decoded once
- *   at the end. It holds at most `maxMessageSize` bytes (the engine fails the
- *   connection with 1009 past that) and grows by doubling, so its capacity is
- *   below `2 × maxMessageSize` and below twice what was received.
+ * - The first 16 pieces are kept as they came (a large frame read in a few
+ *   chunks is joined with one copy); past that, one growing buffer, no object
+ *   per piece: text pieces are re-encoded into it (the engine already
+ *   validated them) and decoded once at the end. The message is at most
+ *   `maxMessageSize` bytes (the engine fails the connection with 1009 past
+ *   that); the buffer grows by doubling (text reserves 3 bytes per UTF-16
+ *   unit), so it is below `3 × maxMessageSize`. The kept pieces are views of
+ *   transport reads, so they hold at most 16 reads.
  * - Frames are counted, empty ones too; past `maxFragments` the session fails
  *   the connection with 1008 (policy violation, as `ws` does).
  * - Made when the first piece of a message arrives and dropped once the
@@ -15,58 +18,89 @@
  * @module
  */
 import type { BytesMessage, TextMessage } from "../../protocol/events.ts";
-import { allocUninitialised } from "./util.ts";
+import { allocUninitialised, concat } from "./util.ts";
 
-const MIN_CAPACITY = 1024;
+/**
+ * Pieces kept as they are before switching to the growing buffer: a large
+ * frame read in a few chunks is then joined with one copy (or one string
+ * join), and a message in many small pieces costs no object per piece.
+ */
+const MAX_PIECES = 16;
 const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder();
 
 /** One message being assembled. */
 export class MessageAssembler {
   readonly text: boolean;
-  #buffer: Uint8Array;
+  /** The first pieces, as they came (at most MAX_PIECES). */
+  #pieces: Array<string | Uint8Array> | null = [];
+  #piecesSize = 0;
+  /** The growing buffer, once there were more pieces than that. */
+  #buffer: Uint8Array | null = null;
   #size = 0;
   /** Frames received so far (a frame read in several chunks counts once). */
   frames = 0;
 
   constructor(text: boolean) {
     this.text = text;
-    this.#buffer = allocUninitialised(MIN_CAPACITY);
-  }
-
-  /** Bytes held (capacity), for the memory bound. */
-  get capacity(): number {
-    return this.#buffer.byteLength;
   }
 
   /** Add one piece; the whole message when `event` finishes it. */
   add(event: TextMessage | BytesMessage): string | Uint8Array | null {
     if (event.frameFinished) this.frames++;
     const data = event.data;
-    if (typeof data === "string") {
-      if (data.length > 0) {
-        // UTF-8 takes at most 3 bytes per UTF-16 unit.
-        this.#reserve(data.length * 3);
-        this.#size += textEncoder.encodeInto(data, this.#buffer.subarray(this.#size)).written;
+    const length = typeof data === "string" ? data.length : data.byteLength;
+    const pieces = this.#pieces;
+    if (pieces !== null && (pieces.length < MAX_PIECES || length === 0)) {
+      if (length > 0) {
+        pieces.push(data);
+        this.#piecesSize += length;
       }
-    } else if (data.byteLength > 0) {
-      this.#reserve(data.byteLength);
-      this.#buffer.set(data, this.#size);
-      this.#size += data.byteLength;
+    } else {
+      if (pieces !== null) {
+        this.#pieces = null;
+        for (const piece of pieces) this.#append(piece);
+      }
+      this.#append(data);
     }
     if (!event.messageFinished) return null;
-    const bytes = this.#buffer.subarray(0, this.#size);
+    if (this.#pieces !== null) return this.#joinPieces(this.#pieces);
+    const bytes = this.#buffer!.subarray(0, this.#size);
     if (this.text) return textDecoder.decode(bytes);
     // A view when little is wasted, else an array of the message's own size
     // (a view would keep up to twice the message alive behind it).
-    return this.#size * 4 >= this.#buffer.byteLength * 3 ? bytes : bytes.slice();
+    return this.#size * 4 >= this.#buffer!.byteLength * 3 ? bytes : bytes.slice();
   }
 
-  #reserve(more: number): void {
+  #joinPieces(pieces: Array<string | Uint8Array>): string | Uint8Array {
+    if (this.text) return (pieces as string[]).join("");
+    if (pieces.length === 1) {
+      const only = pieces[0] as Uint8Array;
+      // A view of a Node Buffer is a Buffer, whose slice() shares memory: hand out a plain Uint8Array.
+      return only.constructor === Uint8Array ? only : new Uint8Array(only.buffer, only.byteOffset, only.byteLength);
+    }
+    return pieces.length === 0 ? new Uint8Array(0) : concat(pieces as Uint8Array[], this.#piecesSize);
+  }
+
+  #append(data: string | Uint8Array): void {
+    if (typeof data === "string") {
+      if (data.length === 0) return;
+      // UTF-8 takes at most 3 bytes per UTF-16 unit.
+      const buffer = this.#reserve(data.length * 3);
+      this.#size += textEncoder.encodeInto(data, buffer.subarray(this.#size)).written;
+    } else if (data.byteLength > 0) {
+      this.#reserve(data.byteLength).set(data, this.#size);
+      this.#size += data.byteLength;
+    }
+  }
+
+  #reserve(more: number): Uint8Array {
+    const buffer = this.#buffer;
     const needed = this.#size + more;
-    if (needed <= this.#buffer.byteLength) return;
-    const grown = allocUninitialised(Math.max(needed, this.#buffer.byteLength * 2));
-    grown.set(this.#buffer.subarray(0, this.#size));
+    if (buffer !== null && needed <= buffer.byteLength) return buffer;
+    const grown = allocUninitialised(Math.max(needed, (buffer?.byteLength ?? 0) * 2, 1024));
+    if (buffer !== null) grown.set(buffer.subarray(0, this.#size));
     this.#buffer = grown;
+    return grown;
   }
 }
