@@ -241,13 +241,14 @@ t.test("without a fragment limit, 1-byte fragments cost about their bytes, not ~
 
 // ---- 3. many tiny messages, the application not reading ---------------------
 
-t.test("many empty messages, the application not reading: reading stops, memory bounded (both roles)", async (t) => {
-  for (const role of ["server", "client"] as const) {
+t.test("many empty messages, the application not reading: reading stops, memory bounded (both roles, and fragments: true)", async (t) => {
+  for (const role of ["server", "client", "server, fragments: true"] as const) {
     let socket: Socket;
     let conn: WSConnection;
     let ws: WebSocketSession;
-    if (role === "server") {
-      const victim = await victimServer(t);
+    if (role !== "client") {
+      // With `fragments: true` each piece is queued as a Message event, counted the same way.
+      const victim = await victimServer(t, role === "server" ? {} : ({ fragments: true } as unknown as AcceptWebSocketOptions));
       ({ socket, conn } = await attackerClient(t, victim.port));
       ws = await victim.session;
     } else {
