@@ -324,7 +324,8 @@ class NodeSocketPort implements TransportPort {
   #ended = false;
   #error: unknown = null;
   #paused = false;
-  #pending: Uint8Array[] = [];
+  /** Frames gathered this tick: none, one (the usual case: no array made), or several. */
+  #pending: Uint8Array | Uint8Array[] | null = null;
   #pendingBytes = 0;
   #flushScheduled = false;
   #drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> | null = null;
@@ -393,7 +394,7 @@ class NodeSocketPort implements TransportPort {
     socket.off("close", NodeSocketPort.#onClose);
     socket.off("drain", NodeSocketPort.#onDrain);
     // The 'error' listener stays (a late error must not crash the process), and so does the port's entry for it.
-    this.#pending = [];
+    this.#pending = null;
     this.#pendingBytes = 0;
     const error = this.#error ?? new Error("socket closed");
     const waiters = this.#drainWaiters;
@@ -408,10 +409,10 @@ class NodeSocketPort implements TransportPort {
   /** Write what was gathered, as one buffer; the socket's verdict on its buffer. */
   #flush(): boolean {
     const pending = this.#pending;
-    if (pending.length === 0) return true;
+    if (pending === null) return true;
     const socket = this.#socket;
     let chunk: Uint8Array;
-    if (pending.length === 1) chunk = pending[0]!;
+    if (!Array.isArray(pending)) chunk = pending;
     else {
       const out = Buffer.allocUnsafe(this.#pendingBytes);
       let offset = 0;
@@ -421,7 +422,7 @@ class NodeSocketPort implements TransportPort {
       }
       chunk = out;
     }
-    this.#pending = [];
+    this.#pending = null;
     this.#pendingBytes = 0;
     if (socket.destroyed || socket.writableEnded) return true; // 'close' reports the failure
     return socket.write(chunk);
@@ -444,7 +445,10 @@ class NodeSocketPort implements TransportPort {
       this.#flush();
       socket.write(bytes);
     } else {
-      this.#pending.push(bytes);
+      const pending = this.#pending;
+      if (pending === null) this.#pending = bytes;
+      else if (Array.isArray(pending)) pending.push(bytes);
+      else this.#pending = [pending, bytes];
       this.#pendingBytes += bytes.byteLength;
       if (this.#pendingBytes >= COALESCE_LIMIT) this.#flush();
       else if (!this.#flushScheduled) {
@@ -514,7 +518,7 @@ class NodeSocketPort implements TransportPort {
   }
 
   abort(): void {
-    this.#pending = [];
+    this.#pending = null;
     this.#pendingBytes = 0;
     this.#socket.destroy();
   }
