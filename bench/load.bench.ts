@@ -36,7 +36,8 @@ const clients = new Peer("./clients.ts", []);
 await clients.ready;
 
 async function run(impl: "ours" | "ws"): Promise<Load> {
-  const nodeArgs = PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", PROFILE, "--cpu-prof-name", `${impl}-${Date.now()}.cpuprofile`];
+  // One profile per thread (tsx's loader has one of its own): the server's is the largest.
+  const nodeArgs = PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", `${PROFILE}/${impl}`];
   const server = new Peer("./echo-server.ts", [impl, "plain", dist], nodeArgs);
   try {
     const { port } = await server.ready;
