@@ -162,7 +162,9 @@ export function drainEvents(s: SessionCore): void {
   if (s.drainTimer?.active || s.draining) return; // a deferred drain (below) is due, or one is running
   s.messagesInBatch = false;
   s.draining = true;
-  const events = s.engine.events();
+  // Once open, straight from the frame layer: the handshake has nothing
+  // more to say, and this saves two generators per chunk read.
+  const events = (s.phase === "handshake" ? s.engine : (frames(s) ?? s.engine)).events();
   try {
     for (;;) {
       if (mustWaitForDemand(s)) {
