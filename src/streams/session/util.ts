@@ -64,15 +64,23 @@ export interface Deferred<T> {
 /** A {@link Deferred}, marked handled (nobody may look at it). */
 export function deferred<T>(): Deferred<T> {
   let resolve!: (value: T) => void;
-  let reject!: (error: unknown) => void;
+  let settleRejected!: (error: unknown) => void;
   const promise = new Promise<T>((res, rej) => {
     resolve = res;
-    reject = rej;
+    settleRejected = rej;
   });
-  // Callers may never look at a promise (say `closed` after `opened`
-  // rejected): mark it handled so Node does not crash the process on it.
-  promise.catch(noop);
-  return { promise, resolve, reject };
+  return {
+    promise,
+    resolve,
+    reject(error) {
+      // Callers may never look at a promise (say `closed` after `opened`
+      // rejected): mark it handled so Node does not crash the process on it.
+      // Done here, on the failure path only, so that a session that ends
+      // cleanly never allocates the extra promise and reaction.
+      promise.catch(noop);
+      settleRejected(error);
+    },
+  };
 }
 
 /** A ping awaiting its pong. */
