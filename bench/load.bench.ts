@@ -22,7 +22,7 @@ const ROUNDS = Number(process.env["BENCH_LOAD_ROUNDS"] ?? 3);
 const PROFILE = process.env["BENCH_CPU_PROF"];
 const INTERVAL = 100;
 const SIZE = 64;
-const dist = compiledPackage();
+const nodeModule = `${compiledPackage()}/streams/node.js`;
 
 interface Load {
   /** Server CPU microseconds per echoed message. */
@@ -38,7 +38,7 @@ await clients.ready;
 async function run(impl: "ours" | "ws"): Promise<Load> {
   // One profile per thread (tsx's loader has one of its own): the server's is the largest.
   const nodeArgs = PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", `${PROFILE}/${impl}`];
-  const server = new Peer("./echo-server.ts", [impl, "plain", dist], nodeArgs);
+  const server = new Peer("./echo-server.ts", [impl, "plain", nodeModule], nodeArgs);
   try {
     const { port } = await server.ready;
     await clients.request({ cmd: "open", port: port!, count: COUNT, deflate: false, echoBytes: 0 });

@@ -26,7 +26,7 @@ const COUNT = Number(process.env["BENCH_CONNECTIONS"] ?? 2000);
 const ROUNDS = Number(process.env["BENCH_MEMORY_ROUNDS"] ?? 3);
 const SNAPSHOTS = process.env["BENCH_HEAP_SNAPSHOT"];
 const ECHO_BYTES = 2048;
-const dist = compiledPackage();
+const nodeModule = `${compiledPackage()}/streams/node.js`;
 
 interface PerConnection {
   rss: number;
@@ -38,7 +38,7 @@ const clients = new Peer("./clients.ts", []);
 await clients.ready;
 
 async function measure(impl: "ours" | "ws", deflate: boolean, round: number): Promise<PerConnection> {
-  const server = new Peer("./echo-server.ts", [impl, deflate ? "deflate" : "plain", dist]);
+  const server = new Peer("./echo-server.ts", [impl, deflate ? "deflate" : "plain", nodeModule]);
   try {
     const { port } = await server.ready;
     const open = { port: port!, deflate, echoBytes: deflate ? ECHO_BYTES : 0 };

@@ -5,7 +5,9 @@
  * `ws`'s `WebSocketServer` (with bufferutil) echoing each message.
  *
  * Run by the benchmarks (never by hand): `node --expose-gc --import tsx
- * bench/peers/echo-server.ts ours|ws plain|deflate <dist>`. It reports its
+ * bench/peers/echo-server.ts ours|ws plain|deflate <node module>`, where the
+module is the compiled package's `streams/node.js` (or, in tests, the
+sources' `src/streams/node.ts`). It reports its
  * port over IPC, then answers `{ cmd: "stats" }` with its memory (after two
  * garbage collections) and CPU time so far, and exits on `{ cmd: "exit" }`.
  * With `{ cmd: "snapshot", path }` it writes a heap snapshot.
@@ -13,12 +15,12 @@
 import { createServer } from "node:http";
 import { writeHeapSnapshot } from "node:v8";
 import { WebSocketServer } from "ws";
-import { importCompiled } from "../compiled.ts";
+import { pathToFileURL } from "node:url";
 import type { PeerReply, PeerRequest, ServerStats } from "./protocol.ts";
 
 type NodeModule = typeof import("../../src/streams/node.ts");
 
-const [impl, mode, dist] = process.argv.slice(2);
+const [impl, mode, nodeModule] = process.argv.slice(2);
 const deflate = mode === "deflate";
 const noop = (): void => {};
 
@@ -32,7 +34,7 @@ async function listen(): Promise<number> {
     await new Promise((r) => server.once("listening", r));
     return (server.address() as { port: number }).port;
   }
-  const { acceptNodeUpgrade } = await importCompiled<NodeModule>(dist!, "streams/node.js");
+  const { acceptNodeUpgrade } = (await import(pathToFileURL(nodeModule!).href)) as NodeModule;
   const server = createServer();
   // Plain: nothing negotiated. Deflate: the Node helpers' defaults (native zlib, threshold 1024).
   const options = deflate ? {} : { extensions: [] };
