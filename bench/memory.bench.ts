@@ -14,8 +14,11 @@
  * rounds alternate ours and ws, and the medians are reported.
  *
  * Run: `npm run bench -- memory`. BENCH_CONNECTIONS (default 2000),
- * BENCH_MEMORY_ROUNDS (default 3). BENCH_HEAP_SNAPSHOT=dir writes a heap
- * snapshot of each server (ours and ws, plain) before and after connecting.
+ * BENCH_MEMORY_ROUNDS (default 3), BENCH_MEMORY_MODES (default
+ * `plain,deflate`). BENCH_STREAMS=polyfill gives our server
+ * web-streams-polyfill's streams instead of Node's (the `streams` option).
+ * BENCH_HEAP_SNAPSHOT=dir writes a heap snapshot of each server (ours and
+ * ws, plain) before and after connecting.
  */
 import { mkdirSync } from "node:fs";
 import { compiledPackage } from "./compiled.ts";
@@ -64,10 +67,13 @@ async function measure(impl: "ours" | "ws", deflate: boolean, round: number): Pr
 
 const kib = (n: number): string => (n / 1024).toFixed(1) + " KiB";
 
-console.log(`\n### Server memory per open echo connection (${COUNT} connections, server in its own process)\n`);
+const polyfill = process.env["BENCH_STREAMS"] === "polyfill" ? ", ours on web-streams-polyfill" : "";
+console.log(`\n### Server memory per open echo connection (${COUNT} connections, server in its own process${polyfill})\n`);
 console.log("| mode | RSS ours | RSS ws | ratio | heap ours | heap ws | ratio | target (RSS) |");
 console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |");
+const modes = (process.env["BENCH_MEMORY_MODES"] ?? "plain,deflate").split(",");
 for (const deflate of [false, true]) {
+  if (!modes.includes(deflate ? "deflate" : "plain")) continue;
   const ours: PerConnection[] = [];
   const ws: PerConnection[] = [];
   for (let i = 0; i < ROUNDS; i++) {

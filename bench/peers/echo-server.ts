@@ -19,6 +19,7 @@ import { pathToFileURL } from "node:url";
 import type { PeerReply, PeerRequest, ServerStats } from "./protocol.ts";
 
 type NodeModule = typeof import("../../src/streams/node.ts");
+type StreamsImplementation = import("../../src/streams/polyfill.ts").StreamsImplementation;
 
 const [impl, mode, nodeModule] = process.argv.slice(2);
 const deflate = mode === "deflate";
@@ -37,7 +38,9 @@ async function listen(): Promise<number> {
   const { acceptNodeUpgrade } = (await import(pathToFileURL(nodeModule!).href)) as NodeModule;
   const server = createServer();
   // Plain: nothing negotiated. Deflate: the Node helpers' defaults (native zlib, threshold 1024).
-  const options = deflate ? {} : { extensions: [] };
+  const options: { extensions?: []; streams?: StreamsImplementation } = deflate ? {} : { extensions: [] };
+  // BENCH_STREAMS=polyfill: the application's streams from web-streams-polyfill instead of Node's own.
+  if (process.env["BENCH_STREAMS"] === "polyfill") options.streams = (await import("web-streams-polyfill")) as unknown as StreamsImplementation;
   server.on("upgrade", (req, socket, head) => {
     const ws = acceptNodeUpgrade(req, socket, head, options);
     ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(noop);
