@@ -318,7 +318,8 @@ class NodeSocketPort implements TransportPort {
   // no closures of its own.
   static readonly #ports = new WeakMap<object, NodeSocketPort>();
   readonly #socket: Socket | Duplex;
-  readonly #head: Uint8Array;
+  /** Delivered first, then dropped: an upgrade's `head` is a view of the request's read buffer. */
+  #head: Uint8Array;
   readonly #writeHighWaterMark: number;
   #handler: TransportHandler | null = null;
   #ended = false;
@@ -348,7 +349,9 @@ class NodeSocketPort implements TransportPort {
     socket.on("drain", NodeSocketPort.#onDrain);
     // An HTTP 'upgrade' socket may have been left paused; the session may have paused us already.
     if (!this.#paused) socket.resume();
-    if (this.#head.byteLength > 0) handler.data(this.#head);
+    const head = this.#head;
+    this.#head = EMPTY;
+    if (head.byteLength > 0) handler.data(head);
     if (socket.readableEnded) this.#end();
     else if (socket.destroyed) this.#close();
   }
