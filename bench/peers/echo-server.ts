@@ -57,7 +57,7 @@ async function stats(): Promise<ServerStats> {
   gc?.();
   const m = process.memoryUsage();
   const cpu = process.cpuUsage();
-  return { rss: m.rss, heapUsed: m.heapUsed, external: m.external, cpuMicros: cpu.user + cpu.system };
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, cpuMicros: cpu.user + cpu.system };
 }
 
 const port = await listen();
@@ -66,7 +66,7 @@ process.on("message", (request: PeerRequest) => {
   if (request.cmd === "stats") void stats().then((s) => reply({ id: request.id, stats: s }));
   else if (request.cmd === "cpu") {
     const cpu = process.cpuUsage();
-    reply({ id: request.id, stats: { rss: 0, heapUsed: 0, external: 0, cpuMicros: cpu.user + cpu.system } });
+    reply({ id: request.id, stats: { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, cpuMicros: cpu.user + cpu.system } });
   } else if (request.cmd === "snapshot") reply({ id: request.id, path: writeHeapSnapshot(request.path) });
   else if (request.cmd === "exit") process.exit(0);
 });

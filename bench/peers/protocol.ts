@@ -8,6 +8,8 @@ import { fork, type ChildProcess } from "node:child_process";
 export interface ServerStats {
   rss: number;
   heapUsed: number;
+  /** The V8 heap's committed size (used or not). */
+  heapTotal: number;
   external: number;
   /** User + system CPU time since the process started, in microseconds. */
   cpuMicros: number;
