@@ -36,7 +36,8 @@ export type SessionEngine = WSConnection | Connection;
  */
 export class SessionCore {
   readonly client: boolean;
-  readonly options: AnySessionOptions;
+  /** The caller's options (handshake.ts swaps in a copy without `upgradeRequest` once it is fed). */
+  options: AnySessionOptions;
   readonly engine: SessionEngine;
   /** The frame-level connection once open (the engine itself when it is a `Connection`). */
   frames: Connection | null;

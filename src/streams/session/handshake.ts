@@ -35,7 +35,12 @@ export function start(s: SessionCore): void {
       return;
     }
   } else if (s.options.upgradeRequest) {
-    const { headers, path } = s.options.upgradeRequest;
+    // Fed once, then forgotten: the session keeps a copy of the options
+    // without it (the options object is the caller's), so an open connection
+    // does not hold the request's headers for its whole life (~800 B).
+    const { upgradeRequest, ...options } = s.options;
+    s.options = options;
+    const { headers, path } = upgradeRequest;
     receive(s, null, () => (s.engine as WSConnection).initiateUpgradeConnection(headers, path));
     if (s.phase === "done" && s.transportReleased) return;
   }
