@@ -15,7 +15,14 @@
  * - Answers the protocol needs (a pong to each ping, the reply to a close,
  *   the close that fails a connection on a protocol error) are written
  *   through the encoder's readable, in order with what the application
- *   sends, unless switched off (`autoPong`, `autoCloseReply`).
+ *   sends, unless switched off (`autoPong`, `autoCloseReply`); the policy is
+ *   auto-reply.ts's, shared with the session.
+ * - Automatic pongs honour the encoder's `desiredSize`: while its readable
+ *   holds 16 chunks nobody took (the transport is not taking them), a pong is
+ *   not queued but kept as the ONE pending pong (a newer ping replaces it),
+ *   and the decoder stops taking bytes until the encoder's queue is taken.
+ *   A peer that floods pings and never reads makes the codec hold at most
+ *   16 queued chunks and one pending pong.
  * - When the connection reaches CLOSED, both readables end after what they
  *   hold: no more events, and nothing more to send (a pipe into the
  *   transport then closes it).
@@ -23,10 +30,21 @@
  */
 import type { Connection } from "../protocol/connection.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts";
-import type { Event } from "../protocol/events.ts";
+import { Pong, type Event } from "../protocol/events.ts";
 import { ConnectionState } from "../protocol/types.ts";
 import type { WSConnection } from "../protocol/ws-connection.ts";
+import { autoReply, type AutoReplyPolicy } from "./auto-reply.ts";
 import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
+import { Timer } from "./timers.ts";
+
+/** How often a waiting automatic pong checks whether the encoder's queue was taken. */
+const PONG_RETRY_MS = 5;
+/**
+ * Chunks the encoder's readable may hold untaken before automatic pongs wait
+ * (a few, so that a burst of pings in one read is answered in full while the
+ * transport keeps up).
+ */
+const MAX_QUEUED_CHUNKS = 16;
 
 /** Options of {@link WebSocketCodec}. */
 export interface WebSocketCodecOptions<B extends boolean = false> {
@@ -77,8 +95,9 @@ export class WebSocketCodec<B extends boolean = false> {
   /** Events (or arrays of events) in, bytes for the peer out. */
   readonly encoder: TransformStream<Event | readonly Event[], Uint8Array>;
 
-  readonly #autoPong: boolean;
-  readonly #autoCloseReply: boolean;
+  readonly #policy: AutoReplyPolicy;
+  /** The one automatic pong waiting for the encoder's queue to be taken. */
+  #pendingPong: Uint8Array | null = null;
   readonly #batch: boolean;
   #encoderController!: TransformStreamDefaultController<Uint8Array>;
   #decoderController!: TransformStreamDefaultController<DecodedOutput<B>>;
@@ -86,8 +105,7 @@ export class WebSocketCodec<B extends boolean = false> {
 
   constructor(connection: WSConnection | Connection, options: WebSocketCodecOptions<B> = {}) {
     this.connection = connection;
-    this.#autoPong = options.autoPong ?? true;
-    this.#autoCloseReply = options.autoCloseReply ?? true;
+    this.#policy = { autoPong: options.autoPong ?? true, autoCloseReply: options.autoCloseReply ?? true };
     this.#batch = options.batch === true;
     const hwm = options.readableHighWaterMark ?? 0;
     if (!(hwm >= 0)) {
@@ -146,14 +164,14 @@ export class WebSocketCodec<B extends boolean = false> {
     if (bytes.byteLength > 0 && !this.#ended) this.#encoderController.enqueue(bytes);
   }
 
-  #decode(chunk: Uint8Array | null): void {
+  #decode(chunk: Uint8Array | null): Promise<void> | undefined {
     const connection = this.connection;
-    if (connection.state === ConnectionState.CLOSED) return; // late bytes after the close handshake
+    if (connection.state === ConnectionState.CLOSED) return undefined; // late bytes after the close handshake
     try {
       connection.receiveData(chunk);
     } catch (error) {
       // A bad handshake from the peer: a server answers with the hint (400, 426...).
-      if (this.#autoCloseReply && error instanceof RemoteProtocolError && error.eventHint !== null) {
+      if (this.#policy.autoCloseReply && error instanceof RemoteProtocolError && error.eventHint !== null) {
         try {
           this.#output(connection.send(error.eventHint));
           this.#endOutput();
@@ -176,25 +194,65 @@ export class WebSocketCodec<B extends boolean = false> {
     if (chunk === null) this.#endOutput();
     else if (failed) this.#endBoth();
     else this.#endIfClosed();
+    return this.#whenPongSent();
   }
 
   /** Answer what needs answering; `true` when the connection just failed (nothing more will be parsed). */
   #autoReply(event: Event): boolean {
     const connection = this.connection;
-    if (event.type === "Ping") {
-      // RFC 6455 §5.5.2: a ping is answered with a pong carrying the same payload.
-      if (this.#autoPong && connection.state === ConnectionState.OPEN) this.#output(connection.send(event.response()));
-    } else if (event.type === "CloseConnection" && this.#autoCloseReply) {
-      if (event.origin === "remote" && connection.state === ConnectionState.REMOTE_CLOSING) {
-        // RFC 6455 §5.5.1: answer a close with a close.
-        this.#output(connection.send(event.response()));
-      } else if (event.origin === "protocol-error" && connection.state === ConnectionState.OPEN) {
-        // RFC 6455 §7.1.7: fail the connection with the code; the parser is done for good.
-        this.#output(connection.send(event.response()));
-        return true;
+    const reply = autoReply(event, connection.state, this.#policy);
+    if (reply === null) return false;
+    if (reply.type === "Pong") {
+      if (this.#encoderFull() || this.#pendingPong !== null) {
+        // The encoder's output is not being taken: keep only the latest ping's pong (RFC 6455 §5.5.3).
+        this.#pendingPong = reply.payload;
+        return false;
       }
+      this.#output(connection.send(reply));
+      return false;
     }
-    return false;
+    this.#output(connection.send(reply));
+    // A close answering a protocol violation ends the parser for good.
+    return event.type === "CloseConnection" && event.origin === "protocol-error";
+  }
+
+  /** The encoder's readable holds `MAX_QUEUED_CHUNKS` chunks nobody took (its high-water mark is 0). */
+  #encoderFull(): boolean {
+    return (this.#encoderController.desiredSize ?? 0) <= -MAX_QUEUED_CHUNKS;
+  }
+
+  /**
+   * While a pong waits, the decoder takes no more bytes: resolves once the
+   * encoder's queue was taken and the pong is queued (or nothing more can be
+   * sent). Checked every few milliseconds: a TransformStream tells its
+   * transformer nothing when its readable is read, and this only runs while
+   * the peer is not reading.
+   */
+  #whenPongSent(): Promise<void> | undefined {
+    if (this.#pendingPong === null) return undefined;
+    return new Promise<void>((resolve) => {
+      const check = (): void => {
+        const payload = this.#pendingPong;
+        if (payload === null || this.#ended || this.connection.state !== ConnectionState.OPEN || this.#encoderController.desiredSize === null) {
+          this.#pendingPong = null;
+          resolve();
+          return;
+        }
+        if (this.#encoderFull()) {
+          timer.start(PONG_RETRY_MS);
+          return;
+        }
+        this.#pendingPong = null;
+        try {
+          this.#output(this.connection.send(new Pong({ payload })));
+        } catch {
+          // The encoder failed meanwhile (its transport died): nothing more to send.
+        }
+        resolve();
+      };
+      const timer = new Timer(check);
+      timer.start(0);
+    });
   }
 
   #endIfClosed(): void {

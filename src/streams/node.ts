@@ -316,13 +316,15 @@ class NodeSocketPort implements TransportPort {
   // no closures of its own.
   static readonly #ports = new WeakMap<object, NodeSocketPort>();
   readonly #socket: Socket | Duplex;
-  readonly #head: Uint8Array;
+  /** Delivered first, then dropped: an upgrade's `head` is a view of the request's read buffer. */
+  #head: Uint8Array;
   readonly #writeHighWaterMark: number;
   #handler: TransportHandler | null = null;
   #ended = false;
   #error: unknown = null;
   #paused = false;
-  #pending: Uint8Array[] = [];
+  /** Frames gathered this tick: none, one (the usual case: no array made), or several. */
+  #pending: Uint8Array | Uint8Array[] | null = null;
   #pendingBytes = 0;
   #flushScheduled = false;
   #drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> | null = null;
@@ -345,7 +347,9 @@ class NodeSocketPort implements TransportPort {
     socket.on("drain", NodeSocketPort.#onDrain);
     // An HTTP 'upgrade' socket may have been left paused; the session may have paused us already.
     if (!this.#paused) socket.resume();
-    if (this.#head.byteLength > 0) handler.data(this.#head);
+    const head = this.#head;
+    this.#head = EMPTY;
+    if (head.byteLength > 0) handler.data(head);
     if (socket.readableEnded) this.#end();
     else if (socket.destroyed) this.#close();
   }
@@ -391,7 +395,7 @@ class NodeSocketPort implements TransportPort {
     socket.off("close", NodeSocketPort.#onClose);
     socket.off("drain", NodeSocketPort.#onDrain);
     // The 'error' listener stays (a late error must not crash the process), and so does the port's entry for it.
-    this.#pending = [];
+    this.#pending = null;
     this.#pendingBytes = 0;
     const error = this.#error ?? new Error("socket closed");
     const waiters = this.#drainWaiters;
@@ -406,10 +410,10 @@ class NodeSocketPort implements TransportPort {
   /** Write what was gathered, as one buffer; the socket's verdict on its buffer. */
   #flush(): boolean {
     const pending = this.#pending;
-    if (pending.length === 0) return true;
+    if (pending === null) return true;
     const socket = this.#socket;
     let chunk: Uint8Array;
-    if (pending.length === 1) chunk = pending[0]!;
+    if (!Array.isArray(pending)) chunk = pending;
     else {
       const out = Buffer.allocUnsafe(this.#pendingBytes);
       let offset = 0;
@@ -419,7 +423,7 @@ class NodeSocketPort implements TransportPort {
       }
       chunk = out;
     }
-    this.#pending = [];
+    this.#pending = null;
     this.#pendingBytes = 0;
     if (socket.destroyed || socket.writableEnded) return true; // 'close' reports the failure
     return socket.write(chunk);
@@ -442,7 +446,10 @@ class NodeSocketPort implements TransportPort {
       this.#flush();
       socket.write(bytes);
     } else {
-      this.#pending.push(bytes);
+      const pending = this.#pending;
+      if (pending === null) this.#pending = bytes;
+      else if (Array.isArray(pending)) pending.push(bytes);
+      else this.#pending = [pending, bytes];
       this.#pendingBytes += bytes.byteLength;
       if (this.#pendingBytes >= COALESCE_LIMIT) this.#flush();
       else if (!this.#flushScheduled) {
@@ -512,7 +519,7 @@ class NodeSocketPort implements TransportPort {
   }
 
   abort(): void {
-    this.#pending = [];
+    this.#pending = null;
     this.#pendingBytes = 0;
     this.#socket.destroy();
   }

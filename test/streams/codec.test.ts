@@ -9,6 +9,7 @@ import {
   BytesMessage,
   CloseConnection,
   Ping,
+  Pong,
   Request,
   TextMessage,
   type Event,
@@ -212,4 +213,29 @@ t.test("a batch with a refused event still sends the events before it", async (t
   );
   t.equal(refused?.code, "WS_ERR_CONTROL_PAYLOAD_TOO_LONG");
   t.equal(((await next(sr)) as TextMessage).data, "kept");
+});
+
+t.test("automatic pongs honour the encoder's back-pressure: 16 chunks queued, then one pending pong (the latest ping's), and the decoder waits", async (t) => {
+  const codec = new WebSocketCodec(new Connection(ConnectionType.SERVER));
+  const peer = new Connection(ConnectionType.CLIENT);
+  const events = codec.decoder.readable.getReader();
+  void (async () => {
+    for (;;) if ((await events.read()).done) break;
+  })();
+  const frames = Array.from({ length: 100 }, (_, i) => peer.send(new Ping({ payload: new Uint8Array([i]) })));
+  const chunk = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+  frames.reduce((offset, f) => (chunk.set(f, offset), offset + f.byteLength), 0);
+  const writer = codec.decoder.writable.getWriter();
+  let taken = false;
+  const written = writer.write(chunk).then(() => (taken = true));
+  await sleep(50);
+  t.notOk(taken, "the decoder takes no more bytes while the encoder's output is not taken");
+  const output = codec.encoder.readable.getReader();
+  const payloads: number[] = [];
+  while (payloads.length < 17) {
+    peer.receiveData((await output.read()).value!);
+    for (const event of peer.events()) if (event instanceof Pong) payloads.push(event.payload[0]!);
+  }
+  await written;
+  t.same(payloads, [...Array.from({ length: 16 }, (_, i) => i), 99], "16 pongs, then only the latest ping's (RFC 6455 §5.5.3)");
 });

@@ -542,9 +542,15 @@ t.test("invalid writes and options are LocalProtocolErrors", async (t) => {
   const [, c] = await Promise.all([opened(server), opened(client)]);
   const w = c.writable.getWriter();
   await t.rejects(w.write(42 as unknown as string), LocalProtocolError);
-  await t.rejects(w.write("x"), LocalProtocolError, "the writable is errored (as a WHATWG sink error does)");
-  client.close();
-  t.same(await client.closed, { closeCode: 1005, reason: "" }, "the connection itself is fine");
+  // A write of the wrong type fails the connection (1011), so that closed settles and the peer is told.
+  const failure = (await rejection(client.closed)) as WebSocketError;
+  t.type(failure, WebSocketError);
+  t.equal(failure.closeCode, 1011);
+  t.equal(failure.code, "WS_ERR_INVALID_MESSAGE");
+  t.equal(failure.message, "A WebSocket message must be a string, bytes or a Message, got number");
+  t.type(failure.cause, LocalProtocolError);
+  await t.rejects(w.write("x"), WebSocketError, "the writable is errored");
+  t.same(await server.closed, { closeCode: 1011, reason: "invalid message type written" }, "the peer got the close code");
 });
 
 t.test("pings, pongs and closes from the peer reach a raw peer in order with messages", async (t) => {

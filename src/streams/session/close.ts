@@ -14,6 +14,7 @@
 import { LocalProtocolError } from "../../protocol/errors.ts";
 import type { CloseConnection } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
+import { autoReply } from "../auto-reply.ts";
 import { Timer } from "../timers.ts";
 import type { SessionCore } from "./core.ts";
 import { resumeReading, reachedEof } from "./inbound.ts";
@@ -22,24 +23,48 @@ import { stopKeepalive } from "./keepalive.ts";
 import { WebSocketError, type WebSocketCloseInfo } from "./types.ts";
 import { MAX_CLOSE_REASON_BYTES, encoder, isSendableCloseCode, type Outcome } from "./util.ts";
 
+/** A lone UTF-16 surrogate (not UTF-8 encodable: `TextEncoder` would send U+FFFD instead). */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Check a close code and reason in full before anything is sent.
+ * @throws LocalProtocolError for anything that could not go in a close frame as given.
+ */
+export function validateCloseInfo(info: unknown): { code: number | null; reason: string } {
+  if (info === undefined || info === null) return { code: null, reason: "" };
+  if (typeof info !== "object") {
+    throw new LocalProtocolError(`close() takes { closeCode?, reason? }, got ${typeof info}`, "WS_ERR_INVALID_CLOSE_CODE");
+  }
+  const { closeCode, reason = "" } = info as { closeCode?: unknown; reason?: unknown };
+  const code = closeCode ?? null;
+  if (code !== null && (typeof code !== "number" || !isSendableCloseCode(code))) {
+    throw new LocalProtocolError(`Close code ${String(code)} may not be sent`, "WS_ERR_INVALID_CLOSE_CODE");
+  }
+  if (typeof reason !== "string") {
+    throw new LocalProtocolError(`A close reason must be a string, got ${reason === null ? "null" : typeof reason}`, "WS_ERR_INVALID_CLOSE_REASON");
+  }
+  // RFC 6455 §5.5.1: the reason is UTF-8, which a lone surrogate cannot be.
+  if (LONE_SURROGATE.test(reason)) {
+    throw new LocalProtocolError("A close reason must be valid Unicode (it has a lone surrogate)", "WS_ERR_INVALID_CLOSE_REASON");
+  }
+  if (reason.length > MAX_CLOSE_REASON_BYTES / 3 && encoder.encode(reason).byteLength > MAX_CLOSE_REASON_BYTES) {
+    // RFC 6455 §5.5: a control frame payload is at most 125 bytes (2 of them the code).
+    throw new LocalProtocolError("A close reason is at most 123 UTF-8 bytes", "WS_ERR_INVALID_CLOSE_REASON");
+  }
+  return { code, reason };
+}
+
 /**
  * Start the closing handshake. Messages written before the call are sent
  * first. Before the handshake completed, this abandons it. Codes are those
  * RFC 6455 lets an endpoint send (1000-1003, 1007-1013, 3000-4999); no code
  * sends a close frame without status (the peer sees 1005), a reason without
  * a code means 1000.
- * @throws LocalProtocolError for a code that may not be sent or a reason over 123 UTF-8 bytes.
+ * @throws LocalProtocolError, before anything is sent, for a code that may not be sent, or a reason that is not a string, has a lone surrogate or is over 123 UTF-8 bytes.
  */
 export function close(s: SessionCore, info: Partial<WebSocketCloseInfo> = {}): void {
-  const reason = info.reason ?? "";
-  let code = info.closeCode ?? null;
-  if (code !== null && !isSendableCloseCode(code)) {
-    throw new LocalProtocolError(`Close code ${String(code)} may not be sent`, "WS_ERR_INVALID_CLOSE_CODE");
-  }
-  if (encoder.encode(reason).byteLength > MAX_CLOSE_REASON_BYTES) {
-    // RFC 6455 §5.5: a control frame payload is at most 125 bytes (2 of them the code).
-    throw new LocalProtocolError("A close reason is at most 123 UTF-8 bytes", "WS_ERR_INVALID_CLOSE_REASON");
-  }
+  const { code: given, reason } = validateCloseInfo(info);
+  let code = given;
   if (code === null && reason !== "") code = 1000;
   if (s.phase === "handshake") {
     finish(s, 
@@ -59,13 +84,15 @@ export function close(s: SessionCore, info: Partial<WebSocketCloseInfo> = {}): v
   maybeSendClose(s);
 }
 
+/** A close event from the engine: the peer's close (answered, then a clean end), a protocol violation (fail with its code), or the transport's end (1006). */
 export function onClose(s: SessionCore, event: CloseConnection): void {
   switch (event.origin) {
     case "remote": {
-      if (s.engine.state === ConnectionState.REMOTE_CLOSING) {
+      const reply = autoReply(event, s.engine.state, s);
+      if (reply !== null) {
         // RFC 6455 §5.5.1: an endpoint that receives a close frame sends one in response (echoing the code).
         try {
-          send(s, s.engine.send(event.response()));
+          send(s, s.engine.send(reply));
         } catch {
           // Already answered or impossible: the peer's close still completes ours.
         }
@@ -107,6 +134,15 @@ export function onClose(s: SessionCore, event: CloseConnection): void {
   }
 }
 
+/** Fail the connection from our side: send `code` (when a close can still be sent), then end with a WebSocketError. */
+export function failConnection(s: SessionCore, code: number, reason: string, errorCode: string, cause: unknown): void {
+  if (s.phase === "done") return;
+  sendClose(s, code, reason);
+  const message = cause instanceof Error ? cause.message : reason;
+  finish(s, { error: new WebSocketError(message, { closeCode: code, reason, code: errorCode, cause }) }, true);
+}
+
+/** Close with the code and reason of a WebSocketError given to `cancel()` / `abort()` (else without a code). */
 export function closeUsingReason(s: SessionCore, reason: unknown): void {
   let code: number | null = null;
   let text = "";
@@ -121,6 +157,7 @@ export function closeUsingReason(s: SessionCore, reason: unknown): void {
   }
 }
 
+/** Bound the closing handshake and the peer's end of stream by `closeTimeout`. */
 export function armCloseTimer(s: SessionCore): void {
   if (!Number.isFinite(s.closeTimeout)) return;
   if (s.closeTimer?.active) return;
@@ -128,6 +165,7 @@ export function armCloseTimer(s: SessionCore): void {
   s.closeTimer.start(s.closeTimeout);
 }
 
+/** The closing handshake took longer than `closeTimeout`: end with 1006 and drop the transport. */
 export function closeTimedOut(s: SessionCore): void {
   if (s.phase !== "done") {
     finish(s, 
@@ -139,6 +177,7 @@ export function closeTimedOut(s: SessionCore): void {
   }
 }
 
+/** Stop listening to `signal` (the handshake is over). */
 export function removeAbortListener(s: SessionCore): void {
   if (s.abortListener) {
     s.options.signal?.removeEventListener("abort", s.abortListener);
@@ -182,8 +221,8 @@ export function finish(s: SessionCore, outcome: Outcome, graceful: boolean): voi
   const pingError = error ?? new WebSocketError("The WebSocket closed before the pong arrived", { code: "WS_ERR_CLOSED" });
   for (const ping of s.pings ?? []) ping.reject(pingError);
   s.pings = null;
-  s.textParts = "";
-  s.binaryParts = null;
+  s.assembler = null;
+  s.pendingPong = null;
   s.handshakeBytes = null;
 
   const settle = (): void => {
@@ -201,6 +240,7 @@ export function finish(s: SessionCore, outcome: Outcome, graceful: boolean): voi
   releaseGracefully(s).then(settle, settle);
 }
 
+/** Our FIN once everything queued is written, then the peer's EOF, then drop the transport. */
 export async function releaseGracefully(s: SessionCore): Promise<void> {
   try {
     await s.port.end(); // our FIN, once every queued frame is out
@@ -212,6 +252,7 @@ export async function releaseGracefully(s: SessionCore): Promise<void> {
   abortTransport(s);
 }
 
+/** Drop the transport now (idempotent). */
 export function abortTransport(s: SessionCore): void {
   if (s.transportReleased) return;
   s.transportReleased = true;

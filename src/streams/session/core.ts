@@ -21,7 +21,8 @@ import type { StreamsImplementation } from "../polyfill.ts";
 import type { Timer } from "../timers.ts";
 import type { TransportHandler, TransportPort } from "../transport.ts";
 import type { AcceptWebSocketOptions, ConnectWebSocketOptions, WebSocketCloseInfo, WebSocketOpenInfo, WebSocketWritable } from "./types.ts";
-import { DEFAULT_READABLE_HWM, deferred, type Deferred, type Outcome, type PendingPing, type Phase } from "./util.ts";
+import type { MessageAssembler } from "./assembly.ts";
+import { DEFAULT_MAX_FRAGMENTS, DEFAULT_READABLE_HWM, deferred, type Deferred, type Outcome, type PendingPing, type Phase } from "./util.ts";
 
 /** Every option of either role. */
 export type AnySessionOptions = ConnectWebSocketOptions<boolean> & AcceptWebSocketOptions<boolean>;
@@ -35,7 +36,8 @@ export type SessionEngine = WSConnection | Connection;
  */
 export class SessionCore {
   readonly client: boolean;
-  readonly options: AnySessionOptions;
+  /** The caller's options (handshake.ts swaps in a copy without `upgradeRequest` once it is fed). */
+  options: AnySessionOptions;
   readonly engine: SessionEngine;
   /** The frame-level connection once open (the engine itself when it is a `Connection`). */
   frames: Connection | null;
@@ -47,6 +49,8 @@ export class SessionCore {
   readonly closedDeferred = deferred<WebSocketCloseInfo>();
   readonly fragments: boolean;
   readonly autoPong: boolean;
+  /** The session answers a close itself (auto-reply.ts policy). */
+  readonly autoCloseReply = true;
   closeTimeout = Infinity;
   pingInterval = Infinity;
   pingTimeout = Infinity;
@@ -91,10 +95,20 @@ export class SessionCore {
   writesSent = 0;
   pendingClose: { code: number | null; reason: string; after: number } | null = null;
 
-  // Whole-message assembly.
-  textParts = "";
-  binaryParts: Uint8Array[] | null = null; // made when a message comes in pieces
-  binarySize = 0;
+  /** Reading is paused because the outbound side is above its high-water mark (outbound.ts). */
+  writePaused = false;
+  /** The port is paused (for either reason above). */
+  portPaused = false;
+  /** `drainEvents` is running (inbound.ts). */
+  draining = false;
+  /** A message being assembled (assembly.ts), made when one comes in pieces. */
+  assembler: MessageAssembler | null = null;
+  /** Frames of the message being delivered in pieces (`fragments: true`). */
+  pieces = 0;
+  /** Frames one message may come in. */
+  readonly maxFragments: number;
+  /** The one automatic pong waiting for the outbound side to drain (the latest ping's payload). */
+  pendingPong: Uint8Array | null = null;
 
   // Client: what was read during the handshake (for the raw extensions header).
   handshakeBytes: Uint8Array[] | null = null;
@@ -120,6 +134,7 @@ export class SessionCore {
     this.options = options;
     this.fragments = options.fragments === true;
     this.autoPong = options.autoPong ?? true;
+    this.maxFragments = options.maxFragments === 0 ? Infinity : (options.maxFragments ?? DEFAULT_MAX_FRAGMENTS);
   }
 }
 

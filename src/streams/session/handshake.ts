@@ -25,12 +25,13 @@ import { answerForRefusal, answerPlainRequest, asksForWebSocket, type HttpAnswer
 import { streamsImplementation } from "../polyfill.ts";
 import { finish, removeAbortListener } from "./close.ts";
 import type { SessionCore } from "./core.ts";
-import { drainEvents, makeReadable, receive } from "./inbound.ts";
+import { drainEvents, makeReadable, receive, updateReading } from "./inbound.ts";
 import { scheduleKeepalive } from "./keepalive.ts";
 import { makeWritable, send } from "./outbound.ts";
 import { WebSocketError, type AcceptDecision, type RejectDecision, type WebSocketErrorInit, type WebSocketOpenInfo } from "./types.ts";
-import { DEFAULT_MAX_REJECTION_BODY, EMPTY, concat, defaultExtensions, encoder, headerOfHead, type Phase } from "./util.ts";
+import { DEFAULT_MAX_REJECTION_BODY, EMPTY, callBack, concat, defaultExtensions, encoder, headerOfHead, type Phase } from "./util.ts";
 
+/** Begin: a client sends its request; a server feeds `upgradeRequest` if given; then the port starts delivering bytes. */
 export function start(s: SessionCore): void {
   if (s.client) {
     try {
@@ -40,7 +41,12 @@ export function start(s: SessionCore): void {
       return;
     }
   } else if (s.options.upgradeRequest) {
-    const { headers, path, method, httpVersion } = s.options.upgradeRequest;
+    // Fed once, then forgotten: the session keeps a copy of the options
+    // without it (the options object is the caller's), so an open connection
+    // does not hold the request's headers for its whole life (~800 B).
+    const { upgradeRequest, ...options } = s.options;
+    s.options = options;
+    const { headers, path, method, httpVersion } = upgradeRequest;
     // The peer's request line, when known, is checked as on any other path (RFC 6455 §4.1: GET, HTTP/1.1+).
     const line = method === undefined && httpVersion === undefined ? undefined : { method: method ?? "GET", httpVersion: httpVersion ?? "1.1" };
     receive(s, null, () => (s.engine as WSConnection).initiateUpgradeConnection(headers, path, line));
@@ -49,6 +55,7 @@ export function start(s: SessionCore): void {
   s.port.start(s.handler);
 }
 
+/** The client's `Request` from `url` / `host` / `path` and the options. */
 export function buildRequest(s: SessionCore): Request {
   const options = s.options;
   let host = options.host;
@@ -73,17 +80,21 @@ export function buildRequest(s: SessionCore): Request {
   });
 }
 
+/** A server's decision on a request (`handleRequest`), with the transport paused meanwhile; then accept or reject. */
 export async function decide(s: SessionCore, request: Request): Promise<void> {
   const options = s.options;
   let decision: AcceptDecision | RejectDecision | void;
   let failure: unknown = null;
   s.deciding = true;
-  s.port.pause(); // nothing more to read until we answer
+  updateReading(s); // nothing more to read until we answer
   try {
     decision = options.handleRequest ? await options.handleRequest(request) : undefined;
   } catch (error) {
+    // The client gets a 500; the application gets the exception (onError,
+    // and as the cause of the WebSocketError `opened` and `closed` reject with).
     failure = error;
     decision = { status: 500 };
+    callBack(options.onError, error);
   }
   s.deciding = false;
   if (s.phase !== "handshake") return;
@@ -111,13 +122,14 @@ export async function decide(s: SessionCore, request: Request): Promise<void> {
   }
   send(s, head);
   open(s, subprotocol ?? "", headerOfHead([head], "sec-websocket-extensions"));
-  s.port.resume();
+  updateReading(s);
   // Frames the client sent right behind its request are already buffered.
   drainEvents(s);
   // ... and so may be its end of stream, which reached only the handshake.
   if (s.eof && (s.phase as Phase) === "open") receive(s, null);
 }
 
+/** Answer the request with an HTTP rejection and end the session. */
 export function reject(s: SessionCore, decision: RejectDecision, cause: unknown): void {
   const body = typeof decision.body === "string" ? encoder.encode(decision.body) : (decision.body ?? EMPTY);
   const headers = decision.headers ?? [];
@@ -133,10 +145,11 @@ export function reject(s: SessionCore, decision: RejectDecision, cause: unknown)
   }
   const init: WebSocketErrorInit = { closeCode: 1006, code: "WS_ERR_HANDSHAKE_REJECTED", status: decision.status, headers, body };
   if (cause !== null) init.cause = cause;
-  s.port.resume();
+  updateReading(s);
   finish(s, { error: new WebSocketError(`The opening handshake was rejected with HTTP ${decision.status}`, init) }, true);
 }
 
+/** The handshake succeeded: resolve `opened` (its streams are made on first use) and start keepalive. */
 export function open(s: SessionCore, protocol: string, extensions: string): void {
   s.phase = "open";
   s.handshakeTimer?.stop();
@@ -161,6 +174,7 @@ export function open(s: SessionCore, protocol: string, extensions: string): void
   scheduleKeepalive(s);
 }
 
+/** A bad handshake: a server answers with the error's hint (400, 426...); `opened` rejects. */
 export function handshakeFailed(s: SessionCore, error: unknown): void {
   if (s.phase === "done" || s.answering) return;
   if (!s.client && error instanceof RemoteProtocolError && error.eventHint instanceof RejectConnection) {
@@ -168,7 +182,7 @@ export function handshakeFailed(s: SessionCore, error: unknown): void {
     if (head !== null && !asksForWebSocket(head.headers)) {
       // Plain HTTP beside the WebSocket: handleHttp answers it, or 426.
       s.answering = true;
-      s.port.pause();
+      updateReading(s);
       const message = "The request was not a WebSocket upgrade";
       answerPlainRequest(head, s.options.handleHttp).then(
         (answer) => answerWith(s, answer, "WS_ERR_PLAIN_HTTP", message, null),
@@ -213,10 +227,12 @@ function answerWith(s: SessionCore, answer: HttpAnswer, code: string, message: s
   }
   const init: WebSocketErrorInit = { closeCode: 1006, code, status: answer.status, headers: answer.headers, body: answer.body };
   if (failure !== null) init.cause = failure;
-  s.port.resume();
+  s.answering = false;
+  updateReading(s);
   finish(s, { error: new WebSocketError(message, init) }, true);
 }
 
+/** A client receiving a rejection's body (kept up to `maxRejectionBodySize`); at its end the session ends. */
 export function onRejectData(s: SessionCore, event: RejectData): void {
   const rejection = s.rejection;
   if (!rejection) return;

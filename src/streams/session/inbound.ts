@@ -12,17 +12,19 @@
  *   what nobody will read is dropped.
  * @module
  */
-import type { Event } from "../../protocol/events.ts";
+import type { BytesMessage, Event, TextMessage } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
+import { autoReply } from "../auto-reply.ts";
 import { Timer } from "../timers.ts";
 import type { TransportHandler } from "../transport.ts";
 import { closeUsingReason, finish, onClose } from "./close.ts";
 import { frames, type SessionCore } from "./core.ts";
 import { decide, handshakeFailed, onRejectData, open } from "./handshake.ts";
 import { onPong } from "./keepalive.ts";
-import { send, sendClose } from "./outbound.ts";
+import { sendClose, sendPong } from "./outbound.ts";
+import { MessageAssembler } from "./assembly.ts";
 import { WebSocketError, type AnyMessage } from "./types.ts";
-import { DEFAULT_READABLE_HWM, HANDSHAKE_COPY_LIMIT, callBack, concat, headerOfHead, messageSize } from "./util.ts";
+import { DEFAULT_READABLE_HWM, HANDSHAKE_COPY_LIMIT, callBack, headerOfHead, messageSize } from "./util.ts";
 
 /** An error's message, with its `code` (ECONNREFUSED...) when the message does not show it already. */
 function describeCause(error: unknown): string {
@@ -31,6 +33,7 @@ function describeCause(error: unknown): string {
   return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
 }
 
+/** The application's readable, made on first use; its queue counts bytes plus 64 per message (util.ts `messageSize`). */
 export function makeReadable(s: SessionCore): ReadableStream<unknown> {
   if (s.readable !== null) return s.readable;
   const options = s.options;
@@ -51,8 +54,7 @@ export function makeReadable(s: SessionCore): ReadableStream<unknown> {
       },
       cancel: (reason) => {
         s.readableCancelled = true;
-        s.textParts = "";
-        s.binaryParts = null;
+        s.assembler = null;
         resumeReading(s);
         closeUsingReason(s, reason);
       },
@@ -74,24 +76,29 @@ export function makeHandler(s: SessionCore): TransportHandler {
     data: (chunk) => {
       if (s.phase === "done") return; // releasing: discard until the peer's EOF
       receive(s, chunk);
-      if (mustWaitForDemand(s)) {
-        s.readPaused = true;
-        s.port.pause();
-      }
     },
     end: () => {
+      if (s.phase === "handshake" && s.client && s.rejection === null) {
+        // No response head (or part of one): say so, not "bad HTTP message".
+        const error = new WebSocketError("The server closed the connection before answering the opening handshake", {
+          closeCode: 1006,
+          code: "WS_ERR_ABNORMAL_CLOSURE",
+        });
+        finish(s, { error }, false);
+      }
       if (s.phase !== "done") receive(s, null);
       if (s.phase === "handshake" && !s.deciding) {
-        finish(s, 
-          { error: new WebSocketError("The transport closed during the opening handshake", { closeCode: 1006, code: "WS_ERR_ABNORMAL_CLOSURE" }) },
-          false,
-        );
+        const message = s.client
+          ? "The server closed the connection before answering the opening handshake"
+          : "The client closed the connection during the opening handshake";
+        finish(s, { error: new WebSocketError(message, { closeCode: 1006, code: "WS_ERR_ABNORMAL_CLOSURE" }) }, false);
       }
       reachedEof(s);
     },
     error: (error) => {
       if (s.phase !== "done") {
-        finish(s, 
+        finish(
+          s,
           { error: new WebSocketError(`The transport failed: ${describeCause(error)}`, { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
           false,
         );
@@ -101,6 +108,7 @@ export function makeHandler(s: SessionCore): TransportHandler {
   };
 }
 
+/** The transport reported its end (or failed, or was aborted). */
 export function reachedEof(s: SessionCore): void {
   s.eof = true;
   const waiter = s.eofWaiter;
@@ -108,6 +116,7 @@ export function reachedEof(s: SessionCore): void {
   waiter?.();
 }
 
+/** The application's readable is full while it promised to read: take no more events. */
 export function mustWaitForDemand(s: SessionCore): boolean {
   const controller = s.readController;
   return (
@@ -119,11 +128,22 @@ export function mustWaitForDemand(s: SessionCore): boolean {
   );
 }
 
+/** Pause or resume the transport: it is read only while neither side is full. */
+export function updateReading(s: SessionCore): void {
+  // Once done, read regardless (and discard) until the peer's end of stream.
+  const paused = s.phase !== "done" && (s.readPaused || s.writePaused || s.deciding || s.answering);
+  if (paused === s.portPaused || s.transportReleased) return;
+  s.portPaused = paused;
+  if (paused) s.port.pause();
+  else s.port.resume();
+}
+
+/** The application made room (or stopped promising to read): take the events waiting in the engine, then read on. */
 export function resumeReading(s: SessionCore): void {
-  if (s.readPaused) {
-    s.readPaused = false;
-    s.port.resume();
-  }
+  if (!s.readPaused) return;
+  s.readPaused = false;
+  if (s.phase !== "done" && !s.deciding && !s.draining) drainEvents(s);
+  updateReading(s);
 }
 
 /** Feed bytes (or EOF, or a custom feed) to the connection and handle the events. */
@@ -141,15 +161,31 @@ export function receive(s: SessionCore, data: Uint8Array | null, feed?: () => vo
     unexpected(s, error);
     return;
   }
-  if (!s.deciding) drainEvents(s);
+  if (!s.deciding && !s.readPaused) drainEvents(s);
 }
 
+/**
+ * Take events from the engine while the application's queue has room (the
+ * engine parses and inflates only as far as it is pulled), handling each.
+ * When the queue is full, reading pauses until the readable's `pull`.
+ */
 export function drainEvents(s: SessionCore): void {
-  if (s.drainTimer?.active) return; // a deferred drain (below) is due
+  if (s.drainTimer?.active || s.draining) return; // a deferred drain (below) is due, or one is running
   s.messagesInBatch = false;
+  s.draining = true;
+  // Once open, straight from the frame layer: the handshake has nothing
+  // more to say, and this saves two generators per chunk read.
+  const events = (s.phase === "handshake" ? s.engine : (frames(s) ?? s.engine)).events();
   try {
-    for (const event of s.engine.events()) {
-      handle(s, event);
+    for (;;) {
+      if (mustWaitForDemand(s)) {
+        s.readPaused = true;
+        updateReading(s);
+        return;
+      }
+      const next = events.next();
+      if (next.done === true) return;
+      handle(s, next.value);
       if (s.phase === "done" || s.deciding) return;
       if (s.messagesInBatch && frames(s)?.closeFrameBuffered) {
         // The peer's close is next. Once it is read only a close may be
@@ -162,6 +198,9 @@ export function drainEvents(s: SessionCore): void {
     }
   } catch (error) {
     unexpected(s, error);
+  } finally {
+    s.draining = false;
+    void events.return();
   }
 }
 
@@ -179,6 +218,7 @@ export function unexpected(s: SessionCore, error: unknown): void {
   );
 }
 
+/** Dispatch one engine event to its part. */
 export function handle(s: SessionCore, event: Event): void {
   switch (event.type) {
     case "Request":
@@ -204,7 +244,7 @@ export function handle(s: SessionCore, event: Event): void {
       return;
     case "Ping":
       callBack(s.options.onPing, event.payload);
-      if (s.autoPong && s.engine.state === ConnectionState.OPEN) send(s, s.engine.send(event.response()));
+      if (autoReply(event, s.engine.state, s) !== null) sendPong(s, event.payload);
       return;
     case "Pong":
       onPong(s, event);
@@ -215,6 +255,7 @@ export function handle(s: SessionCore, event: Event): void {
   }
 }
 
+/** A received message (or piece): to the application's queue, whole or as it comes. */
 export function onMessage(s: SessionCore, event: AnyMessage): void {
   if (s.readController === null) makeReadable(s);
   const controller = s.readController!;
@@ -222,38 +263,33 @@ export function onMessage(s: SessionCore, event: AnyMessage): void {
   // While closing, nobody promised to read: drop what would overfill the queue.
   const closing = s.phase !== "open" || s.pendingClose !== null;
   if (s.fragments) {
+    if (event.frameFinished && !event.messageFinished && ++s.pieces > s.maxFragments) {
+      tooManyFragments(s);
+      return;
+    }
+    if (event.messageFinished) s.pieces = 0;
     if (!closing || (controller.desiredSize ?? 0) > 0) {
       controller.enqueue(event);
       s.messagesInBatch = true;
     }
     return;
   }
-  const data = event.data;
   let whole: string | Uint8Array;
-  if (typeof data === "string") {
-    if (!event.messageFinished) {
-      s.textParts += data;
-      return;
-    }
-    whole = s.textParts === "" ? data : s.textParts + data;
-    s.textParts = "";
+  if (s.assembler === null && event.messageFinished) {
+    const data = event.data;
+    // A view of a Node Buffer is a Buffer, whose slice() shares memory: hand out a plain Uint8Array.
+    whole =
+      typeof data === "string" || data.constructor === Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   } else {
-    if (!event.messageFinished) {
-      if (data.byteLength > 0) {
-        (s.binaryParts ??= []).push(data);
-        s.binarySize += data.byteLength;
-      }
+    const assembler = (s.assembler ??= new MessageAssembler(typeof event.data === "string"));
+    const result = assembler.add(event as TextMessage | BytesMessage);
+    if (assembler.frames > s.maxFragments) {
+      tooManyFragments(s);
       return;
     }
-    if (s.binaryParts === null) {
-      // A view of a Node Buffer is a Buffer, whose slice() shares memory: hand out a plain Uint8Array.
-      whole = data.constructor === Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    } else {
-      s.binaryParts.push(data);
-      whole = concat(s.binaryParts, s.binarySize + data.byteLength);
-      s.binaryParts = null;
-      s.binarySize = 0;
-    }
+    if (result === null) return;
+    s.assembler = null;
+    whole = result;
   }
   if (!closing || (controller.desiredSize ?? 0) > 0) {
     controller.enqueue(whole);
@@ -261,3 +297,20 @@ export function onMessage(s: SessionCore, event: AnyMessage): void {
   }
 }
 
+/** More frames in one message than `maxFragments`: fail the connection with 1008, as `ws` does. */
+function tooManyFragments(s: SessionCore): void {
+  s.assembler = null;
+  const reason = "too many fragments";
+  sendClose(s, 1008, reason);
+  finish(
+    s,
+    {
+      error: new WebSocketError(`A message came in more than maxFragments (${s.maxFragments}) frames`, {
+        closeCode: 1008,
+        reason,
+        code: "WS_ERR_TOO_MANY_FRAGMENTS",
+      }),
+    },
+    true,
+  );
+}

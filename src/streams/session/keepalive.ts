@@ -28,7 +28,8 @@ import { callBack, encoder, noop, now, payloadKey } from "./util.ts";
  */
 export function ping(s: SessionCore, payload?: Uint8Array | string): Promise<number> {
   if (s.phase !== "open" || s.pendingClose !== null) {
-    return Promise.reject(new LocalProtocolError("Cannot ping: the WebSocket is not open", "WS_ERR_INVALID_STATE"));
+    const why = s.phase === "handshake" ? "is not open yet" : s.phase === "done" ? "is closed" : "was closed (the closing handshake has started)";
+    return Promise.reject(new LocalProtocolError(`Cannot ping: the WebSocket ${why}`, "WS_ERR_INVALID_STATE"));
   }
   let bytes: Uint8Array;
   if (payload === undefined) {
@@ -47,6 +48,7 @@ export function ping(s: SessionCore, payload?: Uint8Array | string): Promise<num
   });
 }
 
+/** A pong: resolves the ping it answers and every earlier one. */
 export function onPong(s: SessionCore, event: Pong): void {
   callBack(s.options.onPong, event.payload);
   const pings = s.pings;
@@ -59,12 +61,14 @@ export function onPong(s: SessionCore, event: Pong): void {
   for (const ping of acknowledged) ping.resolve(at - ping.sentAt);
 }
 
+/** Arm the periodic keepalive ping (`pingInterval`). */
 export function scheduleKeepalive(s: SessionCore): void {
   if (!Number.isFinite(s.pingInterval)) return;
   s.pingTimer ??= new Timer(() => keepalive(s));
   s.pingTimer.start(s.pingInterval);
 }
 
+/** Send the keepalive ping (one outstanding at a time) and arm its `pingTimeout`. */
 export function keepalive(s: SessionCore): void {
   if (s.phase !== "open" || s.pendingClose !== null) return;
   if (s.keepalivePing === null) {
@@ -86,10 +90,12 @@ export function keepalive(s: SessionCore): void {
   s.pingTimer?.start(s.pingInterval);
 }
 
+/** No pong within `pingTimeout`: fail with 1011 (unless reading is paused by the application). */
 export function keepaliveTimedOut(s: SessionCore): void {
   if (s.phase !== "open") return;
   if (s.readPaused) {
-    // The pong may sit behind messages the application has not read yet.
+    // The pong may sit behind messages the application has not read yet
+    // (but not behind our own writes: a peer that does not read them times out).
     s.pongTimer?.start(s.pingTimeout);
     return;
   }
@@ -106,6 +112,7 @@ export function keepaliveTimedOut(s: SessionCore): void {
   );
 }
 
+/** Disarm both keepalive timers. */
 export function stopKeepalive(s: SessionCore): void {
   s.pingTimer?.stop();
   s.pongTimer?.stop();

@@ -12,15 +12,16 @@
  * @module
  */
 import { LocalProtocolError } from "../../protocol/errors.ts";
-import { CloseConnection, Message } from "../../protocol/events.ts";
+import { CloseConnection, Message, Pong } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
-import { close, closeUsingReason } from "./close.ts";
+import { close, closeUsingReason, failConnection } from "./close.ts";
 import { frames, type SessionCore } from "./core.ts";
-import { resumeReading } from "./inbound.ts";
+import { resumeReading, updateReading } from "./inbound.ts";
 import { stopKeepalive } from "./keepalive.ts";
 import { WebSocketError, type AnyMessage, type WebSocketWritable } from "./types.ts";
 import { BORROW_MIN, DEFAULT_WRITABLE_HWM, messageSize, noop, toMessage } from "./util.ts";
 
+/** The application's writable, made on first use; its queue counts bytes plus 64 per message. */
 export function makeWritable(s: SessionCore): WritableStream<WebSocketWritable> {
   if (s.writable !== null) return s.writable;
   const options = s.options;
@@ -59,17 +60,64 @@ export function send(s: SessionCore, bytes: Uint8Array): boolean {
   return s.port.write(bytes);
 }
 
+/**
+ * An automatic reply found the transport above its high-water mark: do not
+ * read it until it drains, so a peer that does not read what we send (our
+ * pongs, say) stops being read. (The application's own writes wait through
+ * the writable instead; an application that waits for them stops reading.)
+ */
+function waitForDrain(s: SessionCore): void {
+  if (s.writePaused) return;
+  s.writePaused = true;
+  updateReading(s);
+  s.port.drain().then(() => {
+    s.writePaused = false;
+    const payload = s.pendingPong;
+    s.pendingPong = null;
+    if (payload !== null) sendPong(s, payload);
+    updateReading(s);
+  }, noop); // a failed transport is reported by the port's handler
+}
+
+/**
+ * The automatic answer to a ping: sent now, or (while the outbound side is
+ * above its mark) kept as the one pending pong, replacing an older one
+ * (auto-reply.ts).
+ */
+export function sendPong(s: SessionCore, payload: Uint8Array): void {
+  if (s.engine.state !== ConnectionState.OPEN || s.phase === "done") return;
+  if (s.writePaused) {
+    s.pendingPong = payload;
+    return;
+  }
+  if (!send(s, s.engine.send(new Pong({ payload })))) waitForDrain(s);
+}
+
+/** The writable's sink: one message to the transport, in order; resolves once writes may continue. */
 export function write(s: SessionCore, chunk: WebSocketWritable): Promise<void> | undefined {
   const index = ++s.writesSent;
   const pendingClose = s.pendingClose;
   if (s.phase === "done") throw new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" });
   if (s.phase !== "open" || (pendingClose !== null && index > pendingClose.after)) {
-    throw new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" });
+    throw new WebSocketError(CLOSING_MESSAGE, { code: "WS_ERR_CLOSING" });
   }
-  const written = transmit(s, toMessage(chunk));
+  let message: AnyMessage;
+  try {
+    message = toMessage(chunk);
+  } catch (error) {
+    // The application broke the stream's contract: the write rejects with
+    // the LocalProtocolError and the connection fails with 1011, so that
+    // `closed` settles and the peer is told.
+    failConnection(s, 1011, "invalid message type written", "WS_ERR_INVALID_MESSAGE", error);
+    throw error;
+  }
+  const written = transmit(s, message);
   if (pendingClose !== null) maybeSendClose(s);
   return written;
 }
+
+/** What a write after `close()` (before the session ended) rejects with. */
+export const CLOSING_MESSAGE = "Cannot send: the WebSocket was closed (the closing handshake has started)";
 
 /** Hand one message to the transport; resolves (or is `undefined`) once writes may continue. */
 function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefined {
@@ -93,7 +141,7 @@ function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefine
 export function sendMessage(s: SessionCore, message: string | Uint8Array, compress?: boolean): Promise<void> {
   if (s.phase === "done") return Promise.reject(new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" }));
   if (s.phase !== "open" || s.pendingClose !== null) {
-    return Promise.reject(new WebSocketError("The WebSocket is closing", { code: "WS_ERR_CLOSING" }));
+    return Promise.reject(new WebSocketError(CLOSING_MESSAGE, { code: "WS_ERR_CLOSING" }));
   }
   if (typeof message !== "string" && !(message instanceof Uint8Array)) {
     return Promise.reject(
@@ -122,6 +170,7 @@ export function bufferedAmount(s: SessionCore): number {
   return s.transportReleased ? 0 : (s.port.bufferedAmount?.() ?? 0);
 }
 
+/** Send the close `close()` asked for once every message written before it went out. */
 export function maybeSendClose(s: SessionCore): void {
   const pendingClose = s.pendingClose;
   if (pendingClose === null || s.phase !== "open") return;
@@ -132,6 +181,7 @@ export function maybeSendClose(s: SessionCore): void {
   resumeReading(s); // read regardless of demand from now on, to see the peer's close
 }
 
+/** Send a close frame if one may still be sent (the reason was validated by `close()`). */
 export function sendClose(s: SessionCore, code: number | null, reason: string): void {
   if (s.engine.state !== ConnectionState.OPEN) return;
   try {

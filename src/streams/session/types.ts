@@ -120,10 +120,26 @@ export interface WebSocketSessionOptions<F extends boolean = false> extends Conn
   onPong?: (payload: Uint8Array) => void;
   /** Deliver messages as {@link MessageChunk} pieces as they arrive instead of whole. @default false */
   fragments?: F;
-  /** Bytes of received messages queued for the application before reading pauses. @default 1048576 */
+  /**
+   * How much received data is queued for the application before reading
+   * pauses: each message (or piece, with `fragments: true`) counts its
+   * payload (UTF-16 units for a string) plus 64 for the message itself, so
+   * the queue holds at most this many bytes and `readableHighWaterMark / 64`
+   * messages, plus the one message that crossed the mark (see the README's
+   * "Memory bounds").
+   * @default 1048576
+   */
   readableHighWaterMark?: number;
-  /** Bytes of messages queued for sending before `writer.ready` waits. @default 65536 */
+  /** Bytes of messages queued for sending before `writer.ready` waits (each message counts 64 more). @default 65536 */
   writableHighWaterMark?: number;
+  /**
+   * Frames one received message may come in (empty frames count); past it
+   * the connection fails with 1008 (policy violation), as in `ws`. `0` means
+   * no limit. (Higher than `ws`'s 16384: a piece costs no memory of its own
+   * here, and Autobahn's 9.3.1/9.4.1 send 65,536 frames.)
+   * @default 131072
+   */
+  maxFragments?: number;
   /** Extensions to offer (client) or accept (server). @default [new PerMessageDeflate()] */
   extensions?: Extension[];
   /** The streams implementation to build the application's streams with. @default streamsImplementation() */
@@ -172,7 +188,8 @@ export interface AcceptWebSocketOptions<F extends boolean = false> extends WebSo
   /**
    * Decide on the request: return (or resolve to) an {@link AcceptDecision}
    * (or nothing) to accept, a {@link RejectDecision} to reject. A throw
-   * rejects with 500.
+   * rejects with 500 (and the exception goes to `onError`, and is the
+   * `cause` of the WebSocketError `opened` and `closed` reject with).
    */
   handleRequest?: (request: Request) => AcceptDecision | RejectDecision | void | Promise<AcceptDecision | RejectDecision | void>;
   /**
@@ -188,4 +205,6 @@ export interface AcceptWebSocketOptions<F extends boolean = false> extends WebSo
    * 426 Upgrade Required. `opened` rejects either way (`WS_ERR_PLAIN_HTTP`).
    */
   handleHttp?: HttpHandler;
+  /** Called with an exception thrown by `handleRequest` (the client got a 500). */
+  onError?: (error: unknown) => void;
 }

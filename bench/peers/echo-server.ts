@@ -1,0 +1,73 @@
+/**
+ * A WebSocket echo server in a process of its own, for the memory and load
+ * benchmarks: `ours` is the compiled package (`acceptNodeUpgrade` on a Node
+ * HTTP server's `'upgrade'` event, then `readable.pipeTo(writable)`), `ws` is
+ * `ws`'s `WebSocketServer` (with bufferutil) echoing each message.
+ *
+ * Run by the benchmarks (never by hand): `node --expose-gc --import tsx
+ * bench/peers/echo-server.ts ours|ws plain|deflate <node module>`, where the
+module is the compiled package's `streams/node.js` (or, in tests, the
+sources' `src/streams/node.ts`). It reports its
+ * port over IPC, then answers `{ cmd: "stats" }` with its memory (after two
+ * garbage collections) and CPU time so far, and exits on `{ cmd: "exit" }`.
+ * With `{ cmd: "snapshot", path }` it writes a heap snapshot.
+ */
+import { createServer } from "node:http";
+import { writeHeapSnapshot } from "node:v8";
+import { WebSocketServer } from "ws";
+import { pathToFileURL } from "node:url";
+import type { PeerReply, PeerRequest, ServerStats } from "./protocol.ts";
+
+type NodeModule = typeof import("../../src/streams/node.ts");
+type StreamsImplementation = import("../../src/streams/polyfill.ts").StreamsImplementation;
+
+const [impl, mode, nodeModule] = process.argv.slice(2);
+const deflate = mode === "deflate";
+const noop = (): void => {};
+
+async function listen(): Promise<number> {
+  if (impl === "ws") {
+    // ws's server negotiates nothing by default; with deflate, its defaults (threshold 1024).
+    const server = new WebSocketServer({ port: 0, host: "127.0.0.1", perMessageDeflate: deflate });
+    server.on("connection", (socket) => {
+      socket.on("message", (data, isBinary) => socket.send(data, { binary: isBinary }));
+    });
+    await new Promise((r) => server.once("listening", r));
+    return (server.address() as { port: number }).port;
+  }
+  const { acceptNodeUpgrade } = (await import(pathToFileURL(nodeModule!).href)) as NodeModule;
+  const server = createServer();
+  // Plain: nothing negotiated. Deflate: the Node helpers' defaults (native zlib, threshold 1024).
+  const options: { extensions?: []; streams?: StreamsImplementation } = deflate ? {} : { extensions: [] };
+  // BENCH_STREAMS=polyfill: the application's streams from web-streams-polyfill instead of Node's own.
+  if (process.env["BENCH_STREAMS"] === "polyfill") options.streams = (await import("web-streams-polyfill")) as unknown as StreamsImplementation;
+  server.on("upgrade", (req, socket, head) => {
+    const ws = acceptNodeUpgrade(req, socket, head, options);
+    ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(noop);
+    ws.closed.catch(noop);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return (server.address() as { port: number }).port;
+}
+
+async function stats(): Promise<ServerStats> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  await new Promise((r) => setTimeout(r, 50));
+  gc?.();
+  const m = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, cpuMicros: cpu.user + cpu.system };
+}
+
+const port = await listen();
+process.on("message", (request: PeerRequest) => {
+  const reply = (r: PeerReply): void => void process.send!(r);
+  if (request.cmd === "stats") void stats().then((s) => reply({ id: request.id, stats: s }));
+  else if (request.cmd === "cpu") {
+    const cpu = process.cpuUsage();
+    reply({ id: request.id, stats: { rss: 0, heapUsed: 0, heapTotal: 0, external: 0, cpuMicros: cpu.user + cpu.system } });
+  } else if (request.cmd === "snapshot") reply({ id: request.id, path: writeHeapSnapshot(request.path) });
+  else if (request.cmd === "exit") process.exit(0);
+});
+process.send!({ id: 0, port } satisfies PeerReply);
