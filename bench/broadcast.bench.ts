@@ -14,25 +14,16 @@
  * BENCH_QUICK=1 for 200 connections and fewer rounds; BENCH_SOURCE=1 to
  * measure the .ts sources instead of the compiled package.
  */
-import { spawnSync } from "node:child_process";
 import { createConnection, type Socket } from "node:net";
-import { pathToFileURL } from "node:url";
 import { WebSocketServer as WsServer } from "ws";
+import { compiledPackage, importCompiled } from "./compiled.ts";
 import { compare, printTable } from "./util.ts";
 
-const root = new URL("..", import.meta.url).pathname;
 type NodeModule = typeof import("../src/streams/node.ts");
 async function loadOurs(): Promise<NodeModule> {
   if (process.env["BENCH_SOURCE"] === "1") return import("../src/streams/node.ts");
-  // What users run is the compiled package (see echo.bench.ts).
-  const out = `${root}.test-tmp/bench-dist`;
-  const r = spawnSync(
-    `${root}node_modules/.bin/tsc`,
-    ["-p", "tsconfig.build.json", "--outDir", out, "--declaration", "false", "--declarationMap", "false", "--sourceMap", "false"],
-    { cwd: root, stdio: "inherit" },
-  );
-  if (r.status !== 0) throw new Error("compiling the sources for the benchmark failed");
-  return import(pathToFileURL(`${out}/streams/node.js`).href) as Promise<NodeModule>;
+  // What users run is the compiled package (see bench/compiled.ts).
+  return importCompiled<NodeModule>(compiledPackage(), "streams/node.js");
 }
 const { WebSocketServer } = await loadOurs();
 

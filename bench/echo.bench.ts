@@ -13,11 +13,10 @@
  * Run: `npm run bench -- echo` (or `node --import tsx --expose-gc bench/echo.bench.ts`);
  * BENCH_QUICK=1 for fewer rounds and 200 connections.
  */
-import { spawnSync } from "node:child_process";
 import { connect, createServer, type Server, type Socket } from "node:net";
-import { pathToFileURL } from "node:url";
 import WebSocket, { WebSocketServer } from "ws";
 import type { WebSocketSession } from "../src/streams/websocket-stream.ts";
+import { compiledPackage, importCompiled } from "./compiled.ts";
 import { compare, printTable, type Row } from "./util.ts";
 
 // What users run is the compiled package (dist/, plain JS), so that is what
@@ -26,7 +25,6 @@ import { compare, printTable, type Row } from "./util.ts";
 // function held in a field would carry tsx's keepNames `__name` property,
 // which puts functions in dictionary mode: about +10 KB per connection.)
 // BENCH_SOURCE=1 measures the .ts sources instead.
-const root = new URL("..", import.meta.url).pathname;
 type NodeModule = typeof import("../src/streams/node.ts");
 type StreamsModule = typeof import("../src/streams/websocket-stream.ts");
 type ExtensionsModule = typeof import("../src/protocol/extensions/index.ts");
@@ -38,14 +36,8 @@ async function loadOurs(): Promise<[NodeModule, StreamsModule, ExtensionsModule]
       import("../src/protocol/extensions/index.ts"),
     ]);
   }
-  const out = `${root}.test-tmp/bench-dist`;
-  const r = spawnSync(
-    `${root}node_modules/.bin/tsc`,
-    ["-p", "tsconfig.build.json", "--outDir", out, "--declaration", "false", "--declarationMap", "false", "--sourceMap", "false"],
-    { cwd: root, stdio: "inherit" },
-  );
-  if (r.status !== 0) throw new Error("compiling the sources for the benchmark failed");
-  const load = (path: string) => import(pathToFileURL(`${out}/${path}`).href);
+  const dist = compiledPackage();
+  const load = (path: string) => importCompiled<never>(dist, path);
   return Promise.all([load("streams/node.js"), load("streams/websocket-stream.js"), load("protocol/extensions/index.js")]);
 }
 const [{ connectNodeWebSocket, fromNodeSocket, nodeZlibCodec }, { acceptWebSocket }, { PerMessageDeflate }] = await loadOurs();
