@@ -49,13 +49,39 @@ export interface OurServer {
   settled(n: number, timeoutMs?: number): Promise<ServerRecord[]>;
 }
 
+/** The records of a server's sessions, and a wait for a number of them to end. */
+class RecordBook {
+  readonly records: ServerRecord[] = [];
+  #waiters: Array<() => void> = [];
+
+  /** Serve `ws` by the contract and record it when it ends. */
+  serve(ws: WebSocketSession): void {
+    void serveContract(ws).then((record) => {
+      this.records.push(record);
+      for (const w of this.#waiters.splice(0)) w();
+    });
+  }
+
+  /** Resolves once `n` sessions have ended (rejects after `timeoutMs`). */
+  readonly settled = async (n: number, timeoutMs = 15000): Promise<ServerRecord[]> => {
+    const deadline = Date.now() + timeoutMs;
+    while (this.records.length < n) {
+      if (Date.now() > deadline) throw new Error(`only ${this.records.length} of ${n} server sessions ended`);
+      await new Promise<void>((resolve) => {
+        this.#waiters.push(resolve);
+        setTimeout(resolve, 100);
+      });
+    }
+    return this.records;
+  };
+}
+
 /**
  * Start our server on 127.0.0.1 (closed in teardown). `deflate: false`
  * declines permessage-deflate.
  */
 export async function startOurServer(t: Teardown, { deflate = true } = {}): Promise<OurServer> {
-  const records: ServerRecord[] = [];
-  const waiters: Array<() => void> = [];
+  const book = new RecordBook();
   const sockets = new Set<Socket>();
   const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
     sockets.add(socket);
@@ -67,10 +93,7 @@ export async function startOurServer(t: Teardown, { deflate = true } = {}): Prom
       maxMessageSize: MAX,
       pingInterval: null,
     });
-    void serveContract(ws).then((record) => {
-      records.push(record);
-      for (const w of waiters.splice(0)) w();
-    });
+    book.serve(ws);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   t.teardown(async () => {
@@ -81,18 +104,8 @@ export async function startOurServer(t: Teardown, { deflate = true } = {}): Prom
   return {
     url: `ws://127.0.0.1:${port}/`,
     port,
-    records,
-    async settled(n, timeoutMs = 15000) {
-      const deadline = Date.now() + timeoutMs;
-      while (records.length < n) {
-        if (Date.now() > deadline) throw new Error(`only ${records.length} of ${n} server sessions ended`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
-      return records;
-    },
+    records: book.records,
+    settled: book.settled,
   };
 }
 
@@ -118,8 +131,7 @@ export async function startOurHttp2Server(
     files,
   }: { deflate?: boolean; tls?: { cert: Buffer; key: Buffer }; files?: { dir: string; names: string[] } } = {},
 ): Promise<OurHttp2Server> {
-  const records: ServerRecord[] = [];
-  const waiters: Array<() => void> = [];
+  const book = new RecordBook();
   const via: string[] = [];
   const sessions = new Set<http2.ServerHttp2Session>();
   const sockets = new Set<Socket>();
@@ -132,12 +144,6 @@ export async function startOurHttp2Server(
     maxMessageSize: MAX,
     pingInterval: null,
   };
-  const serve = (ws: WebSocketSession): void => {
-    void serveContract(ws).then((record) => {
-      records.push(record);
-      for (const w of waiters.splice(0)) w();
-    });
-  };
   server.on("session", (session: http2.ServerHttp2Session) => {
     sessions.add(session);
     session.once("close", () => sessions.delete(session));
@@ -149,7 +155,7 @@ export async function startOurHttp2Server(
   server.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     if (isHttp2WebSocketRequest(headers)) {
       via.push("h2");
-      serve(acceptHttp2WebSocket(stream, headers, options));
+      book.serve(acceptHttp2WebSocket(stream, headers, options));
       return;
     }
     const name = String(headers[":path"] ?? "/").split("?")[0]!.slice(1);
@@ -163,7 +169,7 @@ export async function startOurHttp2Server(
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     via.push("http/1.1");
-    serve(acceptNodeUpgrade(req, socket, head, options));
+    book.serve(acceptNodeUpgrade(req, socket, head, options));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   t.teardown(async () => {
@@ -176,19 +182,9 @@ export async function startOurHttp2Server(
     url: `${tls ? "wss" : "ws"}://127.0.0.1:${port}/`,
     base: `https://127.0.0.1:${port}/`,
     port,
-    records,
+    records: book.records,
     via,
-    async settled(n, timeoutMs = 15000) {
-      const deadline = Date.now() + timeoutMs;
-      while (records.length < n) {
-        if (Date.now() > deadline) throw new Error(`only ${records.length} of ${n} server sessions ended`);
-        await new Promise<void>((resolve) => {
-          waiters.push(resolve);
-          setTimeout(resolve, 100);
-        });
-      }
-      return records;
-    },
+    settled: book.settled,
   };
 }
 
@@ -197,7 +193,7 @@ export async function startOurHttp2Server(
  * in teardown), so independent clients meet the deployable server too.
  */
 export async function startOurWebSocketServer(t: Teardown, { deflate = true } = {}): Promise<OurServer> {
-  const records: ServerRecord[] = [];
+  const book = new RecordBook();
   const server = new WebSocketServer({
     port: 0,
     host: "127.0.0.1",
@@ -205,22 +201,15 @@ export async function startOurWebSocketServer(t: Teardown, { deflate = true } = 
     extensions: deflate ? [new PerMessageDeflate({ codec: nodeZlibCodec })] : [],
     maxMessageSize: MAX,
     pingInterval: null,
-    onSession: (session) => void serveContract(session).then((record) => records.push(record)),
+    onSession: (session) => book.serve(session),
   });
   t.teardown(() => server.close({ timeout: 1000 }));
   const { port } = await server.listening;
   return {
     url: `ws://127.0.0.1:${port}/`,
     port,
-    records,
-    async settled(n, timeoutMs = 15000) {
-      const deadline = Date.now() + timeoutMs;
-      while (records.length < n) {
-        if (Date.now() > deadline) throw new Error(`only ${records.length} of ${n} server sessions ended`);
-        await new Promise<void>((resolve) => setTimeout(resolve, 50));
-      }
-      return records;
-    },
+    records: book.records,
+    settled: book.settled,
   };
 }
 
