@@ -234,3 +234,13 @@ export async function liveBytes(): Promise<number> {
   const m = process.memoryUsage();
   return m.heapUsed + m.arrayBuffers;
 }
+
+/** What `p` rejects with (it must reject): for assertions on an error's class, code and message. */
+export async function rejection<E = Error>(p: Promise<unknown>): Promise<E> {
+  try {
+    await p;
+  } catch (error) {
+    return error as E;
+  }
+  throw new Error("expected a rejection");
+}

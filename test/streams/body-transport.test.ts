@@ -11,18 +11,10 @@ import { once } from "node:events";
 import { Readable, Writable } from "node:stream";
 import type { AddressInfo } from "node:net";
 import { acceptWebSocket, bodyTransport, connectWebSocket, fetchTransport, type WebSocketSession } from "../../src/streams/index.ts";
+import { rejection } from "./_helpers.ts";
 
 const toReadable = (s: Readable): ReadableStream<Uint8Array> => Readable.toWeb(s) as unknown as ReadableStream<Uint8Array>;
 const toWritable = (s: Writable): WritableStream<Uint8Array> => Writable.toWeb(s) as unknown as WritableStream<Uint8Array>;
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 function echo(ws: WebSocketSession): void {
   ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});

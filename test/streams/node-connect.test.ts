@@ -14,6 +14,7 @@ import type { Duplex } from "node:stream";
 import { acceptNodeUpgrade, connectNodeWebSocket, proxyFromEnvironment } from "../../src/streams/node.ts";
 import { WebSocketError, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
 import { ROOT } from "../helpers/process.ts";
+import { rejection } from "./_helpers.ts";
 
 const cert = readFileSync(new URL("fixtures/test-cert.pem", import.meta.url));
 const key = readFileSync(new URL("fixtures/test-key.pem", import.meta.url));
@@ -30,15 +31,6 @@ async function listen(server: Server | HttpServer, t: { teardown(fn: () => unkno
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   return (server.address() as { port: number }).port;
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
 }
 
 /** A WebSocket echo server on node:http (or https) whose 'upgrade' answers by path: redirects or a WebSocket. */

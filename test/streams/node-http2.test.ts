@@ -18,20 +18,12 @@ import {
   type Http2AcceptOptions,
 } from "../../src/streams/node.ts";
 import { WebSocketError, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import { rejection } from "./_helpers.ts";
 
 const cert = readFileSync(new URL("fixtures/test-cert.pem", import.meta.url));
 const key = readFileSync(new URL("fixtures/test-key.pem", import.meta.url));
 
 type Teardown = { teardown(fn: () => unknown): void };
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error("expected a rejection");
-}
 
 /** Track a server's HTTP/2 sessions and close everything in teardown. */
 async function serve(t: Teardown, server: http2.Http2Server | http2.Http2SecureServer): Promise<number> {

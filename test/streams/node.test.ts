@@ -15,7 +15,7 @@ import {
   rawHeadersToHeaders,
 } from "../../src/streams/node.ts";
 import { acceptWebSocket, connectWebSocket, WebSocketError } from "../../src/streams/websocket-stream.ts";
-import { liveBytes, sleep } from "./_helpers.ts";
+import { liveBytes, sleep, rejection } from "./_helpers.ts";
 
 async function listen(server: Server | HttpServer): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -48,15 +48,6 @@ async function readAll(readable: ReadableStream<Uint8Array>): Promise<Uint8Array
     total += value.byteLength;
   }
   return Buffer.concat(parts, total);
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a rejection");
 }
 
 t.test("fromNodeSocket: head first, then the bytes, then end of stream", async (t) => {

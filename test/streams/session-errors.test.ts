@@ -7,6 +7,7 @@ import { LocalProtocolError } from "../../src/protocol/errors.ts";
 import { connectNodeWebSocket, fromNodeSocket } from "../../src/streams/node.ts";
 import { acceptWebSocket, WebSocketError, type AcceptWebSocketOptions, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
 import type { Teardown } from "../helpers/process.ts";
+import { rejection } from "./_helpers.ts";
 
 const QUIET = { pingInterval: null, closeTimeout: 2000, handshakeTimeout: 5000 } as const;
 
@@ -19,15 +20,6 @@ async function serve(t: Teardown, onSocket: (socket: Socket) => void): Promise<n
   await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
   t.teardown(() => server.close());
   return (server.address() as { port: number }).port;
-}
-
-async function rejection(p: Promise<unknown>): Promise<WebSocketError> {
-  try {
-    await p;
-  } catch (error) {
-    return error as WebSocketError;
-  }
-  throw new Error("expected a rejection");
 }
 
 async function pair(t: Teardown, options: AcceptWebSocketOptions = {}): Promise<{ client: WebSocketSession; server: WebSocketSession }> {
@@ -47,13 +39,13 @@ t.test("an exception in handleRequest: the client gets a 500, the application ge
     },
     onError: (error) => seen.push(error),
   });
-  const atClient = await rejection(client.opened);
+  const atClient = await rejection<WebSocketError>(client.opened);
   t.equal(atClient.status, 500);
   t.equal(atClient.message, "The server rejected the WebSocket with HTTP 500");
-  const atServer = await rejection(server.closed);
+  const atServer = await rejection<WebSocketError>(server.closed);
   t.equal(atServer.message, "The opening handshake was rejected with HTTP 500");
   t.equal(atServer.cause, boom, "closed rejects with the exception as its cause");
-  t.equal((await rejection(server.opened)).cause, boom, "so does opened");
+  t.equal((await rejection<WebSocketError>(server.opened)).cause, boom, "so does opened");
   t.same(seen, [boom], "onError got it once");
 });
 
@@ -63,7 +55,7 @@ t.test("a server that closes before answering: the client's error says so", asyn
       socket.once("data", () => socket.end(sendFirst));
     });
     const client = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, QUIET);
-    const error = await rejection(client.opened);
+    const error = await rejection<WebSocketError>(client.opened);
     t.equal(error.message, "The server closed the connection before answering the opening handshake", JSON.stringify(sendFirst));
     t.equal(error.code, "WS_ERR_ABNORMAL_CLOSURE");
     t.equal(error.closeCode, 1006);
@@ -76,21 +68,21 @@ t.test("operations after close() say the WebSocket is closed", async (t) => {
   const writer = writable.getWriter();
   client.close();
   // Closing: the closing handshake has started.
-  const closing = await rejection(writer.write("late"));
+  const closing = await rejection<WebSocketError>(writer.write("late"));
   t.equal(closing.message, "Cannot send: the WebSocket was closed (the closing handshake has started)");
   t.equal(closing.code, "WS_ERR_CLOSING");
-  const sendClosing = await rejection(client.send("late"));
+  const sendClosing = await rejection<WebSocketError>(client.send("late"));
   t.equal(sendClosing.message, "Cannot send: the WebSocket was closed (the closing handshake has started)");
-  const pingClosing = (await rejection(client.ping())) as unknown as LocalProtocolError;
+  const pingClosing = (await rejection<WebSocketError>(client.ping())) as unknown as LocalProtocolError;
   t.type(pingClosing, LocalProtocolError);
   t.equal(pingClosing.message, "Cannot ping: the WebSocket was closed (the closing handshake has started)");
   await client.closed;
   // Closed: the session has ended.
-  t.equal((await rejection(client.send("later"))).message, "The WebSocket is closed");
-  t.equal(((await rejection(client.ping())) as unknown as LocalProtocolError).message, "Cannot ping: the WebSocket is closed");
+  t.equal((await rejection<WebSocketError>(client.send("later"))).message, "The WebSocket is closed");
+  t.equal(((await rejection<WebSocketError>(client.ping())) as unknown as LocalProtocolError).message, "Cannot ping: the WebSocket is closed");
   const { writable: serverWritable } = await server.opened;
   await server.closed;
-  const closed = await rejection(serverWritable.getWriter().write("after"));
+  const closed = await rejection<WebSocketError>(serverWritable.getWriter().write("after"));
   t.equal(closed.message, "The WebSocket is closed");
   t.equal(closed.code, "WS_ERR_CLOSED");
   t.doesNotThrow(() => client.close(), "close() again does nothing");
@@ -101,10 +93,10 @@ t.test("a write of the wrong type over TCP: the write rejects, the peer gets 101
   const [{ writable }] = await Promise.all([client.opened, server.opened]);
   const writer = writable.getWriter();
   await writer.write("before");
-  const error = await rejection(writer.write(Symbol("nope") as unknown as string));
+  const error = await rejection<WebSocketError>(writer.write(Symbol("nope") as unknown as string));
   t.type(error, LocalProtocolError);
   t.equal(error.message, "A WebSocket message must be a string, bytes or a Message, got symbol");
-  const failed = await rejection(client.closed);
+  const failed = await rejection<WebSocketError>(client.closed);
   t.equal(failed.closeCode, 1011);
   t.equal(failed.reason, "invalid message type written");
   t.same(await server.closed, { closeCode: 1011, reason: "invalid message type written" });

@@ -20,7 +20,7 @@ import {
   WebSocketError,
   type MessageChunk,
 } from "../../src/streams/websocket-stream.ts";
-import { hex, memoryPair, RawPeer, sleep } from "./_helpers.ts";
+import { hex, memoryPair, RawPeer, sleep, rejection } from "./_helpers.ts";
 
 const FAST = { closeTimeout: 2000, handshakeTimeout: 2000 } as const;
 
@@ -36,15 +36,6 @@ async function readAll<T>(readable: ReadableStream<T>): Promise<T[]> {
     if (done) return out;
     out.push(value);
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<unknown> {
-  try {
-    await p;
-  } catch (e) {
-    return e;
-  }
-  throw new Error("expected a rejection");
 }
 
 t.test("echo: text, binary, empty and BufferSource messages; protocol and extensions", async (t) => {
