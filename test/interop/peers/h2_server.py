@@ -5,11 +5,8 @@ stream per connection (further streams are refused with REFUSED_STREAM).
 Follows the server contract in README.md. Usage:
     /usr/bin/python3 h2_server.py --port 0 [--no-deflate]
 """
-import argparse
-import signal
 import socket
 import sys
-import threading
 
 import h2.errors
 import h2.events
@@ -19,7 +16,7 @@ from wsproto.handshake import server_extensions_handshake
 
 from h2_peer import H2Link, H2StreamSocket, new_connection
 from wsproto_peer import Closed, Peer
-from wsproto_server import serve_messages
+from wsproto_server import run_server, serve_messages
 
 
 def header_dict(headers):
@@ -73,24 +70,5 @@ def serve_one(sock: socket.socket, deflate: bool):
             sock.close()
 
 
-def main():
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--no-deflate", action="store_true")
-    args = parser.parse_args()
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind((args.host, args.port))
-    listener.listen(16)
-    port = listener.getsockname()[1]
-    print(f"listening on ws://{args.host}:{port}/", flush=True)
-    while True:
-        sock, _ = listener.accept()
-        threading.Thread(target=serve_one, args=(sock, not args.no_deflate), daemon=True).start()
-
-
 if __name__ == "__main__":
-    main()
+    run_server(serve_one)

@@ -64,7 +64,8 @@ def serve_one(sock: socket.socket, deflate: bool):
         sock.close()
 
 
-def main():
+def run_server(serve):
+    """Listen (--port, --host), print the URL, and serve each connection in a thread: serve(sock, deflate)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--host", default="127.0.0.1")
@@ -80,8 +81,8 @@ def main():
     print(f"listening on ws://{args.host}:{port}/", flush=True)
     while True:
         sock, _ = listener.accept()
-        threading.Thread(target=serve_one, args=(sock, not args.no_deflate), daemon=True).start()
+        threading.Thread(target=serve, args=(sock, not args.no_deflate), daemon=True).start()
 
 
 if __name__ == "__main__":
-    main()
+    run_server(serve_one)
