@@ -46,29 +46,8 @@ const TAIL = Buffer.from([0, 0, 0xff, 0xff]);
 
 /** JSON-like messages of exactly `size` bytes, each different (ids, values). */
 function messages(size: number, count: number): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let x = 42;
-  const next = (): number => (x = (x * 1103515245 + 12345) >>> 0);
-  for (let m = 0; m < count; m++) {
-    const items: string[] = [];
-    let length = 2;
-    while (length < size) {
-      const item = JSON.stringify({
-        id: next() % 1000000,
-        user: `user${next() % 5000}`,
-        email: `u${next() % 5000}@example.${["com", "org", "net"][next() % 3]}`,
-        active: next() % 2 === 0,
-        score: (next() % 100000) / 100,
-        tags: ["alpha", "beta", "gamma", "delta"].slice(next() % 4),
-        updated: `2024-0${1 + (next() % 9)}-1${next() % 9}T1${next() % 9}:0${next() % 9}:00Z`,
-      });
-      items.push(item);
-      length += item.length + 1;
-    }
-    const bytes = new TextEncoder().encode(`[${items.join(",")}]`);
-    out.push(bytes.subarray(0, size));
-  }
-  return out;
+  const encoder = new TextEncoder();
+  return Array.from({ length: count }, (_, m) => encoder.encode(json(size, 42 + m)));
 }
 
 /** The messages compressed with Node's zlib as one context-takeover stream (what a peer sends). */
