@@ -29,6 +29,7 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import { LocalProtocolError } from "../protocol/errors.ts";
 import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
 import { nodeZlibCodec } from "./node-zlib.ts";
+import { describeError } from "./session/util.ts";
 import { fromNodeSocket, type NodeSocketOptions } from "./node.ts";
 import { DeferredClientPort, headEnd, type DeferredPortControl } from "./deferred-port.ts";
 import { TRANSPORT_PORT, transportPort, type ByteTransport, type PortProvider, type TransportPort } from "./transport.ts";
@@ -332,12 +333,6 @@ async function openTunnel(target: WebSocketTarget, proxy: ProxyTarget, headLimit
   return socket;
 }
 
-/** `message (code)` of an error, the code only when the message does not already show it. */
-export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
-}
 
 /**
  * Read from `socket` up to the end of an HTTP head (at most `limit` bytes).

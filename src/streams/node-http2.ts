@@ -39,7 +39,8 @@ import type { Headers } from "../protocol/types.ts";
 import { nodeZlibCodec } from "./node-zlib.ts";
 import { fromNodeSocket, type NodeSocketOptions } from "./node.ts";
 import { DeferredClientPort, headEnd, type DeferredPortControl } from "./deferred-port.ts";
-import { deferredTransport, describeError, parseWebSocketUrl, type WebSocketTarget } from "./node-connect.ts";
+import { deferredTransport, parseWebSocketUrl, type WebSocketTarget } from "./node-connect.ts";
+import { describeError } from "./session/util.ts";
 import { transportPort, type TransportHandler, type TransportPort } from "./transport.ts";
 import {
   WebSocketError,

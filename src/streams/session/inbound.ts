@@ -24,14 +24,7 @@ import { onPong } from "./keepalive.ts";
 import { sendClose, sendPong } from "./outbound.ts";
 import { MessageAssembler } from "./assembly.ts";
 import { WebSocketError, type AnyMessage } from "./types.ts";
-import { DEFAULT_READABLE_HWM, HANDSHAKE_COPY_LIMIT, callBack, headerOfHead, messageSize } from "./util.ts";
-
-/** An error's message, with its `code` (ECONNREFUSED...) when the message does not show it already. */
-function describeCause(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
-}
+import { DEFAULT_READABLE_HWM, HANDSHAKE_COPY_LIMIT, callBack, headerOfHead, messageSize, describeError } from "./util.ts";
 
 /** The application's readable, made on first use; its queue counts bytes plus 64 per message (util.ts `messageSize`). */
 export function makeReadable(s: SessionCore): ReadableStream<unknown> {
@@ -99,7 +92,7 @@ export function makeHandler(s: SessionCore): TransportHandler {
       if (s.phase !== "done") {
         finish(
           s,
-          { error: new WebSocketError(`The transport failed: ${describeCause(error)}`, { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
+          { error: new WebSocketError(`The transport failed: ${describeError(error)}`, { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
           false,
         );
       }

@@ -233,3 +233,10 @@ export function connectionOptions(options: ConnectionOptions): ConnectionOptions
   return picked;
 }
 
+
+/** An error's message, with its `code` (ECONNREFUSED...) when the message does not show it already. */
+export function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+}
