@@ -44,7 +44,8 @@ import { reasonPhrase } from "../protocol/http.ts";
 import { ConnectionState } from "../protocol/types.ts";
 import { encodeUtf8, isWellFormed } from "../protocol/utf8.ts";
 import { acceptNodeUpgrade, type NodeUpgradeOptions } from "./node.ts";
-import type { HttpHandler } from "./plain-http.ts";
+import { shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "./plain-http.ts";
+import { callBack } from "./session/util.ts";
 import type { AcceptDecision, RejectDecision, WebSocketSession } from "./websocket-stream.ts";
 
 /** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */
@@ -425,26 +426,17 @@ export class WebSocketServer {
   async #serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const handleHttp = this.#options.handleHttp;
     if (handleHttp === undefined) {
-      const body = "This endpoint speaks WebSocket only: send a WebSocket upgrade request.\n";
-      res.writeHead(426, reasonPhrase(426), {
-        Upgrade: "websocket",
-        Connection: "Upgrade",
-        "Content-Type": "text/plain; charset=utf-8",
-        "Content-Length": Buffer.byteLength(body),
-      });
-      res.end(body);
+      writeAnswer(res, upgradeRequired());
       return;
     }
     let response: Response;
     try {
       response = await handleHttp(nodeToFetchRequest(req, this.#server !== null && "setSecureContext" in this.#server));
       if (!(response instanceof Response)) throw new TypeError("handleHttp must return a Response");
-    } catch {
-      if (!res.headersSent) {
-        const body = "The request handler failed.\n";
-        res.writeHead(500, reasonPhrase(500), { "Content-Type": "text/plain; charset=utf-8", "Content-Length": Buffer.byteLength(body) });
-        res.end(body);
-      }
+    } catch (error) {
+      // The client gets a 500; the application gets the exception (as for handleRequest).
+      callBack(this.#options.onError, error);
+      if (!res.headersSent) writeAnswer(res, shortAnswer(500, "The request handler failed."));
       return;
     }
     const headers: string[] = [];
@@ -463,6 +455,12 @@ export class WebSocketServer {
       res.destroy();
     }
   }
+}
+
+/** Write a whole short answer (426, 500...) through node:http. */
+function writeAnswer(res: ServerResponse, answer: HttpAnswer): void {
+  res.writeHead(answer.status, answer.reason, answer.headers.flat());
+  res.end(answer.body);
 }
 
 /** RFC 6455 §7.4: the codes an endpoint may put in a close frame. */

@@ -333,6 +333,22 @@ t.test("an owned port without handleHttp answers plain HTTP with 426 and a short
   t.match(await response.text(), /WebSocket only/);
 });
 
+t.test("handleHttp that throws: the client gets a 500, the application gets the exception through onError", async (t) => {
+  const errors: unknown[] = [];
+  const { port } = await serve(t, {
+    handleHttp: () => {
+      throw new Error("page broke");
+    },
+    onError: (error) => errors.push(error),
+  });
+  const response = await fetch(`http://127.0.0.1:${port}/health`);
+  t.equal(response.status, 500);
+  t.equal(response.statusText, "Internal Server Error");
+  t.equal(await response.text(), "The request handler failed.\n");
+  t.equal(errors.length, 1);
+  t.match((errors[0] as Error).message, "page broke");
+});
+
 t.test("a bare TCP server (acceptWebSocket): plain HTTP reaches handleHttp, else 426", async (t) => {
   const withHandler = createServer((socket) => {
     acceptWebSocket(fromNodeSocket(socket), { ...FAST, handleHttp: (req) => new Response(`hi ${new URL(req.url).pathname}`, { status: 200 }) });
