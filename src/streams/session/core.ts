@@ -22,6 +22,7 @@ import type { Timer } from "../timers.ts";
 import type { TransportHandler, TransportPort } from "../transport.ts";
 import type { AcceptWebSocketOptions, ConnectWebSocketOptions, WebSocketCloseInfo, WebSocketOpenInfo, WebSocketWritable } from "./types.ts";
 import type { MessageAssembler } from "./assembly.ts";
+import type { DirectPipe } from "./pipe.ts";
 import { DEFAULT_MAX_FRAGMENTS, DEFAULT_READABLE_HWM, deferred, type Deferred, type Outcome, type PendingPing, type Phase } from "./util.ts";
 
 /** Every option of either role. */
@@ -107,6 +108,8 @@ export class SessionCore {
   pieces = 0;
   /** Frames one message may come in. */
   readonly maxFragments: number;
+  /** `readable.pipeTo(a session's writable)` running the direct way (pipe.ts). */
+  pipe: DirectPipe | null = null;
   /** The one automatic pong waiting for the outbound side to drain (the latest ping's payload). */
   pendingPong: Uint8Array | null = null;
 

@@ -23,6 +23,7 @@ import { decide, handshakeFailed, onRejectData, open } from "./handshake.ts";
 import { onPong } from "./keepalive.ts";
 import { sendClose, sendPong } from "./outbound.ts";
 import { MessageAssembler } from "./assembly.ts";
+import { pipeMessage, sessionStreamClasses } from "./pipe.ts";
 import { WebSocketError, type AnyMessage } from "./types.ts";
 import { DEFAULT_READABLE_HWM, HANDSHAKE_COPY_LIMIT, callBack, headerOfHead, messageSize, describeError } from "./util.ts";
 
@@ -31,7 +32,8 @@ export function makeReadable(s: SessionCore): ReadableStream<unknown> {
   if (s.readable !== null) return s.readable;
   const options = s.options;
   s.readableHwm = options.readableHighWaterMark ?? DEFAULT_READABLE_HWM;
-  s.readable = new s.streams!.ReadableStream<unknown>(
+  s.readable = new (sessionStreamClasses(s.streams!).Readable)(
+    s,
     {
       start: (controller) => {
         s.readController = controller;
@@ -117,7 +119,7 @@ export function mustWaitForDemand(s: SessionCore): boolean {
     s.pendingClose === null &&
     !s.readableCancelled &&
     controller !== null &&
-    (controller.desiredSize ?? 1) <= 0
+    ((controller.desiredSize ?? 1) <= 0 || s.pipe?.blocked === true)
   );
 }
 
@@ -261,7 +263,8 @@ export function onMessage(s: SessionCore, event: AnyMessage): void {
       return;
     }
     if (event.messageFinished) s.pieces = 0;
-    if (!closing || (controller.desiredSize ?? 0) > 0) {
+    if (s.pipe !== null) pipeMessage(s, s.pipe, event);
+    else if (!closing || (controller.desiredSize ?? 0) > 0) {
       controller.enqueue(event);
       s.messagesInBatch = true;
     }
@@ -284,7 +287,8 @@ export function onMessage(s: SessionCore, event: AnyMessage): void {
     s.assembler = null;
     whole = result;
   }
-  if (!closing || (controller.desiredSize ?? 0) > 0) {
+  if (s.pipe !== null) pipeMessage(s, s.pipe, whole);
+  else if (!closing || (controller.desiredSize ?? 0) > 0) {
     controller.enqueue(whole);
     s.messagesInBatch = true;
   }

@@ -18,6 +18,7 @@ import { close, closeUsingReason, failConnection } from "./close.ts";
 import { frames, type SessionCore } from "./core.ts";
 import { resumeReading, updateReading } from "./inbound.ts";
 import { stopKeepalive } from "./keepalive.ts";
+import { sessionStreamClasses } from "./pipe.ts";
 import { WebSocketError, type AnyMessage, type WebSocketWritable } from "./types.ts";
 import { BORROW_MIN, DEFAULT_WRITABLE_HWM, messageSize, noop, toMessage } from "./util.ts";
 
@@ -25,7 +26,8 @@ import { BORROW_MIN, DEFAULT_WRITABLE_HWM, messageSize, noop, toMessage } from "
 export function makeWritable(s: SessionCore): WritableStream<WebSocketWritable> {
   if (s.writable !== null) return s.writable;
   const options = s.options;
-  s.writable = new s.streams!.WritableStream<WebSocketWritable>(
+  s.writable = new (sessionStreamClasses(s.streams!).Writable)(
+    s,
     {
       start: (controller) => {
         s.writeController = controller;
