@@ -5,9 +5,10 @@
  * `ws`'s `WebSocketServer` (with bufferutil) echoing each message.
  *
  * Run by the benchmarks (never by hand): `node --expose-gc --import tsx
- * bench/peers/echo-server.ts ours|ws plain|deflate <node module>`, where the
-module is the compiled package's `streams/node.js` (or, in tests, the
-sources' `src/streams/node.ts`). It reports its
+ * bench/peers/echo-server.ts ours|ws plain|deflate <node module> [pipe|callback]`,
+ * where the module is the compiled package's `streams/node.js` (or, in tests,
+ * the sources' `src/streams/node.ts`), and the last argument says how ours
+ * echoes: `readable.pipeTo(writable)` (default) or the `onMessage` option. It reports its
  * port over IPC, then answers `{ cmd: "stats" }` with its memory (after two
  * garbage collections) and CPU time so far, and exits on `{ cmd: "exit" }`.
  * With `{ cmd: "snapshot", path }` it writes a heap snapshot.
@@ -21,7 +22,7 @@ import type { PeerReply, PeerRequest, ServerStats } from "./protocol.ts";
 type NodeModule = typeof import("../../src/streams/node.ts");
 type StreamsImplementation = import("../../src/streams/polyfill.ts").StreamsImplementation;
 
-const [impl, mode, nodeModule] = process.argv.slice(2);
+const [impl, mode, nodeModule, app = "pipe"] = process.argv.slice(2);
 const deflate = mode === "deflate";
 const noop = (): void => {};
 
@@ -41,7 +42,13 @@ async function listen(): Promise<number> {
   const options: { extensions?: []; streams?: StreamsImplementation } = deflate ? {} : { extensions: [] };
   // BENCH_STREAMS=polyfill: the application's streams from web-streams-polyfill instead of Node's own.
   if (process.env["BENCH_STREAMS"] === "polyfill") options.streams = (await import("web-streams-polyfill")) as unknown as StreamsImplementation;
+  // app "pipe": the WebSocketStream way, readable.pipeTo(writable); "callback": the onMessage option.
+  const callbackOptions = { ...options, onMessage: (message: string | Uint8Array, ws: { send(m: string | Uint8Array): Promise<void> }) => ws.send(message) };
   server.on("upgrade", (req, socket, head) => {
+    if (app === "callback") {
+      acceptNodeUpgrade(req, socket, head, callbackOptions).closed.catch(noop);
+      return;
+    }
     const ws = acceptNodeUpgrade(req, socket, head, options);
     ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(noop);
     ws.closed.catch(noop);
@@ -57,6 +64,10 @@ async function stats(): Promise<ServerStats> {
   gc?.();
   const m = process.memoryUsage();
   const cpu = process.cpuUsage();
+  if (process.env["BENCH_DEBUG"]) {
+    const { getHeapSpaceStatistics } = await import("node:v8");
+    console.error(impl, getHeapSpaceStatistics().map((x) => `${x.space_name}=${(x.space_size / 1048576).toFixed(1)}/${(x.space_used_size / 1048576).toFixed(1)}`).join(" "));
+  }
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, cpuMicros: cpu.user + cpu.system };
 }
 

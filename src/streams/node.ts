@@ -305,9 +305,10 @@ function socketStreams(socket: Socket | Duplex, options: NodeSocketOptions): Byt
 /**
  * The socket itself as a {@link TransportPort}: 'data' events go straight to
  * the handler, pause/resume are the socket's, and writes are gathered: frames
- * under {@link COALESCE_LIMIT} bytes written in one tick leave as one
- * `socket.write` (one buffer, one system call) at the end of the tick, larger
- * ones go out as they are, in order. Back-pressure counts what is gathered
+ * under {@link COALESCE_LIMIT} bytes written while one received chunk is
+ * handled (an echo, a pong) leave as one `socket.write` (one buffer, one
+ * system call) when the handler returns; written at other times, at the end
+ * of the tick. Larger ones go out as they are, in order. Back-pressure counts what is gathered
  * plus what the socket buffers, against the socket's high-water mark.
  */
 class NodeSocketPort implements TransportPort {
@@ -327,6 +328,8 @@ class NodeSocketPort implements TransportPort {
   #pending: Uint8Array | Uint8Array[] | null = null;
   #pendingBytes = 0;
   #flushScheduled = false;
+  /** A chunk is being handed to the handler (its writes are flushed when it returns). */
+  #delivering = false;
   #drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> | null = null;
 
   constructor(socket: Socket | Duplex, options: NodeSocketOptions) {
@@ -340,7 +343,7 @@ class NodeSocketPort implements TransportPort {
     this.#handler = handler;
     const socket = this.#socket;
     NodeSocketPort.#ports.set(socket, this);
-    socket.on("data", handler.data);
+    socket.on("data", NodeSocketPort.#onData);
     socket.on("end", NodeSocketPort.#onEnd);
     socket.on("error", NodeSocketPort.#onError);
     socket.on("close", NodeSocketPort.#onClose);
@@ -349,9 +352,28 @@ class NodeSocketPort implements TransportPort {
     if (!this.#paused) socket.resume();
     const head = this.#head;
     this.#head = EMPTY;
-    if (head.byteLength > 0) handler.data(head);
+    if (head.byteLength > 0) this.#deliver(head);
     if (socket.readableEnded) this.#end();
     else if (socket.destroyed) this.#close();
+  }
+
+  static #onData(this: object, chunk: Uint8Array): void {
+    const port = NodeSocketPort.#ports.get(this);
+    if (port !== undefined && port.#handler !== null) port.#deliver(chunk);
+  }
+
+  /**
+   * One chunk to the handler. What it writes meanwhile (an echo, a pong) is
+   * gathered and leaves in one write when it returns, not a tick later.
+   */
+  #deliver(chunk: Uint8Array): void {
+    this.#delivering = true;
+    try {
+      this.#handler!.data(chunk);
+    } finally {
+      this.#delivering = false;
+    }
+    if (this.#pending !== null && !this.#flushScheduled) this.#flush();
   }
 
   static #onEnd(this: object): void {
@@ -390,7 +412,7 @@ class NodeSocketPort implements TransportPort {
 
   #close(): void {
     const socket = this.#socket;
-    socket.off("data", this.#handler!.data);
+    socket.off("data", NodeSocketPort.#onData);
     socket.off("end", NodeSocketPort.#onEnd);
     socket.off("close", NodeSocketPort.#onClose);
     socket.off("drain", NodeSocketPort.#onDrain);
@@ -452,7 +474,7 @@ class NodeSocketPort implements TransportPort {
       else this.#pending = [pending, bytes];
       this.#pendingBytes += bytes.byteLength;
       if (this.#pendingBytes >= COALESCE_LIMIT) this.#flush();
-      else if (!this.#flushScheduled) {
+      else if (!this.#flushScheduled && !this.#delivering) {
         this.#flushScheduled = true;
         process.nextTick(NodeSocketPort.#flushTick, this);
       }

@@ -108,6 +108,12 @@ export class SessionCore {
   pieces = 0;
   /** Frames one message may come in. */
   readonly maxFragments: number;
+  /** The application's `onMessage`, or `null` (messages go to the readable). */
+  readonly onMessage: ((message: never, session: never) => unknown) | null;
+  /** A promise `onMessage` returned is pending: no message is delivered meanwhile (inbound.ts). */
+  handlerBusy = false;
+  /** The public session (the second argument of `onMessage`). */
+  session: unknown = null;
   /** `readable.pipeTo(a session's writable)` running the direct way (pipe.ts). */
   pipe: DirectPipe | null = null;
   /** The one automatic pong waiting for the outbound side to drain (the latest ping's payload). */
@@ -137,6 +143,7 @@ export class SessionCore {
     this.options = options;
     this.fragments = options.fragments === true;
     this.autoPong = options.autoPong ?? true;
+    this.onMessage = typeof options.onMessage === "function" ? (options.onMessage as never) : null;
     this.maxFragments = options.maxFragments === 0 ? Infinity : (options.maxFragments ?? DEFAULT_MAX_FRAGMENTS);
   }
 }

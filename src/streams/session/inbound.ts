@@ -17,7 +17,7 @@ import { ConnectionState } from "../../protocol/types.ts";
 import { autoReply } from "../auto-reply.ts";
 import { Timer } from "../timers.ts";
 import type { TransportHandler } from "../transport.ts";
-import { closeUsingReason, finish, onClose } from "./close.ts";
+import { closeUsingReason, failConnection, finish, onClose } from "./close.ts";
 import { frames, type SessionCore } from "./core.ts";
 import { decide, handshakeFailed, onRejectData, open } from "./handshake.ts";
 import { onPong } from "./keepalive.ts";
@@ -65,42 +65,52 @@ export function makeReadable(s: SessionCore): ReadableStream<unknown> {
   return s.readable;
 }
 
+/** What the transport port calls (methods, not closures: one small object per session). */
+class SessionHandler implements TransportHandler {
+  readonly #s: SessionCore;
+  constructor(s: SessionCore) {
+    this.#s = s;
+  }
+  data(chunk: Uint8Array): void {
+    const s = this.#s;
+    if (s.phase === "done") return; // releasing: discard until the peer's EOF
+    receive(s, chunk);
+  }
+  end(): void {
+    const s = this.#s;
+    if (s.phase === "handshake" && s.client && s.rejection === null) {
+      // No response head (or part of one): say so, not "bad HTTP message".
+      const error = new WebSocketError("The server closed the connection before answering the opening handshake", {
+        closeCode: 1006,
+        code: "WS_ERR_ABNORMAL_CLOSURE",
+      });
+      finish(s, { error }, false);
+    }
+    if (s.phase !== "done") receive(s, null);
+    if (s.phase === "handshake" && !s.deciding) {
+      const message = s.client
+        ? "The server closed the connection before answering the opening handshake"
+        : "The client closed the connection during the opening handshake";
+      finish(s, { error: new WebSocketError(message, { closeCode: 1006, code: "WS_ERR_ABNORMAL_CLOSURE" }) }, false);
+    }
+    reachedEof(s);
+  }
+  error(error: unknown): void {
+    const s = this.#s;
+    if (s.phase !== "done") {
+      finish(
+        s,
+        { error: new WebSocketError(`The transport failed: ${describeError(error)}`, { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
+        false,
+      );
+    }
+    reachedEof(s);
+  }
+}
+
 /** What the transport port calls. */
 export function makeHandler(s: SessionCore): TransportHandler {
-  return {
-    data: (chunk) => {
-      if (s.phase === "done") return; // releasing: discard until the peer's EOF
-      receive(s, chunk);
-    },
-    end: () => {
-      if (s.phase === "handshake" && s.client && s.rejection === null) {
-        // No response head (or part of one): say so, not "bad HTTP message".
-        const error = new WebSocketError("The server closed the connection before answering the opening handshake", {
-          closeCode: 1006,
-          code: "WS_ERR_ABNORMAL_CLOSURE",
-        });
-        finish(s, { error }, false);
-      }
-      if (s.phase !== "done") receive(s, null);
-      if (s.phase === "handshake" && !s.deciding) {
-        const message = s.client
-          ? "The server closed the connection before answering the opening handshake"
-          : "The client closed the connection during the opening handshake";
-        finish(s, { error: new WebSocketError(message, { closeCode: 1006, code: "WS_ERR_ABNORMAL_CLOSURE" }) }, false);
-      }
-      reachedEof(s);
-    },
-    error: (error) => {
-      if (s.phase !== "done") {
-        finish(
-          s,
-          { error: new WebSocketError(`The transport failed: ${describeError(error)}`, { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
-          false,
-        );
-      }
-      reachedEof(s);
-    },
-  };
+  return new SessionHandler(s);
 }
 
 /** The transport reported its end (or failed, or was aborted). */
@@ -113,14 +123,13 @@ export function reachedEof(s: SessionCore): void {
 
 /** The application's readable is full while it promised to read: take no more events. */
 export function mustWaitForDemand(s: SessionCore): boolean {
+  if (s.phase !== "open" || s.pendingClose !== null) return false;
+  if (s.onMessage !== null) return s.handlerBusy;
   const controller = s.readController;
-  return (
-    s.phase === "open" &&
-    s.pendingClose === null &&
-    !s.readableCancelled &&
-    controller !== null &&
-    ((controller.desiredSize ?? 1) <= 0 || s.pipe?.blocked === true)
-  );
+  if (s.readableCancelled || controller === null) return false;
+  // A direct pipe keeps the queue empty: it waits only for its destination.
+  const pipe = s.pipe;
+  return pipe !== null ? pipe.blocked : (controller.desiredSize ?? 1) <= 0;
 }
 
 /** Pause or resume the transport: it is read only while neither side is full. */
@@ -252,22 +261,17 @@ export function handle(s: SessionCore, event: Event): void {
 
 /** A received message (or piece): to the application's queue, whole or as it comes. */
 export function onMessage(s: SessionCore, event: AnyMessage): void {
-  if (s.readController === null) makeReadable(s);
-  const controller = s.readController!;
-  if (s.readableCancelled) return;
-  // While closing, nobody promised to read: drop what would overfill the queue.
-  const closing = s.phase !== "open" || s.pendingClose !== null;
+  if (s.onMessage === null) {
+    if (s.readController === null) makeReadable(s);
+    if (s.readableCancelled) return;
+  }
   if (s.fragments) {
     if (event.frameFinished && !event.messageFinished && ++s.pieces > s.maxFragments) {
       tooManyFragments(s);
       return;
     }
     if (event.messageFinished) s.pieces = 0;
-    if (s.pipe !== null) pipeMessage(s, s.pipe, event);
-    else if (!closing || (controller.desiredSize ?? 0) > 0) {
-      controller.enqueue(event);
-      s.messagesInBatch = true;
-    }
+    deliver(s, event);
     return;
   }
   let whole: string | Uint8Array;
@@ -287,11 +291,54 @@ export function onMessage(s: SessionCore, event: AnyMessage): void {
     s.assembler = null;
     whole = result;
   }
-  if (s.pipe !== null) pipeMessage(s, s.pipe, whole);
-  else if (!closing || (controller.desiredSize ?? 0) > 0) {
-    controller.enqueue(whole);
+  deliver(s, whole);
+}
+
+/** A message (or piece) for the application: to `onMessage`, a direct pipe, or the readable's queue. */
+function deliver(s: SessionCore, message: unknown): void {
+  // While closing, nobody promised to read: drop what would overfill the queue (or find the handler busy).
+  const closing = s.phase !== "open" || s.pendingClose !== null;
+  if (s.onMessage !== null) {
+    if (!closing || !s.handlerBusy) callMessageHandler(s, message);
+    return;
+  }
+  if (s.pipe !== null) {
+    pipeMessage(s, s.pipe, message);
+    return;
+  }
+  const controller = s.readController!;
+  if (!closing || (controller.desiredSize ?? 0) > 0) {
+    controller.enqueue(message);
     s.messagesInBatch = true;
   }
+}
+
+/** `onMessage`: a promise it returns holds further messages (and reading) until it settles; a failure fails the connection. */
+function callMessageHandler(s: SessionCore, message: unknown): void {
+  let result: unknown;
+  try {
+    result = s.onMessage!(message as never, s.session as never);
+  } catch (error) {
+    handlerFailed(s, error);
+    return;
+  }
+  if (result === undefined || result === null || typeof (result as PromiseLike<void>).then !== "function") return;
+  s.handlerBusy = true;
+  (result as PromiseLike<void>).then(
+    () => {
+      s.handlerBusy = false;
+      s.readPaused = true; // reading may have stopped for this promise: take what waits, then read on
+      resumeReading(s);
+    },
+    (error: unknown) => {
+      s.handlerBusy = false;
+      handlerFailed(s, error);
+    },
+  );
+}
+
+function handlerFailed(s: SessionCore, error: unknown): void {
+  failConnection(s, 1011, "Internal error", "WS_ERR_MESSAGE_HANDLER", error);
 }
 
 /** More frames in one message than `maxFragments`: fail the connection with 1008, as `ws` does. */

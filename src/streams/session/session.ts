@@ -90,6 +90,7 @@ export class WebSocketSession<R = string | Uint8Array> {
     s.pingInterval = pingInterval;
     s.pingTimeout = pingTimeout;
     this.#s = s;
+    s.session = this;
     this.connection = engine;
     this.opened = s.openedDeferred!.promise as Promise<WebSocketOpenInfo<R>>;
     this.closed = s.closedDeferred.promise;

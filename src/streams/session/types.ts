@@ -8,6 +8,7 @@
  * @module
  */
 import type { BytesMessage, Message, Request, TextMessage } from "../../protocol/events.ts";
+import type { WebSocketSession } from "./session.ts";
 import type { Extension } from "../../protocol/extensions/extension.ts";
 import type { ConnectionOptions } from "../../protocol/options.ts";
 import type { Headers } from "../../protocol/types.ts";
@@ -120,6 +121,25 @@ export interface WebSocketSessionOptions<F extends boolean = false> extends Conn
   onPong?: (payload: Uint8Array) => void;
   /** Deliver messages as {@link MessageChunk} pieces as they arrive instead of whole. @default false */
   fragments?: F;
+  /**
+   * Take received messages (pieces, with `fragments: true`) here, in order,
+   * instead of through `readable` (which then delivers nothing, and ends as
+   * the session does). While a promise it returns is pending, no further
+   * message is delivered and the transport is not read (back-pressure, as a
+   * full readable gives). A throw or a rejection fails the connection with
+   * 1011, `closed` rejecting with a `WebSocketError` (`WS_ERR_MESSAGE_HANDLER`)
+   * whose `cause` is the error. A session used this way makes no WHATWG
+   * stream until `readable` or `writable` is read: the leanest server.
+   * @example
+   * ```ts
+   * // An echo: each send resolves once the transport took the message.
+   * acceptNodeUpgrade(req, socket, head, { onMessage: (message, ws) => ws.send(message) });
+   * ```
+   */
+  onMessage?(
+    message: F extends true ? MessageChunk : string | Uint8Array,
+    session: WebSocketSession<F extends true ? MessageChunk : string | Uint8Array>,
+  ): void | PromiseLike<void>;
   /**
    * How much received data is queued for the application before reading
    * pauses: each message (or piece, with `fragments: true`) counts its
