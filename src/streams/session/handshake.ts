@@ -28,7 +28,7 @@ import type { SessionCore } from "./core.ts";
 import { drainEvents, makeReadable, receive, updateReading } from "./inbound.ts";
 import { scheduleKeepalive } from "./keepalive.ts";
 import { makeWritable, send } from "./outbound.ts";
-import { WebSocketError, type AcceptDecision, type RejectDecision, type WebSocketErrorInit, type WebSocketOpenInfo, type WebSocketWritable } from "./types.ts";
+import { WebSocketError, type AcceptDecision, type AcceptWebSocketOptions, type RejectDecision, type WebSocketErrorInit, type WebSocketOpenInfo, type WebSocketWritable } from "./types.ts";
 import { DEFAULT_MAX_REJECTION_BODY, EMPTY, callBack, concat, defaultExtensions, encoder, headerOfHead, type Phase } from "./util.ts";
 
 /** Begin: a client sends its request; a server feeds `upgradeRequest` if given; then the port starts delivering bytes. */
@@ -80,40 +80,64 @@ export function buildRequest(s: SessionCore): Request {
   });
 }
 
-/** A server's decision on a request (`handleRequest`), with the transport paused meanwhile; then accept or reject. */
-export async function decide(s: SessionCore, request: Request): Promise<void> {
-  const options = s.options;
+/**
+ * A server's decision on a request: without `handleRequest`, accepted at once
+ * (no promise, no turn); with it, the transport is paused while it decides,
+ * then the request is accepted or rejected.
+ */
+export function decide(s: SessionCore, request: Request): void {
+  const handleRequest = s.options.handleRequest;
+  if (handleRequest === undefined) {
+    answer(s, request, undefined, null);
+    return;
+  }
+  void decideAsync(s, request, handleRequest);
+}
+
+async function decideAsync(s: SessionCore, request: Request, handleRequest: NonNullable<AcceptWebSocketOptions["handleRequest"]>): Promise<void> {
   let decision: AcceptDecision | RejectDecision | void;
   let failure: unknown = null;
   s.deciding = true;
   updateReading(s); // nothing more to read until we answer
   try {
-    decision = options.handleRequest ? await options.handleRequest(request) : undefined;
+    decision = await handleRequest(request);
   } catch (error) {
     // The client gets a 500; the application gets the exception (onError,
     // and as the cause of the WebSocketError `opened` and `closed` reject with).
     failure = error;
     decision = { status: 500 };
-    callBack(options.onError, error);
+    callBack(s.options.onError, error);
   }
   s.deciding = false;
   if (s.phase !== "handshake") return;
+  answer(s, request, decision, failure);
+}
+
+/** Accept (and open) or reject, as decided. */
+function answer(s: SessionCore, request: Request, decision: AcceptDecision | RejectDecision | void, failure: unknown): void {
+  const options = s.options;
   if (decision && "status" in decision) {
     reject(s, decision, failure);
     return;
   }
   const offered = request.subprotocols;
+  const protocols = options.protocols;
   const subprotocol =
     decision?.subprotocol !== undefined
       ? decision.subprotocol
-      : (offered.find((p) => (options.protocols ?? []).includes(p)) ?? null);
+      : offered.length === 0 || protocols === undefined
+        ? null
+        : (offered.find((p) => protocols.includes(p)) ?? null);
+  const extensions = decision?.extensions ?? options.extensions ?? defaultExtensions();
+  const headers = options.headers;
+  const extra = decision?.headers;
   let head: Uint8Array;
   try {
     head = s.engine.send(
       new AcceptConnection({
         subprotocol,
-        extensions: decision?.extensions ?? options.extensions ?? defaultExtensions(),
-        extraHeaders: [...(options.headers ?? []), ...(decision?.headers ?? [])],
+        extensions,
+        extraHeaders: extra === undefined ? (headers ?? []) : headers === undefined ? extra : [...headers, ...extra],
       }),
     );
   } catch (error) {
@@ -121,7 +145,8 @@ export async function decide(s: SessionCore, request: Request): Promise<void> {
     return;
   }
   send(s, head);
-  open(s, subprotocol ?? "", headerOfHead([head], "sec-websocket-extensions"));
+  // The negotiated extensions are in the response head (none when none were on offer to accept).
+  open(s, subprotocol ?? "", extensions.length === 0 ? "" : headerOfHead([head], "sec-websocket-extensions"));
   updateReading(s);
   // Frames the client sent right behind its request are already buffered.
   drainEvents(s);

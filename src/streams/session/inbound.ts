@@ -226,7 +226,7 @@ export function unexpected(s: SessionCore, error: unknown): void {
 export function handle(s: SessionCore, event: Event): void {
   switch (event.type) {
     case "Request":
-      void decide(s, event);
+      decide(s, event);
       return;
     case "AcceptConnection": {
       // The response head is in the bytes read so far (the 101 carries the negotiated extensions).

@@ -115,7 +115,10 @@ export class WebSocketSession<R = string | Uint8Array> {
       };
       signal.addEventListener("abort", s.abortListener, { once: true });
     }
-    if (Number.isFinite(handshakeTimeout)) {
+    start(s);
+    // Armed only if the handshake did not complete at once (a server given
+    // the parsed request and no handleRequest opens within start()).
+    if (s.phase === "handshake" && Number.isFinite(handshakeTimeout)) {
       s.handshakeTimer = new Timer(() => {
         if (s.phase === "handshake") {
           finish(
@@ -127,7 +130,6 @@ export class WebSocketSession<R = string | Uint8Array> {
       });
       s.handshakeTimer.start(handshakeTimeout);
     }
-    start(s);
   }
 
   /**
