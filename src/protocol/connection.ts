@@ -236,17 +236,34 @@ export class Connection {
    * code to answer with; nothing is parsed after it or after a received close.
    */
   *events(): Generator<Event, void, undefined> {
-    const proto = this.#proto;
     for (;;) {
-      const event = proto.nextEvent();
-      if (event === null) break;
-      // wsproto: the state moves when the close is handed to the application.
-      if (event.type === "CloseConnection" && event.origin === "remote") this.#move("receive-close");
+      const event = this.nextEvent();
+      if (event === null) return;
       yield event;
     }
-    while (this.#pendingEof > 0) {
-      this.#pendingEof--;
-      yield new CloseConnection({ code: CloseReason.ABNORMAL_CLOSURE, reason: null, origin: "abnormal" });
+  }
+
+  /**
+   * The next event `events()` would yield, or `null` when more bytes are
+   * needed: the same sequence, pulled one at a time without a generator (a
+   * driver that reads after every chunk saves its allocations).
+   * @example
+   * ```ts
+   * conn.receiveData(chunk);
+   * for (let event = conn.nextEvent(); event !== null; event = conn.nextEvent()) handle(event);
+   * ```
+   */
+  nextEvent(): Event | null {
+    const event = this.#proto.nextEvent();
+    if (event !== null) {
+      // wsproto: the state moves when the close is handed to the application.
+      if (event.type === "CloseConnection" && event.origin === "remote") this.#move("receive-close");
+      return event;
     }
+    if (this.#pendingEof > 0) {
+      this.#pendingEof--;
+      return new CloseConnection({ code: CloseReason.ABNORMAL_CLOSURE, reason: null, origin: "abnormal" });
+    }
+    return null;
   }
 }

@@ -429,3 +429,34 @@ t.test("Message.compress: false reaches the extension through send() and sendPar
   t.equal(make(false).byteLength, 102, "payload as is");
   t.notOk("compress" in new TextMessage({ data: "a" }), "no field unless given (events compare as wsproto's)");
 });
+
+t.test("nextEvent() pulls the same events as events(), one at a time, including a close and the transport's end", async (t) => {
+  for (const role of ROLES) {
+    const wire: Uint8Array[] = [];
+    const [a] = pair(role);
+    wire.push(a.send(new TextMessage({ data: "one" })));
+    wire.push(a.send(new Ping({ payload: new Uint8Array([1]) })));
+    wire.push(a.send(new BytesMessage({ data: new Uint8Array([1, 2, 3]) })));
+    wire.push(a.send(new CloseConnection({ code: 1000, reason: "bye" })));
+    const run = (take: (c: Connection) => Event[]): { events: string; state: ConnectionState } => {
+      const [, b] = pair(role);
+      const seen: Event[] = [];
+      for (const bytes of wire) {
+        b.receiveData(bytes.slice()); // receiveData takes ownership (it unmasks in place)
+        seen.push(...take(b));
+      }
+      b.receiveData(null);
+      seen.push(...take(b));
+      return { events: JSON.stringify(brief(seen)), state: b.state };
+    };
+    const viaGenerator = run(pull);
+    const viaNext = run((c) => {
+      const out: Event[] = [];
+      for (let e = c.nextEvent(); e !== null; e = c.nextEvent()) out.push(e);
+      t.equal(c.nextEvent(), null, "null again once drained");
+      return out;
+    });
+    t.same(viaNext, viaGenerator, roleName(role));
+    t.match(viaNext.events, /"close",1000,"bye","remote"\],\["close",1006/);
+  }
+});

@@ -177,9 +177,10 @@ export function drainEvents(s: SessionCore): void {
   if (s.drainTimer?.active || s.draining) return; // a deferred drain (below) is due, or one is running
   s.messagesInBatch = false;
   s.draining = true;
-  // Once open, straight from the frame layer: the handshake has nothing
-  // more to say, and this saves two generators per chunk read.
-  const events = (s.phase === "handshake" ? s.engine : (frames(s) ?? s.engine)).events();
+  // Once open, straight from the frame layer, one event at a time: the
+  // handshake has nothing more to say, and no generator is made per chunk.
+  const connection = s.phase === "handshake" ? null : frames(s);
+  const events = connection === null ? s.engine.events() : null;
   try {
     for (;;) {
       if (mustWaitForDemand(s)) {
@@ -187,9 +188,14 @@ export function drainEvents(s: SessionCore): void {
         updateReading(s);
         return;
       }
-      const next = events.next();
-      if (next.done === true) return;
-      handle(s, next.value);
+      let event: Event | null;
+      if (connection !== null) event = connection.nextEvent();
+      else {
+        const next = events!.next();
+        event = next.done === true ? null : next.value;
+      }
+      if (event === null) return;
+      handle(s, event);
       if (s.phase === "done" || s.deciding) return;
       if (s.messagesInBatch && frames(s)?.closeFrameBuffered) {
         // The peer's close is next. Once it is read only a close may be
@@ -204,7 +210,7 @@ export function drainEvents(s: SessionCore): void {
     unexpected(s, error);
   } finally {
     s.draining = false;
-    void events.return();
+    if (events !== null) void events.return();
   }
 }
 
