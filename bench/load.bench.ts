@@ -2,8 +2,8 @@
  * Many connections under a steady load: 1,000 `ws` clients (in a process of
  * their own) each send a 64 B message every 100 ms for 8 s to an echo server
  * in another process: ours (the compiled package, `acceptNodeUpgrade` +
- * `readable.pipeTo(writable)`) against `ws`'s `WebSocketServer` (with
- * bufferutil). Reported: the server's CPU time per echoed message
+ * `readable.pipeTo(writable)`, and again with the `onMessage` option) against
+ * `ws`'s `WebSocketServer` (with bufferutil). Reported: the server's CPU time per echoed message
  * (`process.cpuUsage()` in the server, over the run) and the round-trip
  * p50/p99 the clients saw; medians of alternating rounds, each with a fresh
  * server.
@@ -35,10 +35,11 @@ interface Load {
 const clients = new Peer("./clients.ts", []);
 await clients.ready;
 
-async function run(impl: "ours" | "ws"): Promise<Load> {
+async function run(impl: "ours" | "ws", app: "pipe" | "callback" = "pipe"): Promise<Load> {
   // One profile per thread (tsx's loader has one of its own): the server's is the largest.
-  const nodeArgs = PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", `${PROFILE}/${impl}`];
-  const server = new Peer("./echo-server.ts", [impl, "plain", nodeModule], nodeArgs);
+  const name = impl === "ours" ? `ours-${app}` : impl;
+  const nodeArgs = PROFILE === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", `${PROFILE}/${name}`];
+  const server = new Peer("./echo-server.ts", [impl, "plain", nodeModule, app], nodeArgs);
   try {
     const { port } = await server.ready;
     await clients.request({ cmd: "open", port: port!, count: COUNT, deflate: false, echoBytes: 0 });
@@ -53,14 +54,16 @@ async function run(impl: "ours" | "ws"): Promise<Load> {
 }
 
 const ours: Load[] = [];
+const callback: Load[] = [];
 const ws: Load[] = [];
 for (let i = 0; i < ROUNDS; i++) {
   ours.push(await run("ours"));
   ws.push(await run("ws"));
+  callback.push(await run("ours", "callback"));
 }
 const med = (rows: Load[], key: keyof Load): number => median(rows.map((r) => r[key]));
-const line = (name: string, key: keyof Load, unit: string, target: number, digits = 1): string => {
-  const o = med(ours, key);
+const line = (name: string, rows: Load[], key: keyof Load, unit: string, target: number, digits = 1): string => {
+  const o = med(rows, key);
   const w = med(ws, key);
   const ratio = o / w;
   return `| ${name} | ${o.toFixed(digits)} ${unit} | ${w.toFixed(digits)} ${unit} | ${ratio.toFixed(2)}× | ≤ ${target}× ${ratio <= target ? "met" : "MISSED"} |`;
@@ -68,9 +71,17 @@ const line = (name: string, key: keyof Load, unit: string, target: number, digit
 console.log(`\n### ${COUNT} connections, one ${SIZE} B message each every ${INTERVAL} ms for ${MS / 1000} s (server and clients in processes of their own)\n`);
 console.log("| measure | ours | ws | ratio | target |");
 console.log("| --- | ---: | ---: | ---: | --- |");
-console.log(line("server CPU per message", "cpu", "µs", 1.0));
-console.log(line("round trip p50", "p50", "ms", 1.5, 2));
-console.log(line("round trip p99", "p99", "ms", 1.5, 2));
-console.log(`(ratio = ours / ws: below 1 is better; messages echoed per round: ours ${Math.round(med(ours, "messages"))}, ws ${Math.round(med(ws, "messages"))})`);
+for (const [how, rows] of [
+  ["`pipeTo`", ours],
+  ["`onMessage`", callback],
+] as const) {
+  console.log(line(`server CPU per message, ${how}`, rows, "cpu", "µs", 1.0));
+  console.log(line(`round trip p50, ${how}`, rows, "p50", "ms", 1.5, 2));
+  console.log(line(`round trip p99, ${how}`, rows, "p99", "ms", 1.5, 2));
+}
+console.log(
+  `(ratio = ours / ws: below 1 is better; messages echoed per round: ours ${Math.round(med(ours, "messages"))} (pipeTo), ` +
+    `${Math.round(med(callback, "messages"))} (onMessage), ws ${Math.round(med(ws, "messages"))})`,
+);
 await clients.stop();
 process.exit(0);

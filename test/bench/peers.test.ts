@@ -8,10 +8,16 @@ import { Peer } from "../../bench/peers/protocol.ts";
 
 const nodeModule = new URL("../../src/streams/node.ts", import.meta.url).pathname;
 
-for (const impl of ["ours", "ws"] as const) {
+const servers = [
+  ["ours", "pipe"],
+  ["ours", "callback"],
+  ["ws", "pipe"],
+] as const;
+for (const [impl, app] of servers) {
   for (const deflate of [false, true]) {
-    t.test(`${impl} echo server, ${deflate ? "permessage-deflate used" : "plain"}: every message comes back`, async (t) => {
-      const server = new Peer("./echo-server.ts", [impl, deflate ? "deflate" : "plain", nodeModule]);
+    const name = impl === "ours" ? `ours (${app === "pipe" ? "pipeTo" : "onMessage"})` : impl;
+    t.test(`${name} echo server, ${deflate ? "permessage-deflate used" : "plain"}: every message comes back`, async (t) => {
+      const server = new Peer("./echo-server.ts", [impl, deflate ? "deflate" : "plain", nodeModule, app]);
       const clients = new Peer("./clients.ts", []);
       t.teardown(() => Promise.all([server.stop(), clients.stop()]));
       const { port } = await server.ready;
