@@ -331,6 +331,36 @@ t.test("keepalive: pings on an interval; a peer that stops answering gets 1011",
   t.pass("the peer receives close 1011");
 });
 
+t.test("keepalive: sessions sharing a pingInterval share one clock; each pings on its own period, and a closed one stops", async (t) => {
+  const INTERVAL = 40;
+  const sessions = [];
+  for (let i = 0; i < 5; i++) {
+    const pair = memoryPair();
+    const pings: number[] = [];
+    const server = acceptWebSocket(pair.server, { ...FAST, pingInterval: null, onPing: () => pings.push(performance.now()) });
+    const client = connectWebSocket(pair.client, { ...FAST, host: "h", pingInterval: INTERVAL, pingTimeout: 1000 });
+    await Promise.all([opened(server), opened(client)]);
+    sessions.push({ client, server, pings, start: performance.now() });
+    await sleep(7); // staggered: each has its own phase
+  }
+  sessions[0]!.client.close();
+  await sessions[0]!.client.closed;
+  const closedAt = sessions[0]!.pings.length;
+  await sleep(8 * INTERVAL);
+  t.equal(sessions[0]!.pings.length, closedAt, "a closed session pings no more");
+  for (const [i, { pings, start }] of sessions.entries()) {
+    if (i === 0) continue;
+    t.ok(pings.length >= 3, `session ${i}: ${pings.length} pings in ${(performance.now() - start).toFixed(0)} ms`);
+    // The first comes no sooner than one interval after the session opened.
+    t.ok(pings[0]! - start >= INTERVAL - 2, `session ${i}: first ping after ${(pings[0]! - start).toFixed(0)} ms`);
+    for (let k = 1; k < pings.length; k++) {
+      if (pings[k]! - pings[k - 1]! < INTERVAL - 2) t.fail(`session ${i}: pings ${(pings[k]! - pings[k - 1]!).toFixed(0)} ms apart`);
+    }
+  }
+  for (const { client } of sessions.slice(1)) client.close();
+  await Promise.all(sessions.map(({ server }) => server.closed));
+});
+
 t.test("keepalive does not fire while reading is paused by the application", async (t) => {
   const pair = memoryPair();
   const server = acceptWebSocket(pair.server, { ...FAST, extensions: [] });

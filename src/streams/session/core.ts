@@ -129,7 +129,8 @@ export class SessionCore {
   // Timers (created lazily: an idle connection holds as little as it can).
   handshakeTimer: Timer | null = null;
   closeTimer: Timer | null = null;
-  pingTimer: Timer | null = null;
+  /** Waiting for its keepalive ping on the shared clock (keepalive.ts). */
+  keepaliveScheduled = false;
   pongTimer: Timer | null = null;
   keepalivePing: string | null = null;
   pings: PendingPing[] | null = null;

@@ -61,11 +61,69 @@ export function onPong(s: SessionCore, event: Pong): void {
   for (const ping of acknowledged) ping.resolve(at - ping.sentAt);
 }
 
+/**
+ * The keepalive pings of every session with the same `pingInterval` share one
+ * platform timer (a session costs a set entry, not a timer and a closure of
+ * its own), which ticks at an eighth of the interval while any session
+ * waits: a session's ping goes out between one and 1.125 intervals after it
+ * was scheduled.
+ */
+class KeepaliveClock {
+  static readonly #clocks = new Map<number, KeepaliveClock>();
+  readonly #interval: number;
+  readonly #due = new Map<SessionCore, number>();
+  readonly #timer: Timer;
+
+  private constructor(interval: number) {
+    this.#interval = interval;
+    this.#timer = new Timer(() => this.#tick());
+  }
+
+  static for(interval: number): KeepaliveClock {
+    let clock = KeepaliveClock.#clocks.get(interval);
+    if (clock === undefined) KeepaliveClock.#clocks.set(interval, (clock = new KeepaliveClock(interval)));
+    return clock;
+  }
+
+  /** Ping `s` one interval from now (re-scheduling it if it was waiting). */
+  schedule(s: SessionCore): void {
+    const due = this.#due;
+    due.delete(s); // keep the map in due order: re-added at the end
+    due.set(s, now() + this.#interval);
+    if (!this.#timer.active) this.#timer.start(this.#tickMs());
+  }
+
+  cancel(s: SessionCore): void {
+    this.#due.delete(s);
+    if (this.#due.size === 0) {
+      this.#timer.stop();
+      KeepaliveClock.#clocks.delete(this.#interval);
+    }
+  }
+
+  #tickMs(): number {
+    return Math.max(1, this.#interval / 8);
+  }
+
+  #tick(): void {
+    const at = now();
+    const due = this.#due;
+    // In insertion order, which is due order (one interval for all): stop at the first not due.
+    for (const [s, when] of due) {
+      if (when > at) break;
+      due.delete(s);
+      keepalive(s);
+    }
+    if (due.size > 0) this.#timer.start(this.#tickMs());
+    else KeepaliveClock.#clocks.delete(this.#interval);
+  }
+}
+
 /** Arm the periodic keepalive ping (`pingInterval`). */
 export function scheduleKeepalive(s: SessionCore): void {
   if (!Number.isFinite(s.pingInterval)) return;
-  s.pingTimer ??= new Timer(() => keepalive(s));
-  s.pingTimer.start(s.pingInterval);
+  s.keepaliveScheduled = true;
+  KeepaliveClock.for(s.pingInterval).schedule(s);
 }
 
 /** Send the keepalive ping (one outstanding at a time) and arm its `pingTimeout`. */
@@ -87,7 +145,7 @@ export function keepalive(s: SessionCore): void {
       s.pongTimer.start(s.pingTimeout);
     }
   }
-  s.pingTimer?.start(s.pingInterval);
+  scheduleKeepalive(s);
 }
 
 /** No pong within `pingTimeout`: fail with 1011 (unless reading is paused by the application). */
@@ -114,7 +172,10 @@ export function keepaliveTimedOut(s: SessionCore): void {
 
 /** Disarm both keepalive timers. */
 export function stopKeepalive(s: SessionCore): void {
-  s.pingTimer?.stop();
+  if (s.keepaliveScheduled) {
+    s.keepaliveScheduled = false;
+    KeepaliveClock.for(s.pingInterval).cancel(s);
+  }
   s.pongTimer?.stop();
 }
 
