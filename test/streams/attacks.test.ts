@@ -283,6 +283,20 @@ t.test("an echo (readable.pipeTo(writable), the direct pipe) to a peer that neve
   t.ok(growth < 6 * MiB, `live memory grew ${(growth / MiB).toFixed(2)} MiB (< 6 MiB)`);
 });
 
+t.test("an onMessage echo (session.send) to a peer that never reads the echoes: reading stops, memory bounded", async (t) => {
+  const { port, session } = await victimServer(t, { onMessage: (message, ws) => ws.send(message) });
+  const { socket, conn } = await attackerClient(t, port);
+  socket.pause(); // the attacker never reads what the victim echoes
+  const ws = await session;
+  ws.closed.catch(() => {});
+  await ws.opened;
+  const before = await liveBytes();
+  const { sent, stalled } = await flood(socket, batchOf(conn, new BytesMessage({ data: new Uint8Array(1024).fill(7) }), 256), 256 * MiB);
+  const growth = (await liveBytes()) - before;
+  t.ok(stalled, `the victim stopped reading after ${(sent / MiB).toFixed(1)} MiB of messages whose echoes nobody read`);
+  t.ok(growth < 6 * MiB, `live memory grew ${(growth / MiB).toFixed(2)} MiB (< 6 MiB)`);
+});
+
 t.test("onMessage whose promise never settles: reading stops, memory bounded", async (t) => {
   let delivered = 0;
   const { port, session } = await victimServer(t, {

@@ -21,7 +21,7 @@ import { closeUsingReason, failConnection, finish, onClose } from "./close.ts";
 import { frames, type SessionCore } from "./core.ts";
 import { decide, handshakeFailed, onRejectData, open } from "./handshake.ts";
 import { onPong } from "./keepalive.ts";
-import { sendClose, sendPong } from "./outbound.ts";
+import { SENT, sendClose, sendPong } from "./outbound.ts";
 import { MessageAssembler } from "./assembly.ts";
 import { pipeMessage, sessionStreamClasses } from "./pipe.ts";
 import { WebSocketError, type AnyMessage } from "./types.ts";
@@ -328,7 +328,8 @@ function callMessageHandler(s: SessionCore, message: unknown): void {
     handlerFailed(s, error);
     return;
   }
-  if (result === undefined || result === null || typeof (result as PromiseLike<void>).then !== "function") return;
+  // `session.send()` that the transport took at once returns SENT: nothing to wait for.
+  if (result === undefined || result === SENT || result === null || typeof (result as PromiseLike<void>).then !== "function") return;
   s.handlerBusy = true;
   (result as PromiseLike<void>).then(
     () => {

@@ -139,6 +139,13 @@ function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefine
   return below ? undefined : port.drain();
 }
 
+/**
+ * What `send()` returns when the transport took the message at once: one
+ * shared resolved promise (no allocation per message), which `onMessage`'s
+ * caller recognises as "nothing to wait for".
+ */
+export const SENT: Promise<void> = Promise.resolve();
+
 /** `WebSocketSession.send`: one message past the writable's queue. */
 export function sendMessage(s: SessionCore, message: string | Uint8Array, compress?: boolean): Promise<void> {
   if (s.phase === "done") return Promise.reject(new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" }));
@@ -153,7 +160,7 @@ export function sendMessage(s: SessionCore, message: string | Uint8Array, compre
   try {
     // compress: false reaches the extension on the Message (RFC 7692: each message chooses; decided before compressing).
     const event = compress === false ? new Message({ data: message, compress: false }) : toMessage(message);
-    return transmit(s, event) ?? Promise.resolve();
+    return transmit(s, event) ?? SENT;
   } catch (error) {
     return Promise.reject(error);
   }
