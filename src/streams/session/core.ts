@@ -51,7 +51,9 @@ export class SessionCore {
   readonly fragments: boolean;
   readonly autoPong: boolean;
   /** The session answers a close itself (auto-reply.ts policy). */
-  readonly autoCloseReply = true;
+  get autoCloseReply(): true {
+    return true;
+  }
   closeTimeout = Infinity;
   pingInterval = Infinity;
   pingTimeout = Infinity;
@@ -71,37 +73,18 @@ export class SessionCore {
    * once the queue is empty), so nothing that arrived intact is lost.
    */
   deferredReadError: { error: unknown } | null = null;
-  /** Whether the events being handled now handed a message to the application. */
-  messagesInBatch = false;
   /** Fails the connection one turn after a protocol error (see close.ts `onClose`). */
   failTimer: Timer | null = null;
   /** Reads the rest of a batch one turn later (see inbound.ts `drainEvents`). */
   drainTimer: Timer | null = null;
   writeController: WritableStreamDefaultController | null = null;
-  readableCancelled = false;
-  writableClosing = false;
-  /** Reading is paused because the application's readable is full. */
-  readPaused = false;
-  /** Events are not drained while the server's handleRequest decides. */
-  deciding = false;
-  /** A server is answering a request that will not become a WebSocket (handleHttp, or a refusal). */
-  answering = false;
-  /** The transport reported its end (or failed, or was aborted). */
-  eof = false;
   eofWaiter: (() => void) | null = null;
-  transportReleased = false;
 
   // Messages written vs handed to the connection (see close()).
   writesQueued = 0;
   writesSent = 0;
   pendingClose: { code: number | null; reason: string; after: number } | null = null;
 
-  /** Reading is paused because the outbound side is above its high-water mark (outbound.ts). */
-  writePaused = false;
-  /** The port is paused (for either reason above). */
-  portPaused = false;
-  /** `drainEvents` is running (inbound.ts). */
-  draining = false;
   /** A message being assembled (assembly.ts), made when one comes in pieces. */
   assembler: MessageAssembler | null = null;
   /** Frames of the message being delivered in pieces (`fragments: true`). */
@@ -110,8 +93,6 @@ export class SessionCore {
   readonly maxFragments: number;
   /** The application's `onMessage`, or `null` (messages go to the readable). */
   readonly onMessage: ((message: never, session: never) => unknown) | null;
-  /** A promise `onMessage` returned is pending: no message is delivered meanwhile (inbound.ts). */
-  handlerBusy = false;
   /** The public session (the second argument of `onMessage`). */
   session: unknown = null;
   /** `readable.pipeTo(a session's writable)` running the direct way (pipe.ts). */
@@ -129,14 +110,104 @@ export class SessionCore {
   // Timers (created lazily: an idle connection holds as little as it can).
   handshakeTimer: Timer | null = null;
   closeTimer: Timer | null = null;
-  /** Waiting for its keepalive ping on the shared clock (keepalive.ts). */
-  keepaliveScheduled = false;
   pongTimer: Timer | null = null;
   keepalivePing: string | null = null;
   pings: PendingPing[] | null = null;
   pingCounter = 0;
   abortListener: (() => void) | null = null;
 
+  // Booleans packed in one number (accessors below): an open connection holds
+  // one field for all of them instead of one each.
+  #flags = 0;
+
+  /** Whether the events being handled now handed a message to the application. */
+  get messagesInBatch(): boolean {
+    return (this.#flags & 1) !== 0;
+  }
+  set messagesInBatch(on: boolean) {
+    this.#flags = on ? this.#flags | 1 : this.#flags & ~1;
+  }
+  get readableCancelled(): boolean {
+    return (this.#flags & 2) !== 0;
+  }
+  set readableCancelled(on: boolean) {
+    this.#flags = on ? this.#flags | 2 : this.#flags & ~2;
+  }
+  get writableClosing(): boolean {
+    return (this.#flags & 4) !== 0;
+  }
+  set writableClosing(on: boolean) {
+    this.#flags = on ? this.#flags | 4 : this.#flags & ~4;
+  }
+  /** Reading is paused because the application's readable is full. */
+  get readPaused(): boolean {
+    return (this.#flags & 8) !== 0;
+  }
+  set readPaused(on: boolean) {
+    this.#flags = on ? this.#flags | 8 : this.#flags & ~8;
+  }
+  /** Events are not drained while the server's handleRequest decides. */
+  get deciding(): boolean {
+    return (this.#flags & 16) !== 0;
+  }
+  set deciding(on: boolean) {
+    this.#flags = on ? this.#flags | 16 : this.#flags & ~16;
+  }
+  /** A server is answering a request that will not become a WebSocket (handleHttp, or a refusal). */
+  get answering(): boolean {
+    return (this.#flags & 32) !== 0;
+  }
+  set answering(on: boolean) {
+    this.#flags = on ? this.#flags | 32 : this.#flags & ~32;
+  }
+  /** The transport reported its end (or failed, or was aborted). */
+  get eof(): boolean {
+    return (this.#flags & 64) !== 0;
+  }
+  set eof(on: boolean) {
+    this.#flags = on ? this.#flags | 64 : this.#flags & ~64;
+  }
+  get transportReleased(): boolean {
+    return (this.#flags & 128) !== 0;
+  }
+  set transportReleased(on: boolean) {
+    this.#flags = on ? this.#flags | 128 : this.#flags & ~128;
+  }
+  /** Reading is paused because the outbound side is above its high-water mark (outbound.ts). */
+  get writePaused(): boolean {
+    return (this.#flags & 256) !== 0;
+  }
+  set writePaused(on: boolean) {
+    this.#flags = on ? this.#flags | 256 : this.#flags & ~256;
+  }
+  /** The port is paused (for either reason above). */
+  get portPaused(): boolean {
+    return (this.#flags & 512) !== 0;
+  }
+  set portPaused(on: boolean) {
+    this.#flags = on ? this.#flags | 512 : this.#flags & ~512;
+  }
+  /** `drainEvents` is running (inbound.ts). */
+  get draining(): boolean {
+    return (this.#flags & 1024) !== 0;
+  }
+  set draining(on: boolean) {
+    this.#flags = on ? this.#flags | 1024 : this.#flags & ~1024;
+  }
+  /** A promise `onMessage` returned is pending: no message is delivered meanwhile (inbound.ts). */
+  get handlerBusy(): boolean {
+    return (this.#flags & 2048) !== 0;
+  }
+  set handlerBusy(on: boolean) {
+    this.#flags = on ? this.#flags | 2048 : this.#flags & ~2048;
+  }
+  /** Waiting for its keepalive ping on the shared clock (keepalive.ts). */
+  get keepaliveScheduled(): boolean {
+    return (this.#flags & 4096) !== 0;
+  }
+  set keepaliveScheduled(on: boolean) {
+    this.#flags = on ? this.#flags | 4096 : this.#flags & ~4096;
+  }
   constructor(client: boolean, engine: SessionEngine, options: AnySessionOptions) {
     this.client = client;
     this.engine = engine;
