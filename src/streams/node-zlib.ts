@@ -94,6 +94,10 @@ const MAX_CALL_INPUT = 1 << 30;
 
 let inflateScratch: Uint8Array | null = null;
 let deflateScratch: Uint8Array = new Uint8Array(0);
+// A wrapped window copy made contiguous for a reset (grown to the largest window).
+let windowScratch: Uint8Array = new Uint8Array(0);
+// Whether reinit() may reset a handle in place; the self-test decides.
+let reinitInPlace = true;
 // Every handle shares these: calls are synchronous and one at a time.
 const writeState = new Uint32Array(2);
 let lastError: string | null = null;
@@ -144,6 +148,31 @@ function newHandle(
     throw new LocalProtocolError(`cannot initialise zlib: ${lastError}`, "WS_ERR_DEFLATE_OPTIONS");
   }
   return handle;
+}
+
+/**
+ * Reset `handle`'s stream with `dictionary` (or none) as the dictionary its
+ * resets apply, keeping its zlib state: Node 20's `init` on a handle whose
+ * zlib stream is already initialised only records the parameters and the
+ * dictionary (zlib is initialised once, lazily), and `reset()` is
+ * inflateReset/deflateReset followed by setting that dictionary. About 1 µs,
+ * against 4-15 µs for a new handle (an AsyncWrap, zlib's state and window
+ * allocated, the old ones freed). The parameters must be the handle's own
+ * (zlib would not apply others). The module's self-test confirms the
+ * behaviour before it is used (see {@link reinitInPlace}).
+ */
+function reinit(
+  handle: ZlibHandle,
+  windowBits: number,
+  level: number,
+  memLevel: number,
+  dictionary: Uint8Array | undefined,
+): void {
+  if (inCall) throw new LocalProtocolError("re-entrant zlib call", "WS_ERR_DEFLATE_FAILED");
+  lastError = null;
+  handle.init(windowBits, level, memLevel, Z_DEFAULT_STRATEGY, writeState, noCallback, dictionary);
+  handle.reset();
+  if (lastError !== null) throw new LocalProtocolError(`cannot reset zlib: ${lastError}`, "WS_ERR_DEFLATE_FAILED");
 }
 
 function isIntegerIn(value: unknown, min: number, max: number): value is number {
@@ -351,23 +380,34 @@ class NativeInflater implements Inflater {
     this.#ended = false;
     this.#uncertain = false;
     if (keepWindow) {
-      // Node re-applies an init dictionary on every reset, so the window
-      // goes into a fresh handle; the old one is freed now.
+      // Node re-applies the handle's init dictionary on every reset, so the
+      // window becomes that dictionary.
       const window = this.#window();
-      this.#handle.close();
-      this.#handle = this.#open(window.length > 0 ? window : undefined);
+      this.#redo(window.length > 0 ? window : undefined);
       this.#hasDictionary = window.length > 0;
       return;
     }
     this.#histPos = 0;
     this.#histFull = false;
     if (this.#hasDictionary) {
-      this.#handle.close();
-      this.#handle = this.#open();
+      this.#redo(undefined);
       this.#hasDictionary = false;
     } else {
       this.#handle.reset();
     }
+  }
+
+  /** Reset the stream with `dictionary` as its window (none if undefined). */
+  #redo(dictionary: Uint8Array | undefined): void {
+    if (reinitInPlace) {
+      // O(1) in allocations: the handle's zlib state is kept (see reinit()).
+      reinit(this.#handle, this.#windowBits, -1, 8, dictionary);
+      return;
+    }
+    // A fresh handle; the old one is freed now.
+    const handle = this.#open(dictionary);
+    this.#handle.close();
+    this.#handle = handle;
   }
 
   /** Append output to the window copy. */
@@ -403,12 +443,18 @@ class NativeInflater implements Inflater {
     this.#histFull = true;
   }
 
-  /** The last bytes of output (up to the window size), oldest first. */
+  /**
+   * The last bytes of output (up to the window size), oldest first: a view
+   * of the copy or of a shared scratch area, valid until the next call (the
+   * handle's init copies it).
+   */
   #window(): Uint8Array {
     const hist = this.#hist;
     if (hist === null) return EMPTY;
-    if (!this.#histFull) return hist.slice(0, this.#histPos);
-    const out = new Uint8Array(hist.length);
+    if (!this.#histFull) return hist.subarray(0, this.#histPos);
+    if (this.#histPos === 0) return hist;
+    if (windowScratch.length < hist.length) windowScratch = new Uint8Array(hist.length);
+    const out = windowScratch.subarray(0, hist.length);
     out.set(hist.subarray(this.#histPos), 0);
     out.set(hist.subarray(0, this.#histPos), hist.length - this.#histPos);
     return out;
@@ -429,6 +475,29 @@ export const NATIVE_ZLIB_NODE_MAJORS: readonly number[] = Object.freeze([20]);
 export function nativeZlibTestedOn(version: string | undefined): boolean {
   const major = Number(/^(\d+)\./.exec(version ?? "")?.[1] ?? NaN);
   return NATIVE_ZLIB_NODE_MAJORS.includes(major);
+}
+
+/**
+ * "Hello" ended by a BFINAL block, then "Hello, Hello" (BFINAL) and "Hello"
+ * (sync flush) each referring back into the message before: inflated
+ * across reset(true), and the last refused after a reset() that forgets.
+ */
+function bfinalSelfTest(Class: ZlibHandleClass): boolean {
+  const fromHex = (hex: string): Uint8Array => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+  const text = (out: Uint8Array | InflateFailure): string => (typeof out === "string" ? out : new TextDecoder().decode(out));
+  const tail = new Uint8Array([0, 0, 0xff, 0xff]);
+  const i = new NativeInflater(Class, { windowBits: 15 });
+  for (const [hex, expected] of [
+    ["f348cdc9c90700", "Hello"],
+    ["f300113a0a600a00", "Hello, Hello"],
+  ] as const) {
+    if (text(i.inflate(fromHex(hex), 100)) !== expected || !i.ended) return false;
+    i.reset(true);
+  }
+  const last = fromHex("f200110000");
+  if (text(i.inflate(last, 100)) + text(i.inflate(tail, 100)) !== "Hello" || i.ended) return false;
+  i.reset();
+  return i.inflate(last, 100) === "invalid-data";
 }
 
 /** The native handle class, or `null` when the private API is missing or misbehaves. */
@@ -463,6 +532,13 @@ function detect(): ZlibHandleClass | null {
     if (new TextDecoder().decode(new Uint8Array((parts as Uint8Array[]).flatMap((p) => Array.from(p)))) !== "HelloHello") return null;
     if (i.ended) return null;
     if (i.inflate(new Uint8Array([0x07]), 100) !== "invalid-data") return null;
+    // RFC 7692 §7.2.3.4: messages ended by BFINAL blocks under context
+    // takeover, each referring back into the one before; reset in place if
+    // that works here, else with new handles.
+    if (!bfinalSelfTest(Class)) {
+      reinitInPlace = false;
+      if (!bfinalSelfTest(Class)) return null;
+    }
     return Class;
   } catch {
     return null;
