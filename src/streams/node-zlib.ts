@@ -13,7 +13,8 @@
  * `handle.writeSync(flush, input, inOff, inLen, output, outOff, outLen)`
  * with the results in `writeState` (`[availOutAfter, availInAfter]`), errors
  * reported synchronously through `handle.onerror(message, errno, code)`,
- * `handle.reset()` and `handle.close()`. The handles are weak: one that is
+ * `handle.reset()` (which re-applies the dictionary of the last `init`) and
+ * `handle.close()`. The handles are weak: one that is
  * dropped is freed (window and tables included) by the garbage collector.
  *
  * Fallback: the native path is enabled only on the Node majors listed in
@@ -38,7 +39,9 @@
  *   an empty `Z_FINISH` call (an error means "not ended", harmlessly).
  * - Native zlib cannot hand out its window, so an inflater keeps a copy of
  *   its last `2^windowBits` output bytes (grown as output arrives) for
- *   `reset(true)`, which starts a new handle with that copy as dictionary.
+ *   `reset(true)`, which re-initialises the same handle with that copy as
+ *   its dictionary and resets it (see `reinit`: no new handle, about 1 µs),
+ *   or, where the self-test finds that does not work, starts a new handle.
  * @module
  */
 import zlib from "node:zlib";
