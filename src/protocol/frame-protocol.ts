@@ -44,7 +44,7 @@ type CloseConnection = events.CloseConnection;
 type Ping = events.Ping;
 type Pong = events.Pong;
 type TextMessage = events.TextMessage;
-const { buildFrame, buildFrameHeader } = frame;
+const { buildFrame, buildFrameHeader, buildUnmaskedFrame } = frame;
 const { encodeUtf8, encodeUtf8Transient, isWellFormed } = utf8;
 const FIN_BIT = 0x80;
 /** RFC 6455 §5.5: control frame payloads are 125 bytes or less. */
@@ -138,6 +138,8 @@ export class FrameProtocol implements FrameReaderHooks {
 
   // The message being sent: its opcode (0 when none).
   #outOpcode = 0;
+  /** A server without extensions: frames go out unmasked and unchanged. */
+  readonly #plain: boolean;
   // Masking keys: drawn KEY_POOL_SIZE bytes at a time, 4 per frame, in
   // stream order (so a deterministic source yields the same keys as drawing
   // 4 bytes per frame would).
@@ -150,6 +152,7 @@ export class FrameProtocol implements FrameReaderHooks {
     this.#maxFrameSize = options.maxFrameSize;
     this.#maxMessageSize = options.maxMessageSize;
     this.#random = options.random;
+    this.#plain = !client && extensions.length === 0;
     this.#view = extensions.length === 0 ? null : Object.freeze({ client, maxMessageSize: options.maxMessageSize });
     // The reader calls back into this object (no closures per connection).
     this.#reader = new FrameReader(client, this);
@@ -343,6 +346,16 @@ export class FrameProtocol implements FrameReaderHooks {
    * CONTINUATION.
    */
   sendData(data: unknown, fin: boolean): Uint8Array {
+    // The common case first: a server's binary frame without extensions,
+    // not inside a fragmented message (the general path below does the same).
+    if (this.#plain && this.#outOpcode === 0 && data instanceof Uint8Array) {
+      if (!fin) this.#outOpcode = OP_BINARY;
+      return buildUnmaskedFrame(fin ? FIN_BIT | OP_BINARY : OP_BINARY, data);
+    }
+    return this.#sendData(data, fin);
+  }
+
+  #sendData(data: unknown, fin: boolean): Uint8Array {
     let opcode: number;
     if (typeof data === "string") {
       opcode = OP_TEXT;

@@ -103,7 +103,11 @@ const SLAB_SIZE = 64 * 1024;
 /** Frames up to this many bytes come from the slab; larger ones get an allocation of their own. */
 const SLAB_MAX_FRAME = 8 * 1024;
 let slab: ArrayBuffer | null = null;
+/** The current slab as 32-bit words, for copying short payloads a word per store. */
+let slabWords: Int32Array | null = null;
 let slabUsed = SLAB_SIZE;
+/** Words assembled from bytes go into memory little-endian (so on every current platform); elsewhere bytes are copied one by one. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * `size` fresh bytes for a frame. Small frames are views of a shared slab:
@@ -116,11 +120,16 @@ function allocateFrame(size: number): Uint8Array {
   if (size > SLAB_MAX_FRAME) return new Uint8Array(size);
   let offset = slabUsed;
   if (offset + size > SLAB_SIZE) {
-    slab = new ArrayBuffer(SLAB_SIZE);
+    newSlab();
     offset = 0;
   }
   slabUsed = (offset + size + 7) & ~7;
   return new Uint8Array(slab!, offset, size);
+}
+
+function newSlab(): void {
+  slab = new ArrayBuffer(SLAB_SIZE);
+  slabWords = null;
 }
 
 /** Write the header of a frame up to its length field (the masking key, if any, follows it). */
@@ -174,27 +183,11 @@ export function buildFrameHeader(firstByte: number, payloadLength: number): Uint
  * ```
  */
 export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint8Array | null): Uint8Array {
+  if (maskKey === null) return buildUnmaskedFrame(firstByte, payload);
   const len = payload.length;
-  const hdr = frameHeaderLength(len, maskKey !== null);
+  const hdr = frameHeaderLength(len, true);
   const out = allocateFrame(hdr + len);
-  writeHeader(out, firstByte, len, maskKey === null ? 0 : MASK_BIT);
-  if (maskKey === null) {
-    if (len > 32) {
-      out.set(payload, hdr);
-    } else {
-      // Short payloads: a loop beats the call into `set` (`| 0`: see maskWords).
-      let i = 0;
-      for (; i + 4 <= len; i = (i + 4) | 0) {
-        const o = (hdr + i) | 0;
-        out[o] = payload[i]!;
-        out[(o + 1) | 0] = payload[(i + 1) | 0]!;
-        out[(o + 2) | 0] = payload[(i + 2) | 0]!;
-        out[(o + 3) | 0] = payload[(i + 3) | 0]!;
-      }
-      for (; i < len; i++) out[hdr + i] = payload[i]!;
-    }
-    return out;
-  }
+  writeHeader(out, firstByte, len, MASK_BIT);
   // RFC 6455 §5.3: the key goes right before the payload, which is XORed with it.
   const k0 = maskKey[0]!;
   const k1 = maskKey[1]!;
@@ -218,6 +211,52 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
     out[(o + 3) | 0] = payload[(i + 3) | 0]! ^ k3;
   }
   for (; i < len; i++) out[hdr + i] = payload[i]! ^ maskKey[i & 3]!;
+  return out;
+}
+
+/**
+ * {@link buildFrame} without a masking key (a server's frame): header and
+ * payload in one `Uint8Array`. Small, so that it inlines into the send path.
+ * @example
+ * ```ts
+ * buildUnmaskedFrame(0x82, new Uint8Array([1, 2])); // 82 02 01 02
+ * ```
+ */
+export function buildUnmaskedFrame(firstByte: number, payload: Uint8Array): Uint8Array {
+  const len = payload.length;
+  if (len > 32) return buildLongUnmaskedFrame(firstByte, payload);
+  // A short frame from the slab, placed so that its payload starts on a
+  // 4-byte boundary (2 bytes after an 8-byte one): the payload is copied a
+  // word per store (a loop beats the call into `set` at this size).
+  const size = (len + 2) | 0;
+  let o = (slabUsed + 2) | 0;
+  if (o + size > SLAB_SIZE) {
+    newSlab();
+    o = 2;
+  }
+  slabUsed = (o + size + 7) & ~7;
+  let i = 0;
+  if (LITTLE_ENDIAN) {
+    const words = (slabWords ??= new Int32Array(slab!));
+    // `| 0` keeps the indices small integers (see maskWords).
+    for (let w = (o + 2) >> 2; i + 4 <= len; i = (i + 4) | 0, w = (w + 1) | 0) {
+      words[w] = payload[i]! | (payload[(i + 1) | 0]! << 8) | (payload[(i + 2) | 0]! << 16) | (payload[(i + 3) | 0]! << 24);
+    }
+  }
+  const out = new Uint8Array(slab!, o, size);
+  out[0] = firstByte;
+  out[1] = len;
+  for (; i < len; i = (i + 1) | 0) out[(i + 2) | 0] = payload[i]!;
+  return out;
+}
+
+/** {@link buildUnmaskedFrame} for payloads over 32 bytes. */
+function buildLongUnmaskedFrame(firstByte: number, payload: Uint8Array): Uint8Array {
+  const len = payload.length;
+  const hdr = frameHeaderLength(len, false);
+  const out = allocateFrame(hdr + len);
+  writeHeader(out, firstByte, len, 0);
+  out.set(payload, hdr);
   return out;
 }
 

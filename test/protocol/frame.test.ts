@@ -9,6 +9,7 @@ import {
   ParseFailed,
   buildFrame,
   buildFrameHeader,
+  buildUnmaskedFrame,
   frameHeaderLength,
   isKnownOpcode,
   xorMask,
@@ -373,7 +374,7 @@ t.test("small helpers", async (t) => {
 
 t.test("built frames stay valid: small ones share a slab without overlapping, and are never written again", async (t) => {
   // Enough frames to fill several 64 KiB slabs, of sizes around the slab limit too.
-  const sizes = [0, 1, 5, 31, 32, 33, 125, 126, 1000, 4093, 8180, 8182, 8200, 70000];
+  const sizes = [0, 1, 2, 3, 4, 5, 7, 8, 16, 17, 31, 32, 33, 125, 126, 1000, 4093, 8180, 8182, 8200, 70000];
   const built: Array<{ frame: Uint8Array; hex: string }> = [];
   for (let round = 0; round < 40; round++) {
     for (const size of sizes) {
@@ -406,6 +407,21 @@ t.test("built frames stay valid: small ones share a slab without overlapping, an
   const large = built.find(({ frame }) => frame.byteLength > 70000)!.frame;
   t.equal(large.byteOffset, 0);
   t.equal(large.buffer.byteLength, large.byteLength);
+});
+
+t.test("unmasked frames (short ones copied a word per store): every length 0-300 at every payload alignment", async (t) => {
+  let bad = 0;
+  for (let len = 0; len <= 300; len++) {
+    for (let offset = 0; offset < 4; offset++) {
+      const backing = Uint8Array.from({ length: len + 8 }, (_, i) => (i * 37 + len) & 0xff);
+      const payload = backing.subarray(offset, offset + len);
+      const header = len <= 125 ? [0x82, len] : [0x82, 126, len >> 8, len & 0xff];
+      const expected = toHex(Uint8Array.of(...header, ...payload));
+      if (toHex(buildUnmaskedFrame(0x82, payload)) !== expected) bad++;
+      if (toHex(buildFrame(0x82, payload, null)) !== expected) bad++;
+    }
+  }
+  t.equal(bad, 0);
 });
 
 t.test("buildFrameHeader: the header of an unmasked frame, for a payload written after it", async (t) => {
