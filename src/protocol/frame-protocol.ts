@@ -155,7 +155,7 @@ export class FrameProtocol implements FrameReaderHooks {
     this.#plain = !client && extensions.length === 0;
     this.#view = extensions.length === 0 ? null : Object.freeze({ client, maxMessageSize: options.maxMessageSize });
     // The reader calls back into this object (no closures per connection).
-    this.#reader = new FrameReader(client, this);
+    this.#reader = new FrameReader(client, this, options);
   }
 
   /** The opcode of the next buffered frame not yet parsed, or -1 (see FrameReader.peekOpcode). */

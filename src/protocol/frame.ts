@@ -18,7 +18,9 @@
  *   again, so a returned frame stays valid for as long as it is referenced.
  * @module
  */
+import { LocalProtocolError } from "./errors.ts";
 import { maskCopy, maskInPlace, packKey } from "./mask.ts";
+import type { ConnectionOptions } from "./options.ts";
 import type { Opcode } from "./types.ts";
 
 /** Byte 0: the FIN bit. */
@@ -283,6 +285,21 @@ export interface FramePiece {
 }
 
 /**
+ * How a {@link FrameReader} hands out payloads (see the
+ * {@link ConnectionOptions} of the same names).
+ * @example
+ * ```ts
+ * const options: FrameReaderOptions = { wholeFramesUpTo: 1 << 20, allocate: (size) => new Uint8Array(size) };
+ * ```
+ */
+export interface FrameReaderOptions {
+  /** Data frames up to this payload size come out whole. @default 0 */
+  wholeFramesUpTo?: number;
+  /** Allocates gathered payloads. @default `new Uint8Array(size)` */
+  allocate?: ((size: number) => Uint8Array) | null;
+}
+
+/**
  * Checks a frame reader leaves to its owner (the extension hooks, the limits).
  * Each throws {@link ParseFailed} to fail the connection.
  * @example
@@ -329,6 +346,8 @@ const HEADER_SCRATCH = new Uint8Array(10);
 export class FrameReader {
   readonly #client: boolean;
   readonly #hooks: FrameReaderHooks;
+  readonly #wholeUpTo: number;
+  readonly #allocate: ((size: number) => Uint8Array) | null;
   #chunks: Uint8Array[] = [];
   #head = 0; // index of the first chunk with unread bytes
   #pos = 0; // read offset into #chunks[#head]
@@ -343,9 +362,16 @@ export class FrameReader {
   #length = 0;
   #consumed = 0;
 
-  constructor(client: boolean, hooks: FrameReaderHooks) {
+  /**
+   * `options.wholeFramesUpTo` and `options.allocate` are the
+   * {@link ConnectionOptions} of those names (default: every frame in pieces
+   * as it arrives; `new Uint8Array`).
+   */
+  constructor(client: boolean, hooks: FrameReaderHooks, options: FrameReaderOptions = {}) {
     this.#client = client;
     this.#hooks = hooks;
+    this.#wholeUpTo = options.wholeFramesUpTo ?? 0;
+    this.#allocate = options.allocate ?? null;
   }
 
   /** Unread bytes held. */
@@ -400,8 +426,9 @@ export class FrameReader {
     const remaining = this.#length - this.#consumed;
     let n = remaining;
     if (this.#buffered < remaining) {
-      // Control frames wait for their whole payload; data frames stream.
-      if (this.#opcode >= 8 || this.#buffered === 0) return false;
+      // Control frames wait for their whole payload, and so do data frames
+      // up to #wholeUpTo (gathered once complete); larger ones stream.
+      if (this.#opcode >= 8 || this.#buffered === 0 || this.#length <= this.#wholeUpTo) return false;
       n = this.#buffered;
     }
     const payload = n === 0 ? EMPTY : this.#take(n, this.#masked);
@@ -539,7 +566,7 @@ export class FrameReader {
       out = p === 0 && n === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + p, n);
       if (masked) maskInPlace(out, 0, n, key, phase);
     } else {
-      out = new Uint8Array(n);
+      out = this.#allocate === null ? new Uint8Array(n) : this.#allocated(n);
       let filled = 0;
       let i = this.#head;
       let q = p;
@@ -558,6 +585,15 @@ export class FrameReader {
       }
     }
     this.#advance(n);
+    return out;
+  }
+
+  /** `n` bytes from the caller's allocator, checked (the caller's misuse must not corrupt a payload). */
+  #allocated(n: number): Uint8Array {
+    const out: unknown = this.#allocate!(n);
+    if (!(out instanceof Uint8Array) || out.length !== n) {
+      throw new LocalProtocolError(`allocate(${n}) must return a Uint8Array of ${n} bytes`, "WS_ERR_INVALID_OPTION");
+    }
     return out;
   }
 }

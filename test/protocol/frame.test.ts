@@ -201,6 +201,57 @@ t.test("a piece from one chunk is a view of it; the key phase survives chunk bou
   t.notOk(reader.next(piece), "nothing more");
 });
 
+t.test("wholeFramesUpTo: frames up to the limit come out whole from any split, larger ones in pieces; allocate makes gathered payloads", async (t) => {
+  const hex = FIXTURES.find((f) => f.name.startsWith("masked binary 300"))!.hex;
+  const bytes = fromHex(hex);
+  for (const [limit, whole] of [
+    [300, true],
+    [1 << 20, true],
+    [299, false],
+  ] as const) {
+    for (let cut = 1; cut < bytes.length; cut += 7) {
+      const sizes: number[] = [];
+      const reader = new FrameReader(false, STRICT_HOOKS, {
+        wholeFramesUpTo: limit,
+        allocate: (size) => {
+          sizes.push(size);
+          return new Uint8Array(size);
+        },
+      });
+      const pieces: string[] = [];
+      const piece = {} as FramePiece;
+      for (const chunk of [bytes.slice(0, cut), bytes.slice(cut)]) {
+        reader.push(chunk);
+        while (reader.next(piece)) pieces.push(toHex(piece.payload));
+      }
+      t.equal(pieces.join(""), x(300, "ab"), `limit ${limit}, cut ${cut}: payload`);
+      if (whole) {
+        t.equal(pieces.length, 1, `limit ${limit}, cut ${cut}: one piece`);
+        // Gathered (from two chunks) through allocate, unless it all sat in the second chunk.
+        t.same(sizes, cut > 8 ? [300] : [], `limit ${limit}, cut ${cut}: allocations`);
+      } else if (cut > 8 && cut < bytes.length) {
+        t.equal(pieces.length, 2, `limit ${limit}, cut ${cut}: streamed`);
+        t.same(sizes, [], "pieces are views, nothing allocated");
+      }
+    }
+  }
+  // The allocator's array is the payload handed out; a wrong one is caller misuse.
+  let made: Uint8Array | null = null;
+  const reader = new FrameReader(false, STRICT_HOOKS, { wholeFramesUpTo: 300, allocate: (size) => (made = new Uint8Array(size)) });
+  reader.push(bytes.slice(0, 100));
+  reader.push(bytes.slice(100));
+  const piece = {} as FramePiece;
+  t.ok(reader.next(piece));
+  t.equal(piece.payload, made);
+  const bad = new FrameReader(false, STRICT_HOOKS, { wholeFramesUpTo: 300, allocate: (size) => new Uint8Array(size - 1) });
+  bad.push(bytes.slice(0, 100));
+  bad.push(bytes.slice(100));
+  t.throws(() => bad.next(piece), { name: "LocalProtocolError", code: "WS_ERR_INVALID_OPTION" });
+  // Control frames are whole whatever the limit; a data frame above it streams.
+  const streamed = readAll(false, [bytes.slice(0, 50), bytes.slice(50)]);
+  t.equal(streamed.length, 2);
+});
+
 t.test("several frames in one chunk; pieces never cross a frame", async (t) => {
   const hex = "010161" + "890170" + "800162" + "8a00";
   const pieces = readAll(true, [fromHex(hex)]);
