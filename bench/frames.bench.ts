@@ -23,7 +23,9 @@
  * in alternating rounds of one comparison, so both ratios come from the same
  * measurements of ours (the machine's drift hits all three alike).
  *
- * Building: Connection.send(event) (one Uint8Array out) against
+ * Building: Connection.send(event) (one Uint8Array out; frames over 8 KiB
+ * allocated by `allocate`, Buffer.allocUnsafeSlow, as ws allocates its
+ * with Buffer.allocUnsafe) against
  * Sender.frame(data, options) with `readOnly: true` (a merged buffer when
  * masking; a header plus the caller's buffer, not copied, when not). Both get
  * their argument built once (events are immutable values and may be sent
@@ -217,7 +219,9 @@ async function buildRows(): Promise<Row[]> {
   ] as const) {
     const data = Buffer.alloc(size, 0x61);
     for (const masked of [true, false]) {
-      const conn = new Connection(masked ? ConnectionType.CLIENT : ConnectionType.SERVER);
+      // Frames too large for the slab come from Node's uninitialised
+      // allocation, as ws's do (Buffer.allocUnsafe), passed as a Node layer would.
+      const conn = new Connection(masked ? ConnectionType.CLIENT : ConnectionType.SERVER, { allocate: allocUninitialised });
       const options = { fin: true, rsv1: false, opcode: 0x02, mask: masked, readOnly: true };
       const batch = size > 1024 ? 16 : 1024;
       let sink = 0;

@@ -140,6 +140,8 @@ export class FrameProtocol implements FrameReaderHooks {
   #outOpcode = 0;
   /** A server without extensions: frames go out unmasked and unchanged. */
   readonly #plain: boolean;
+  /** Allocates frames too large for the slab (ConnectionOptions.allocate). */
+  readonly #allocate: ((size: number) => Uint8Array) | null;
   // Masking keys: drawn KEY_POOL_SIZE bytes at a time, 4 per frame, in
   // stream order (so a deterministic source yields the same keys as drawing
   // 4 bytes per frame would).
@@ -153,6 +155,7 @@ export class FrameProtocol implements FrameReaderHooks {
     this.#maxMessageSize = options.maxMessageSize;
     this.#random = options.random;
     this.#plain = !client && extensions.length === 0;
+    this.#allocate = options.allocate;
     this.#view = extensions.length === 0 ? null : Object.freeze({ client, maxMessageSize: options.maxMessageSize });
     // The reader calls back into this object (no closures per connection).
     this.#reader = new FrameReader(client, this, options);
@@ -349,8 +352,9 @@ export class FrameProtocol implements FrameReaderHooks {
     // The common case first: a server's binary frame without extensions,
     // not inside a fragmented message (the general path below does the same).
     if (this.#plain && this.#outOpcode === 0 && data instanceof Uint8Array) {
+      const bytes = buildUnmaskedFrame(fin ? FIN_BIT | OP_BINARY : OP_BINARY, data, this.#allocate);
       if (!fin) this.#outOpcode = OP_BINARY;
-      return buildUnmaskedFrame(fin ? FIN_BIT | OP_BINARY : OP_BINARY, data);
+      return bytes;
     }
     return this.#sendData(data, fin);
   }
@@ -465,7 +469,7 @@ export class FrameProtocol implements FrameReaderHooks {
     }
     if (control && payload.length > MAX_PAYLOAD_NORMAL) throw controlTooLong();
     const firstByte = (fin ? FIN_BIT : 0) | (exts.length === 0 ? 0 : rsvNumber(rsv)) | opcode;
-    if (!this.client) return buildFrame(firstByte, payload, null);
+    if (!this.client) return buildFrame(firstByte, payload, null, this.#allocate);
     // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
     let keys = this.#keys;
     if (keys === null || this.#keyOffset === KEY_POOL_SIZE) {
@@ -480,7 +484,7 @@ export class FrameProtocol implements FrameReaderHooks {
     key[2] = keys[o + 2]!;
     key[3] = keys[o + 3]!;
     this.#keyOffset = o + 4;
-    return buildFrame(firstByte, payload, key);
+    return buildFrame(firstByte, payload, key, this.#allocate);
   }
 }
 

@@ -118,8 +118,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
  * 8-byte boundary), so the frame stays valid while referenced. A slab is
  * freed once no frame cut from it is referenced.
  */
-function allocateFrame(size: number): Uint8Array {
-  if (size > SLAB_MAX_FRAME) return new Uint8Array(size);
+function allocateFrame(size: number, allocate: ((size: number) => Uint8Array) | null = null): Uint8Array {
+  if (size > SLAB_MAX_FRAME) return allocate === null ? new Uint8Array(size) : allocated(allocate, size);
   let offset = slabUsed;
   if (offset + size > SLAB_SIZE) {
     newSlab();
@@ -127,6 +127,15 @@ function allocateFrame(size: number): Uint8Array {
   }
   slabUsed = (offset + size + 7) & ~7;
   return new Uint8Array(slab!, offset, size);
+}
+
+/** `size` bytes from a caller's allocator, checked (its misuse must not corrupt a frame or payload). */
+function allocated(allocate: (size: number) => Uint8Array, size: number): Uint8Array {
+  const out: unknown = allocate(size);
+  if (!(out instanceof Uint8Array) || out.length !== size) {
+    throw new LocalProtocolError(`allocate(${size}) must return a Uint8Array of ${size} bytes`, "WS_ERR_INVALID_OPTION");
+  }
+  return out;
 }
 
 function newSlab(): void {
@@ -178,17 +187,24 @@ export function buildFrameHeader(firstByte: number, payloadLength: number): Uint
  * Build one frame into one `Uint8Array`: header, masking key (when `maskKey`
  * is given) and payload (masked with it). `firstByte` is FIN | RSV | opcode.
  * The result is fresh bytes (small frames share a slab's `ArrayBuffer`, see
- * the module notes); the caller's payload is not modified.
+ * the module notes); the caller's payload is not modified. A frame too large
+ * for the slab comes from `allocate` when given (every byte of it is
+ * written, so it need not zero-fill), else from `new Uint8Array`.
  * @example
  * ```ts
  * buildFrame(0x81, new TextEncoder().encode("Hello"), null); // 81 05 48 65 6c 6c 6f
  * ```
  */
-export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint8Array | null): Uint8Array {
-  if (maskKey === null) return buildUnmaskedFrame(firstByte, payload);
+export function buildFrame(
+  firstByte: number,
+  payload: Uint8Array,
+  maskKey: Uint8Array | null,
+  allocate: ((size: number) => Uint8Array) | null = null,
+): Uint8Array {
+  if (maskKey === null) return buildUnmaskedFrame(firstByte, payload, allocate);
   const len = payload.length;
   const hdr = frameHeaderLength(len, true);
-  const out = allocateFrame(hdr + len);
+  const out = allocateFrame(hdr + len, allocate);
   writeHeader(out, firstByte, len, MASK_BIT);
   // RFC 6455 §5.3: the key goes right before the payload, which is XORed with it.
   const k0 = maskKey[0]!;
@@ -224,9 +240,13 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
  * buildUnmaskedFrame(0x82, new Uint8Array([1, 2])); // 82 02 01 02
  * ```
  */
-export function buildUnmaskedFrame(firstByte: number, payload: Uint8Array): Uint8Array {
+export function buildUnmaskedFrame(
+  firstByte: number,
+  payload: Uint8Array,
+  allocate: ((size: number) => Uint8Array) | null = null,
+): Uint8Array {
   const len = payload.length;
-  if (len > 32) return buildLongUnmaskedFrame(firstByte, payload);
+  if (len > 32) return buildLongUnmaskedFrame(firstByte, payload, allocate);
   // A short frame from the slab, placed so that its payload starts on a
   // 4-byte boundary (2 bytes after an 8-byte one): the payload is copied a
   // word per store (a loop beats the call into `set` at this size).
@@ -253,10 +273,10 @@ export function buildUnmaskedFrame(firstByte: number, payload: Uint8Array): Uint
 }
 
 /** {@link buildUnmaskedFrame} for payloads over 32 bytes. */
-function buildLongUnmaskedFrame(firstByte: number, payload: Uint8Array): Uint8Array {
+function buildLongUnmaskedFrame(firstByte: number, payload: Uint8Array, allocate: ((size: number) => Uint8Array) | null): Uint8Array {
   const len = payload.length;
   const hdr = frameHeaderLength(len, false);
-  const out = allocateFrame(hdr + len);
+  const out = allocateFrame(hdr + len, allocate);
   writeHeader(out, firstByte, len, 0);
   out.set(payload, hdr);
   return out;
@@ -566,7 +586,7 @@ export class FrameReader {
       out = p === 0 && n === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + p, n);
       if (masked) maskInPlace(out, 0, n, key, phase);
     } else {
-      out = this.#allocate === null ? new Uint8Array(n) : this.#allocated(n);
+      out = this.#allocate === null ? new Uint8Array(n) : allocated(this.#allocate, n);
       let filled = 0;
       let i = this.#head;
       let q = p;
@@ -588,12 +608,4 @@ export class FrameReader {
     return out;
   }
 
-  /** `n` bytes from the caller's allocator, checked (the caller's misuse must not corrupt a payload). */
-  #allocated(n: number): Uint8Array {
-    const out: unknown = this.#allocate!(n);
-    if (!(out instanceof Uint8Array) || out.length !== n) {
-      throw new LocalProtocolError(`allocate(${n}) must return a Uint8Array of ${n} bytes`, "WS_ERR_INVALID_OPTION");
-    }
-    return out;
-  }
 }

@@ -46,7 +46,8 @@ export interface ConnectionOptions {
    */
   wholeFramesUpTo?: number;
   /**
-   * Makes the array a payload gathered from several chunks goes into
+   * Makes the arrays that a payload gathered from several chunks, and a
+   * frame built too large for the shared slab (over 8 KiB), go into
    * (`size` bytes, each of which is written before the array is handed
    * out, so it need not be zero-filled: Node may pass
    * `Buffer.allocUnsafeSlow`). It must return a `Uint8Array` of exactly

@@ -475,6 +475,25 @@ t.test("unmasked frames (short ones copied a word per store): every length 0-300
   t.equal(bad, 0);
 });
 
+t.test("frames too large for the slab come from allocate when given (masked and unmasked)", async (t) => {
+  const payload = Uint8Array.from({ length: 10000 }, (_, i) => i & 0xff);
+  const key = Uint8Array.of(1, 2, 3, 4);
+  for (const maskKey of [null, key]) {
+    const made: Uint8Array[] = [];
+    const allocate = (size: number): Uint8Array => {
+      const out = new Uint8Array(size).fill(0xee); // not zero-filled, as Buffer.allocUnsafeSlow
+      made.push(out);
+      return out;
+    };
+    const frame = buildFrame(0x82, payload, maskKey, allocate);
+    t.equal(frame, made[0], "the allocated array is the frame");
+    t.equal(toHex(frame), toHex(buildFrame(0x82, payload, maskKey)), "same bytes as without it");
+    t.equal(toHex(buildFrame(0x82, payload.subarray(0, 100), maskKey, allocate)).length, (maskKey ? 2 + 4 + 100 : 2 + 100) * 2);
+    t.equal(made.length, 1, "small frames still come from the slab");
+    t.throws(() => buildFrame(0x82, payload, maskKey, (size) => new Uint8Array(size + 1)), { code: "WS_ERR_INVALID_OPTION" });
+  }
+});
+
 t.test("buildFrameHeader: the header of an unmasked frame, for a payload written after it", async (t) => {
   for (const len of [0, 5, 125, 126, 300, 65535, 65536, 70000]) {
     const payload = new Uint8Array(len).fill(0x61);
