@@ -32,11 +32,17 @@
  *   throwing, so every argument is validated here first: options in range,
  *   offsets and lengths inside their arrays, no write to a closed handle,
  *   no call from inside `onerror`.
+ * - A handle that reported an error (through `onerror`) is never written to
+ *   again, only closed and replaced: on Node 20.20, writing on after errors
+ *   corrupts the process's heap within some hundred thousand rounds
+ *   (malloc aborts), even with a reset() in between. Node's own streams
+ *   destroy a zlib stream at its first error, so they never do this.
  * - Inflate never produces more than `maxOutput + 1` bytes per call.
  * - Native zlib does not say when inflate returned `Z_STREAM_END`: it is
  *   inferred from input left over with output room to spare, and when the
- *   input ran out exactly, {@link Inflater.ended} asks the handle once with
- *   an empty `Z_FINISH` call (an error means "not ended", harmlessly).
+ *   input ran out exactly, {@link Inflater.ended} asks the handle once by
+ *   feeding it an empty stored block, which a stream on a block boundary
+ *   takes whole and an ended one refuses (no error either way).
  * - Native zlib cannot hand out its window, so an inflater keeps a copy of
  *   its last `2^windowBits` output bytes (grown as output arrives) for
  *   `reset(true)`, which re-initialises the same handle with that copy as
@@ -83,7 +89,7 @@ interface ZlibHandle {
 }
 type ZlibHandleClass = new (mode: number) => ZlibHandle;
 
-const { Z_NO_FLUSH, Z_SYNC_FLUSH, Z_FINISH, Z_DEFAULT_STRATEGY, DEFLATERAW, INFLATERAW } = zlib.constants;
+const { Z_NO_FLUSH, Z_SYNC_FLUSH, Z_DEFAULT_STRATEGY, DEFLATERAW, INFLATERAW } = zlib.constants;
 
 const EMPTY = new Uint8Array(0);
 // Output chunk for inflate: the largest piece produced per zlib call.
@@ -97,6 +103,8 @@ const MAX_CALL_INPUT = 1 << 30;
 
 let inflateScratch: Uint8Array | null = null;
 let deflateScratch: Uint8Array = new Uint8Array(0);
+// RFC 1951 §3.2.4: an empty stored block, not final (BFINAL 0, BTYPE 00, LEN 0, NLEN ffff).
+const EMPTY_STORED_BLOCK = new Uint8Array([0x00, 0x00, 0x00, 0xff, 0xff]);
 // A wrapped window copy made contiguous for a reset (grown to the largest window).
 let windowScratch: Uint8Array = new Uint8Array(0);
 // Whether reinit() may reset a handle in place; the self-test decides.
@@ -201,6 +209,8 @@ class NativeDeflater implements Deflater {
   #handle: ZlibHandle;
   /** The handle was initialised with a dictionary, which its reset() would re-apply. */
   #primed = false;
+  /** zlib reported an error: the handle is replaced at the next reset, never written to again. */
+  #broken = false;
 
   constructor(Handle: ZlibHandleClass, options: DeflaterOptions) {
     const { windowBits, level, memLevel } = options;
@@ -219,6 +229,7 @@ class NativeDeflater implements Deflater {
 
   compress(input: Uint8Array, fin: boolean): Uint8Array {
     const data = bytes(input);
+    if (this.#broken) throw new LocalProtocolError("deflate failed earlier; reset() first", "WS_ERR_DEFLATE_FAILED");
     const handle = this.#handle;
     let out = deflateScratch;
     const need = deflateBound(data.byteLength);
@@ -239,6 +250,8 @@ class NativeDeflater implements Deflater {
       const flush = fin && inLen === inLeft ? Z_SYNC_FLUSH : Z_NO_FLUSH;
       const room = out.length - outOff;
       if (!write(handle, flush, data, inOff, inLen, out, outOff, room)) {
+        // The handle is not written to again (see the module notes).
+        this.#broken = true;
         throw new LocalProtocolError(`deflate failed: ${lastError ?? "?"}`, "WS_ERR_DEFLATE_FAILED");
       }
       const availOut = writeState[0]!;
@@ -262,7 +275,7 @@ class NativeDeflater implements Deflater {
 
   reset(dictionary?: Uint8Array): void {
     const prime = dictionary !== undefined && dictionary.byteLength > 0;
-    if (!prime && !this.#primed) {
+    if (!prime && !this.#primed && !this.#broken) {
       this.#handle.reset();
       return;
     }
@@ -273,6 +286,7 @@ class NativeDeflater implements Deflater {
     this.#handle.close();
     this.#handle = handle;
     this.#primed = prime;
+    this.#broken = false;
   }
 }
 
@@ -286,6 +300,9 @@ class NativeInflater implements Inflater {
   // The last call used up its input with output room to spare: the stream
   // may have ended exactly there.
   #uncertain = false;
+  // zlib reported an error (or the stream is unusable): the handle is
+  // replaced at the next reset, never written to again.
+  #broken = false;
   // The last 2^windowBits output bytes: a buffer grown up to that size,
   // then used as a ring (#histPos is the next write position).
   #hist: Uint8Array | null = null;
@@ -312,17 +329,30 @@ class NativeInflater implements Inflater {
   get ended(): boolean {
     if (!this.#ended && this.#uncertain) {
       this.#uncertain = false;
-      // inflate with Z_FINISH and no input returns Z_STREAM_END after the
-      // end of the stream (no error) and Z_BUF_ERROR before it (reported as
-      // an error by Node, which changes nothing in zlib's state).
+      // Ask zlib without an error (see the module notes: a handle must not
+      // be written to after one): feed it an empty non-final stored block.
+      // permessage-deflate asks after the appended 00 00 ff ff, which ends a
+      // valid message's data on a block boundary: there zlib takes all five
+      // bytes and produces nothing (the stream is unchanged); after the end
+      // of the stream it takes none. Anything else means the data did not
+      // end on a block boundary (not a valid message): the inflater refuses
+      // further input until reset.
       const room = (inflateScratch ??= new Uint8Array(INFLATE_CHUNK));
-      if (write(this.#handle, Z_FINISH, EMPTY, 0, 0, room, 0, room.length)) this.#ended = true;
+      const n = EMPTY_STORED_BLOCK.length;
+      if (!write(this.#handle, Z_SYNC_FLUSH, EMPTY_STORED_BLOCK, 0, n, room, 0, room.length)) {
+        this.#broken = true;
+      } else if (writeState[0] === room.length && writeState[1] === n) {
+        this.#ended = true;
+      } else if (writeState[0] !== room.length || writeState[1] !== 0) {
+        this.#broken = true;
+      }
     }
     return this.#ended;
   }
 
   inflate(input: Uint8Array, maxOutput: number): Uint8Array | InflateFailure {
     const data = bytes(input);
+    if (this.#broken) return "invalid-data";
     if (this.#ended || data.byteLength === 0) return EMPTY;
     const handle = this.#handle;
     const scratch = (inflateScratch ??= new Uint8Array(INFLATE_CHUNK));
@@ -341,6 +371,8 @@ class NativeInflater implements Inflater {
       const inLen = Math.min(inLeft, MAX_CALL_INPUT);
       const room = Math.min(scratch.length, cap - total);
       if (!write(handle, Z_SYNC_FLUSH, data, inOff, inLen, scratch, 0, room)) {
+        // The handle is not written to again (see the module notes).
+        this.#broken = true;
         failure = "invalid-data";
         break;
       }
@@ -382,6 +414,20 @@ class NativeInflater implements Inflater {
   reset(keepWindow = false): void {
     this.#ended = false;
     this.#uncertain = false;
+    if (this.#broken) {
+      // A new handle: after an error this one is only closed.
+      const window = keepWindow ? this.#window() : EMPTY;
+      if (!keepWindow) {
+        this.#histPos = 0;
+        this.#histFull = false;
+      }
+      const handle = this.#open(window.length > 0 ? window : undefined);
+      this.#handle.close();
+      this.#handle = handle;
+      this.#hasDictionary = window.length > 0;
+      this.#broken = false;
+      return;
+    }
     if (keepWindow) {
       // Node re-applies the handle's init dictionary on every reset, so the
       // window becomes that dictionary.
