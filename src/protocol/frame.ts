@@ -6,7 +6,10 @@
  * - The reader never copies payload bytes that arrived in one chunk: it hands
  *   out `subarray` views of the caller's chunks, and unmasks them in place (the
  *   connection owns the chunks it is given). Bytes spanning chunks are gathered
- *   into one fresh array.
+ *   into one fresh array (from the caller's `allocate` when given), unmasked
+ *   while copied. Data frames stream out in pieces as their bytes arrive,
+ *   except those up to `wholeFramesUpTo` bytes, which wait (holding at most
+ *   that many payload bytes, in the chunks as received) and come out whole.
  * - Header checks run in wsproto's order (spec §4.1) and as soon as the bytes
  *   they need are present, so an error is reported at the same point as
  *   wsproto reports it; the header hooks run exactly once per frame.
@@ -14,8 +17,10 @@
  * - A built frame is one `Uint8Array` holding header, key and payload. Frames
  *   up to {@link SLAB_MAX_FRAME} bytes are carved from a shared slab (one
  *   `ArrayBuffer` allocation per {@link SLAB_SIZE} bytes of small frames, not
- *   one per frame); a region of a slab is handed out once and never written
- *   again, so a returned frame stays valid for as long as it is referenced.
+ *   one per frame); a region of a slab is written only before it is handed
+ *   out, once, so a returned frame stays valid for as long as it is
+ *   referenced. Larger frames get an array of their own (from `allocate`
+ *   when given).
  * @module
  */
 import { LocalProtocolError } from "./errors.ts";
