@@ -8,8 +8,9 @@
  *   connection owns the chunks it is given). Bytes spanning chunks are gathered
  *   into one fresh array (from the caller's `allocate` when given), unmasked
  *   while copied. Data frames stream out in pieces as their bytes arrive,
- *   except those up to `wholeFramesUpTo` bytes, which wait (holding at most
- *   that many payload bytes, in the chunks as received) and come out whole.
+ *   except binary ones up to `wholeFramesUpTo` bytes, which wait (holding at
+ *   most that many payload bytes, in the chunks as received) and come out
+ *   whole. Text always streams (UTF-8 errors fail fast).
  * - Header checks run in wsproto's order (spec §4.1) and as soon as the bytes
  *   they need are present, so an error is reported at the same point as
  *   wsproto reports it; the header hooks run exactly once per frame.
@@ -345,6 +346,8 @@ export interface FrameReaderHooks {
 // Hot paths use these module-local literals rather than `Opcode.X`: an
 // imported object costs a property load (and under some loaders a getter) per use.
 const OP_CONTINUATION = 0;
+const OP_TEXT = 1;
+const OP_BINARY = 2;
 
 const STAGE_HEADER = 0;
 const STAGE_KEY = 1;
@@ -372,6 +375,10 @@ export class FrameReader {
   readonly #client: boolean;
   readonly #hooks: FrameReaderHooks;
   readonly #wholeUpTo: number;
+  /** The data message in progress is binary (its first frame's opcode). */
+  #binaryMessage = false;
+  /** The current frame waits for its whole payload (control frames, and binary ones up to #wholeUpTo). */
+  #whole = false;
   readonly #allocate: ((size: number) => Uint8Array) | null;
   #chunks: Uint8Array[] = [];
   #head = 0; // index of the first chunk with unread bytes
@@ -451,9 +458,9 @@ export class FrameReader {
     const remaining = this.#length - this.#consumed;
     let n = remaining;
     if (this.#buffered < remaining) {
-      // Control frames wait for their whole payload, and so do data frames
-      // up to #wholeUpTo (gathered once complete); larger ones stream.
-      if (this.#opcode >= 8 || this.#buffered === 0 || this.#length <= this.#wholeUpTo) return false;
+      // Control frames wait for their whole payload, and so do binary
+      // frames up to #wholeUpTo (gathered once complete); others stream.
+      if (this.#whole || this.#buffered === 0) return false;
       n = this.#buffered;
     }
     const payload = n === 0 ? EMPTY : this.#take(n, this.#masked);
@@ -527,6 +534,11 @@ export class FrameReader {
     this.#fin = fin;
     this.#rsv = rsv;
     this.#opcode = opcode;
+    // Text always streams: invalid UTF-8 then fails the connection as soon
+    // as it arrives (Autobahn's fail-fast cases), not once the frame is whole.
+    if (opcode === OP_BINARY) this.#binaryMessage = true;
+    else if (opcode === OP_TEXT) this.#binaryMessage = false;
+    this.#whole = control || (this.#binaryMessage && length <= this.#wholeUpTo);
     this.#masked = masked;
     this.#length = length;
     this.#consumed = 0;

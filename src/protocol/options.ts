@@ -35,13 +35,15 @@ export interface ConnectionOptions {
   /** Fills a buffer with random bytes (masks, nonces). @default pooled `crypto.getRandomValues` */
   random?: RandomSource;
   /**
-   * Data frames whose payload is at most this many bytes come out whole,
-   * as one piece, even when their bytes arrive in several chunks: the
-   * chunks are kept until the frame is complete, then unmasked into one
-   * array of the payload's size (one pass over each byte, one allocation).
-   * Larger frames come out in pieces as their bytes arrive (unmasked in
-   * place, no copy), which suits a caller that streams them. A layer that
-   * assembles whole messages anyway sets this to its message limit.
+   * Frames of binary messages whose payload is at most this many bytes come
+   * out whole, as one piece, even when their bytes arrive in several
+   * chunks: the chunks are kept until the frame is complete, then unmasked
+   * into one array of the payload's size (one pass over each byte, one
+   * allocation). Larger frames come out in pieces as their bytes arrive
+   * (unmasked in place, no copy), which suits a caller that streams them;
+   * text frames always do, so that invalid UTF-8 fails the connection as
+   * soon as it arrives. A layer that assembles whole messages anyway sets
+   * this to its message limit.
    * @default 0 (every frame in pieces as it arrives)
    */
   wholeFramesUpTo?: number;

@@ -247,9 +247,28 @@ t.test("wholeFramesUpTo: frames up to the limit come out whole from any split, l
   bad.push(bytes.slice(0, 100));
   bad.push(bytes.slice(100));
   t.throws(() => bad.next(piece), { name: "LocalProtocolError", code: "WS_ERR_INVALID_OPTION" });
-  // Control frames are whole whatever the limit; a data frame above it streams.
+  // Without the option the frame streams.
   const streamed = readAll(false, [bytes.slice(0, 50), bytes.slice(50)]);
   t.equal(streamed.length, 2);
+  // Text frames stream whatever the limit (UTF-8 errors fail fast), binary
+  // continuation frames come out whole, a ping between them too.
+  const textFrame = Uint8Array.of(0x01, 0x06, ...new TextEncoder().encode("abcdef")); // TEXT, not FIN
+  const binFirst = Uint8Array.of(0x02, 0x04, 1, 2, 3, 4); // BINARY, not FIN
+  const ping = Uint8Array.of(0x89, 0x01, 9);
+  const binCont = Uint8Array.of(0x80, 0x04, 5, 6, 7, 8); // CONTINUATION, FIN
+  const client = (chunks: Uint8Array[]): string[] => {
+    const r = new FrameReader(true, NO_HOOKS, { wholeFramesUpTo: 1000 });
+    const out: string[] = [];
+    for (const c of chunks) {
+      r.push(c);
+      while (r.next(piece)) out.push(`${piece.opcode}:${toHex(piece.payload)}`);
+    }
+    return out;
+  };
+  const split = (b: Uint8Array, at: number): Uint8Array[] => [b.slice(0, at), b.slice(at)];
+  t.same(client(split(textFrame, 4)), ["1:6162", "0:63646566"], "text streams");
+  t.same(client([...split(binFirst, 3), ...split(ping, 2), ...split(binCont, 4)]), ["2:01020304", "9:09", "0:05060708"], "binary whole");
+  t.same(client([...split(textFrame, 8), ...split(binCont, 3)]), ["1:616263646566", "0:05", "0:060708"], "a continuation of text streams");
 });
 
 t.test("several frames in one chunk; pieces never cross a frame", async (t) => {
