@@ -44,7 +44,8 @@
  *   feeding it an empty stored block, which a stream on a block boundary
  *   takes whole and an ended one refuses (no error either way).
  * - Native zlib cannot hand out its window, so an inflater keeps a copy of
- *   its last `2^windowBits` output bytes (grown as output arrives) for
+ *   its last `2^windowBits` output bytes (grown as output arrives; a ring,
+ *   or from the first `reset(true)` on a linear buffer of twice that) for
  *   `reset(true)`, which re-initialises the same handle with that copy as
  *   its dictionary and resets it (see `reinit`: no new handle, about 1 µs),
  *   or, where the self-test finds that does not work, starts a new handle.
@@ -308,6 +309,13 @@ class NativeInflater implements Inflater {
   #hist: Uint8Array | null = null;
   #histPos = 0;
   #histFull = false;
+  // From the first reset(true) on (a peer that ends messages with BFINAL
+  // blocks), the copy is linear instead: the last output bytes at
+  // [0, #linLen) of a buffer twice the window, compacted when full (at most
+  // one more copy per output byte), so that each reset hands zlib a view
+  // of the window instead of assembling it from a ring.
+  #lin: Uint8Array | null = null;
+  #linLen = 0;
 
   constructor(Handle: ZlibHandleClass, options: InflaterOptions) {
     const { windowBits } = options;
@@ -417,10 +425,7 @@ class NativeInflater implements Inflater {
     if (this.#broken) {
       // A new handle: after an error this one is only closed.
       const window = keepWindow ? this.#window() : EMPTY;
-      if (!keepWindow) {
-        this.#histPos = 0;
-        this.#histFull = false;
-      }
+      if (!keepWindow) this.#forget();
       const handle = this.#open(window.length > 0 ? window : undefined);
       this.#handle.close();
       this.#handle = handle;
@@ -429,6 +434,7 @@ class NativeInflater implements Inflater {
       return;
     }
     if (keepWindow) {
+      if (this.#lin === null) this.#toLinear();
       // Node re-applies the handle's init dictionary on every reset, so the
       // window becomes that dictionary.
       const window = this.#window();
@@ -436,8 +442,7 @@ class NativeInflater implements Inflater {
       this.#hasDictionary = window.length > 0;
       return;
     }
-    this.#histPos = 0;
-    this.#histFull = false;
+    this.#forget();
     if (this.#hasDictionary) {
       this.#redo(undefined);
       this.#hasDictionary = false;
@@ -459,10 +464,41 @@ class NativeInflater implements Inflater {
     this.#handle = handle;
   }
 
+  /** Empty the window copy. */
+  #forget(): void {
+    this.#histPos = 0;
+    this.#histFull = false;
+    this.#linLen = 0;
+  }
+
+  /** Switch the window copy from the ring to the linear buffer. */
+  #toLinear(): void {
+    const wsize = 1 << this.#windowBits;
+    const window = this.#window();
+    const lin = (this.#lin = new Uint8Array(2 * wsize));
+    lin.set(window, 0);
+    this.#linLen = window.length;
+    this.#hist = null;
+    this.#histPos = 0;
+    this.#histFull = false;
+  }
+
   /** Append output to the window copy. */
   #remember(piece: Uint8Array): void {
     const wsize = 1 << this.#windowBits;
     const src = piece.length > wsize ? piece.subarray(piece.length - wsize) : piece;
+    const lin = this.#lin;
+    if (lin !== null) {
+      if (this.#linLen + src.length > lin.length) {
+        // Keep what is still within a window of the end once `src` is in.
+        const keep = Math.min(this.#linLen, wsize - src.length);
+        lin.copyWithin(0, this.#linLen - keep, this.#linLen);
+        this.#linLen = keep;
+      }
+      lin.set(src, this.#linLen);
+      this.#linLen += src.length;
+      return;
+    }
     let hist = this.#hist;
     if (!this.#histFull) {
       const need = this.#histPos + src.length;
@@ -498,6 +534,8 @@ class NativeInflater implements Inflater {
    * handle's init copies it).
    */
   #window(): Uint8Array {
+    const lin = this.#lin;
+    if (lin !== null) return lin.subarray(Math.max(0, this.#linLen - (1 << this.#windowBits)), this.#linLen);
     const hist = this.#hist;
     if (hist === null) return EMPTY;
     if (!this.#histFull) return hist.subarray(0, this.#histPos);
