@@ -10,9 +10,11 @@
  * unmasked, which costs the same for binary frames. Our Connection streams a
  * large frame out as partial BytesMessage events (zero-copy views); ws
  * concatenates the chunks into one Buffer before emitting it, so a row also
- * shows ours with the pieces assembled into one buffer the way our streams
- * session does it for an application wanting whole messages (one
- * uninitialised allocation, the pieces copied in).
+ * shows ours delivering whole messages, as a layer assembling them for an
+ * application would run it: with `wholeFramesUpTo` (each frame comes out
+ * whole, unmasked from the socket chunks straight into its own array: one
+ * pass per byte) and `allocate` (uninitialised, Buffer.allocUnsafeSlow);
+ * messages of several frames would be joined with one more allocation.
  *
  * Masking runs in WebAssembly SIMD from 1 KiB (src/protocol/mask.ts);
  * MASK_JS=1 forces the JavaScript fallback, to compare the two.
@@ -21,7 +23,9 @@
  * in alternating rounds of one comparison, so both ratios come from the same
  * measurements of ours (the machine's drift hits all three alike).
  *
- * Building: Connection.send(event) (one Uint8Array out) against
+ * Building: Connection.send(event) (one Uint8Array out; frames over 8 KiB
+ * allocated by `allocate`, Buffer.allocUnsafeSlow, as ws allocates its
+ * with Buffer.allocUnsafe) against
  * Sender.frame(data, options) with `readOnly: true` (a merged buffer when
  * masking; a header plus the caller's buffer, not copied, when not). Both get
  * their argument built once (events are immutable values and may be sent
@@ -81,8 +85,20 @@ function socketChunks(bytes: Buffer, size = CHUNK): Buffer[] {
   return out;
 }
 
+/** Node's uninitialised allocation as a plain Uint8Array (what a Node layer passes as `allocate`). */
+function allocUninitialised(size: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(b.buffer, b.byteOffset, size);
+}
+
 function oursParse(chunks: Buffer[], expectMessages: number, assemble = false): () => number {
-  const conn = new Connection(ConnectionType.SERVER, { maxMessageSize: 64 * 1024 * 1024 });
+  const maxMessageSize = 64 * 1024 * 1024;
+  // Assembling whole messages anyway, take whole frames: each payload is
+  // unmasked straight from the socket chunks into its own array (one pass).
+  const conn = new Connection(
+    ConnectionType.SERVER,
+    assemble ? { maxMessageSize, wholeFramesUpTo: maxMessageSize, allocate: allocUninitialised } : { maxMessageSize },
+  );
   let pieces: Uint8Array[] = [];
   let size = 0;
   return () => {
@@ -96,11 +112,11 @@ function oursParse(chunks: Buffer[], expectMessages: number, assemble = false): 
           size += event.data.length;
           if (event.messageFinished) {
             if (pieces.length > 1) {
-              // As the streams session assembles a message: one uninitialised
-              // allocation (Buffer.allocUnsafeSlow, as ws's concat uses
-              // allocUnsafe), the pieces copied in.
-              const b = Buffer.allocUnsafeSlow(size);
-              const whole = new Uint8Array(b.buffer, b.byteOffset, size);
+              // (A message in several frames.) As the streams session
+              // assembles a message: one uninitialised allocation
+              // (Buffer.allocUnsafeSlow, as ws's concat uses allocUnsafe),
+              // the pieces copied in.
+              const whole = allocUninitialised(size);
               let o = 0;
               for (const p of pieces) {
                 whole.set(p, o);
@@ -203,7 +219,9 @@ async function buildRows(): Promise<Row[]> {
   ] as const) {
     const data = Buffer.alloc(size, 0x61);
     for (const masked of [true, false]) {
-      const conn = new Connection(masked ? ConnectionType.CLIENT : ConnectionType.SERVER);
+      // Frames too large for the slab come from Node's uninitialised
+      // allocation, as ws's do (Buffer.allocUnsafe), passed as a Node layer would.
+      const conn = new Connection(masked ? ConnectionType.CLIENT : ConnectionType.SERVER, { allocate: allocUninitialised });
       const options = { fin: true, rsv1: false, opcode: 0x02, mask: masked, readOnly: true };
       const batch = size > 1024 ? 16 : 1024;
       let sink = 0;

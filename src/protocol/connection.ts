@@ -136,11 +136,17 @@ export class Connection {
    * `LocalProtocolError`; then nothing is written and nothing changes.
    */
   send(event: Event): Uint8Array {
+    // The hot path stays small (so the JIT inlines it into the caller);
+    // everything else is in #sendOther.
     const type = (event as { type?: unknown } | null)?.type;
     if (this.#messagesAllowed && (type === "BytesMessage" || type === "TextMessage" || type === "Message")) {
       const message = event as Message;
       return this.#proto.sendData(message.data, message.messageFinished !== false, message.compress !== false);
     }
+    return this.#sendOther(event, type);
+  }
+
+  #sendOther(event: Event, type: unknown): Uint8Array {
     const allowed = this.#allowed;
     if (allowed === undefined || !allowed.has(type as string)) {
       if (!EVENT_TYPE_SET.has(type)) return assertNever(event as never);

@@ -45,7 +45,7 @@ type CloseConnection = events.CloseConnection;
 type Ping = events.Ping;
 type Pong = events.Pong;
 type TextMessage = events.TextMessage;
-const { buildFrame, buildFrameHeader } = frame;
+const { buildFrame, buildFrameHeader, buildUnmaskedFrame } = frame;
 const { encodeUtf8, encodeUtf8Transient, isWellFormed } = utf8;
 const FIN_BIT = 0x80;
 /** RFC 6455 §5.5: control frame payloads are 125 bytes or less. */
@@ -140,6 +140,10 @@ export class FrameProtocol implements FrameReaderHooks {
   // The message being sent: its opcode (0 when none), and whether it may be compressed.
   #outOpcode = 0;
   #outCompress = true;
+  /** A server without extensions: frames go out unmasked and unchanged. */
+  readonly #plain: boolean;
+  /** Allocates frames too large for the slab (ConnectionOptions.allocate). */
+  readonly #allocate: ((size: number) => Uint8Array) | null;
   // Masking keys: drawn KEY_POOL_SIZE bytes at a time, 4 per frame, in
   // stream order (so a deterministic source yields the same keys as drawing
   // 4 bytes per frame would).
@@ -152,6 +156,8 @@ export class FrameProtocol implements FrameReaderHooks {
     this.#maxFrameSize = options.maxFrameSize;
     this.#maxMessageSize = options.maxMessageSize;
     this.#random = options.random;
+    this.#plain = !client && extensions.length === 0;
+    this.#allocate = options.allocate;
     const self = this;
     this.#view =
       extensions.length === 0
@@ -164,7 +170,7 @@ export class FrameProtocol implements FrameReaderHooks {
             },
           });
     // The reader calls back into this object (no closures per connection).
-    this.#reader = new FrameReader(client, this);
+    this.#reader = new FrameReader(client, this, options);
   }
 
   /** `true` between the first and the last frame of a message being sent in pieces. */
@@ -376,6 +382,18 @@ export class FrameProtocol implements FrameReaderHooks {
    * the extensions to leave this message uncompressed.
    */
   sendData(data: unknown, fin: boolean, compress = true): Uint8Array {
+    // The common case first: a server's binary frame without extensions,
+    // not inside a fragmented message (the general path below does the same;
+    // without extensions `compress` means nothing).
+    if (this.#plain && this.#outOpcode === 0 && data instanceof Uint8Array) {
+      const bytes = buildUnmaskedFrame(fin ? FIN_BIT | OP_BINARY : OP_BINARY, data, this.#allocate);
+      if (!fin) this.#outOpcode = OP_BINARY;
+      return bytes;
+    }
+    return this.#sendData(data, fin, compress);
+  }
+
+  #sendData(data: unknown, fin: boolean, compress: boolean): Uint8Array {
     let opcode: number;
     if (typeof data === "string") {
       opcode = OP_TEXT;
@@ -487,7 +505,7 @@ export class FrameProtocol implements FrameReaderHooks {
     }
     if (control && payload.length > MAX_PAYLOAD_NORMAL) throw controlTooLong();
     const firstByte = (fin ? FIN_BIT : 0) | (exts.length === 0 ? 0 : rsvNumber(rsv)) | opcode;
-    if (!this.client) return buildFrame(firstByte, payload, null);
+    if (!this.client) return buildFrame(firstByte, payload, null, this.#allocate);
     // RFC 6455 §5.3: a fresh, unpredictable masking key for every frame.
     let keys = this.#keys;
     if (keys === null || this.#keyOffset === KEY_POOL_SIZE) {
@@ -502,7 +520,7 @@ export class FrameProtocol implements FrameReaderHooks {
     key[2] = keys[o + 2]!;
     key[3] = keys[o + 3]!;
     this.#keyOffset = o + 4;
-    return buildFrame(firstByte, payload, key);
+    return buildFrame(firstByte, payload, key, this.#allocate);
   }
 }
 

@@ -6,7 +6,11 @@
  * - The reader never copies payload bytes that arrived in one chunk: it hands
  *   out `subarray` views of the caller's chunks, and unmasks them in place (the
  *   connection owns the chunks it is given). Bytes spanning chunks are gathered
- *   into one fresh array.
+ *   into one fresh array (from the caller's `allocate` when given), unmasked
+ *   while copied. Data frames stream out in pieces as their bytes arrive,
+ *   except binary ones up to `wholeFramesUpTo` bytes, which wait (holding at
+ *   most that many payload bytes, in the chunks as received) and come out
+ *   whole. Text always streams (UTF-8 errors fail fast).
  * - Header checks run in wsproto's order (spec §4.1) and as soon as the bytes
  *   they need are present, so an error is reported at the same point as
  *   wsproto reports it; the header hooks run exactly once per frame.
@@ -14,11 +18,15 @@
  * - A built frame is one `Uint8Array` holding header, key and payload. Frames
  *   up to {@link SLAB_MAX_FRAME} bytes are carved from a shared slab (one
  *   `ArrayBuffer` allocation per {@link SLAB_SIZE} bytes of small frames, not
- *   one per frame); a region of a slab is handed out once and never written
- *   again, so a returned frame stays valid for as long as it is referenced.
+ *   one per frame); a region of a slab is written only before it is handed
+ *   out, once, so a returned frame stays valid for as long as it is
+ *   referenced. Larger frames get an array of their own (from `allocate`
+ *   when given).
  * @module
  */
+import { LocalProtocolError } from "./errors.ts";
 import { maskCopy, maskInPlace, packKey } from "./mask.ts";
+import type { ConnectionOptions } from "./options.ts";
 import type { Opcode } from "./types.ts";
 
 /** Byte 0: the FIN bit. */
@@ -103,7 +111,11 @@ const SLAB_SIZE = 64 * 1024;
 /** Frames up to this many bytes come from the slab; larger ones get an allocation of their own. */
 const SLAB_MAX_FRAME = 8 * 1024;
 let slab: ArrayBuffer | null = null;
+/** The current slab as 32-bit words, for copying short payloads a word per store. */
+let slabWords: Int32Array | null = null;
 let slabUsed = SLAB_SIZE;
+/** Words assembled from bytes go into memory little-endian (so on every current platform); elsewhere bytes are copied one by one. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 /**
  * `size` fresh bytes for a frame. Small frames are views of a shared slab:
@@ -112,15 +124,29 @@ let slabUsed = SLAB_SIZE;
  * 8-byte boundary), so the frame stays valid while referenced. A slab is
  * freed once no frame cut from it is referenced.
  */
-function allocateFrame(size: number): Uint8Array {
-  if (size > SLAB_MAX_FRAME) return new Uint8Array(size);
+function allocateFrame(size: number, allocate: ((size: number) => Uint8Array) | null = null): Uint8Array {
+  if (size > SLAB_MAX_FRAME) return allocate === null ? new Uint8Array(size) : allocated(allocate, size);
   let offset = slabUsed;
   if (offset + size > SLAB_SIZE) {
-    slab = new ArrayBuffer(SLAB_SIZE);
+    newSlab();
     offset = 0;
   }
   slabUsed = (offset + size + 7) & ~7;
   return new Uint8Array(slab!, offset, size);
+}
+
+/** `size` bytes from a caller's allocator, checked (its misuse must not corrupt a frame or payload). */
+function allocated(allocate: (size: number) => Uint8Array, size: number): Uint8Array {
+  const out: unknown = allocate(size);
+  if (!(out instanceof Uint8Array) || out.length !== size) {
+    throw new LocalProtocolError(`allocate(${size}) must return a Uint8Array of ${size} bytes`, "WS_ERR_INVALID_OPTION");
+  }
+  return out;
+}
+
+function newSlab(): void {
+  slab = new ArrayBuffer(SLAB_SIZE);
+  slabWords = null;
 }
 
 /** Write the header of a frame up to its length field (the masking key, if any, follows it). */
@@ -167,34 +193,25 @@ export function buildFrameHeader(firstByte: number, payloadLength: number): Uint
  * Build one frame into one `Uint8Array`: header, masking key (when `maskKey`
  * is given) and payload (masked with it). `firstByte` is FIN | RSV | opcode.
  * The result is fresh bytes (small frames share a slab's `ArrayBuffer`, see
- * the module notes); the caller's payload is not modified.
+ * the module notes); the caller's payload is not modified. A frame too large
+ * for the slab comes from `allocate` when given (every byte of it is
+ * written, so it need not zero-fill), else from `new Uint8Array`.
  * @example
  * ```ts
  * buildFrame(0x81, new TextEncoder().encode("Hello"), null); // 81 05 48 65 6c 6c 6f
  * ```
  */
-export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint8Array | null): Uint8Array {
+export function buildFrame(
+  firstByte: number,
+  payload: Uint8Array,
+  maskKey: Uint8Array | null,
+  allocate: ((size: number) => Uint8Array) | null = null,
+): Uint8Array {
+  if (maskKey === null) return buildUnmaskedFrame(firstByte, payload, allocate);
   const len = payload.length;
-  const hdr = frameHeaderLength(len, maskKey !== null);
-  const out = allocateFrame(hdr + len);
-  writeHeader(out, firstByte, len, maskKey === null ? 0 : MASK_BIT);
-  if (maskKey === null) {
-    if (len > 32) {
-      out.set(payload, hdr);
-    } else {
-      // Short payloads: a loop beats the call into `set` (`| 0`: see maskWords).
-      let i = 0;
-      for (; i + 4 <= len; i = (i + 4) | 0) {
-        const o = (hdr + i) | 0;
-        out[o] = payload[i]!;
-        out[(o + 1) | 0] = payload[(i + 1) | 0]!;
-        out[(o + 2) | 0] = payload[(i + 2) | 0]!;
-        out[(o + 3) | 0] = payload[(i + 3) | 0]!;
-      }
-      for (; i < len; i++) out[hdr + i] = payload[i]!;
-    }
-    return out;
-  }
+  const hdr = frameHeaderLength(len, true);
+  const out = allocateFrame(hdr + len, allocate);
+  writeHeader(out, firstByte, len, MASK_BIT);
   // RFC 6455 §5.3: the key goes right before the payload, which is XORed with it.
   const k0 = maskKey[0]!;
   const k1 = maskKey[1]!;
@@ -222,6 +239,56 @@ export function buildFrame(firstByte: number, payload: Uint8Array, maskKey: Uint
 }
 
 /**
+ * {@link buildFrame} without a masking key (a server's frame): header and
+ * payload in one `Uint8Array`. Small, so that it inlines into the send path.
+ * @example
+ * ```ts
+ * buildUnmaskedFrame(0x82, new Uint8Array([1, 2])); // 82 02 01 02
+ * ```
+ */
+export function buildUnmaskedFrame(
+  firstByte: number,
+  payload: Uint8Array,
+  allocate: ((size: number) => Uint8Array) | null = null,
+): Uint8Array {
+  const len = payload.length;
+  if (len > 32) return buildLongUnmaskedFrame(firstByte, payload, allocate);
+  // A short frame from the slab, placed so that its payload starts on a
+  // 4-byte boundary (2 bytes after an 8-byte one): the payload is copied a
+  // word per store (a loop beats the call into `set` at this size).
+  const size = (len + 2) | 0;
+  let o = (slabUsed + 2) | 0;
+  if (o + size > SLAB_SIZE) {
+    newSlab();
+    o = 2;
+  }
+  slabUsed = (o + size + 7) & ~7;
+  let i = 0;
+  if (LITTLE_ENDIAN) {
+    const words = (slabWords ??= new Int32Array(slab!));
+    // `| 0` keeps the indices small integers (see maskWords).
+    for (let w = (o + 2) >> 2; i + 4 <= len; i = (i + 4) | 0, w = (w + 1) | 0) {
+      words[w] = payload[i]! | (payload[(i + 1) | 0]! << 8) | (payload[(i + 2) | 0]! << 16) | (payload[(i + 3) | 0]! << 24);
+    }
+  }
+  const out = new Uint8Array(slab!, o, size);
+  out[0] = firstByte;
+  out[1] = len;
+  for (; i < len; i = (i + 1) | 0) out[(i + 2) | 0] = payload[i]!;
+  return out;
+}
+
+/** {@link buildUnmaskedFrame} for payloads over 32 bytes. */
+function buildLongUnmaskedFrame(firstByte: number, payload: Uint8Array, allocate: ((size: number) => Uint8Array) | null): Uint8Array {
+  const len = payload.length;
+  const hdr = frameHeaderLength(len, false);
+  const out = allocateFrame(hdr + len, allocate);
+  writeHeader(out, firstByte, len, 0);
+  out.set(payload, hdr);
+  return out;
+}
+
+/**
  * One piece of a frame's payload handed out by {@link FrameReader.next}
  * (the reader fills a caller-owned object, so parsing allocates no result).
  * @example
@@ -241,6 +308,21 @@ export interface FramePiece {
   payload: Uint8Array;
   /** This piece ends its frame. */
   frameFinished: boolean;
+}
+
+/**
+ * How a {@link FrameReader} hands out payloads (see the
+ * {@link ConnectionOptions} of the same names).
+ * @example
+ * ```ts
+ * const options: FrameReaderOptions = { wholeFramesUpTo: 1 << 20, allocate: (size) => new Uint8Array(size) };
+ * ```
+ */
+export interface FrameReaderOptions {
+  /** Data frames up to this payload size come out whole. @default 0 */
+  wholeFramesUpTo?: number;
+  /** Allocates gathered payloads. @default `new Uint8Array(size)` */
+  allocate?: ((size: number) => Uint8Array) | null;
 }
 
 /**
@@ -264,6 +346,8 @@ export interface FrameReaderHooks {
 // Hot paths use these module-local literals rather than `Opcode.X`: an
 // imported object costs a property load (and under some loaders a getter) per use.
 const OP_CONTINUATION = 0;
+const OP_TEXT = 1;
+const OP_BINARY = 2;
 
 const STAGE_HEADER = 0;
 const STAGE_KEY = 1;
@@ -290,6 +374,12 @@ const HEADER_SCRATCH = new Uint8Array(10);
 export class FrameReader {
   readonly #client: boolean;
   readonly #hooks: FrameReaderHooks;
+  readonly #wholeUpTo: number;
+  /** The data message in progress is binary (its first frame's opcode). */
+  #binaryMessage = false;
+  /** The current frame waits for its whole payload (control frames, and binary ones up to #wholeUpTo). */
+  #whole = false;
+  readonly #allocate: ((size: number) => Uint8Array) | null;
   #chunks: Uint8Array[] = [];
   #head = 0; // index of the first chunk with unread bytes
   #pos = 0; // read offset into #chunks[#head]
@@ -304,9 +394,16 @@ export class FrameReader {
   #length = 0;
   #consumed = 0;
 
-  constructor(client: boolean, hooks: FrameReaderHooks) {
+  /**
+   * `options.wholeFramesUpTo` and `options.allocate` are the
+   * {@link ConnectionOptions} of those names (default: every frame in pieces
+   * as it arrives; `new Uint8Array`).
+   */
+  constructor(client: boolean, hooks: FrameReaderHooks, options: FrameReaderOptions = {}) {
     this.#client = client;
     this.#hooks = hooks;
+    this.#wholeUpTo = options.wholeFramesUpTo ?? 0;
+    this.#allocate = options.allocate ?? null;
   }
 
   /** Unread bytes held. */
@@ -361,8 +458,9 @@ export class FrameReader {
     const remaining = this.#length - this.#consumed;
     let n = remaining;
     if (this.#buffered < remaining) {
-      // Control frames wait for their whole payload; data frames stream.
-      if (this.#opcode >= 8 || this.#buffered === 0) return false;
+      // Control frames wait for their whole payload, and so do binary
+      // frames up to #wholeUpTo (gathered once complete); others stream.
+      if (this.#whole || this.#buffered === 0) return false;
       n = this.#buffered;
     }
     const payload = n === 0 ? EMPTY : this.#take(n, this.#masked);
@@ -436,6 +534,11 @@ export class FrameReader {
     this.#fin = fin;
     this.#rsv = rsv;
     this.#opcode = opcode;
+    // Text always streams: invalid UTF-8 then fails the connection as soon
+    // as it arrives (Autobahn's fail-fast cases), not once the frame is whole.
+    if (opcode === OP_BINARY) this.#binaryMessage = true;
+    else if (opcode === OP_TEXT) this.#binaryMessage = false;
+    this.#whole = control || (this.#binaryMessage && length <= this.#wholeUpTo);
     this.#masked = masked;
     this.#length = length;
     this.#consumed = 0;
@@ -500,7 +603,7 @@ export class FrameReader {
       out = p === 0 && n === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + p, n);
       if (masked) maskInPlace(out, 0, n, key, phase);
     } else {
-      out = new Uint8Array(n);
+      out = this.#allocate === null ? new Uint8Array(n) : allocated(this.#allocate, n);
       let filled = 0;
       let i = this.#head;
       let q = p;
@@ -521,4 +624,5 @@ export class FrameReader {
     this.#advance(n);
     return out;
   }
+
 }

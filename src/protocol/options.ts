@@ -34,6 +34,29 @@ export interface ConnectionOptions {
   maxHeaders?: number;
   /** Fills a buffer with random bytes (masks, nonces). @default pooled `crypto.getRandomValues` */
   random?: RandomSource;
+  /**
+   * Frames of binary messages whose payload is at most this many bytes come
+   * out whole, as one piece, even when their bytes arrive in several
+   * chunks: the chunks are kept until the frame is complete, then unmasked
+   * into one array of the payload's size (one pass over each byte, one
+   * allocation). Larger frames come out in pieces as their bytes arrive
+   * (unmasked in place, no copy), which suits a caller that streams them;
+   * text frames always do, so that invalid UTF-8 fails the connection as
+   * soon as it arrives. A layer that assembles whole messages anyway sets
+   * this to its message limit.
+   * @default 0 (every frame in pieces as it arrives)
+   */
+  wholeFramesUpTo?: number;
+  /**
+   * Makes the arrays that a payload gathered from several chunks, and a
+   * frame built too large for the shared slab (over 8 KiB), go into
+   * (`size` bytes, each of which is written before the array is handed
+   * out, so it need not be zero-filled: Node may pass
+   * `Buffer.allocUnsafeSlow`). It must return a `Uint8Array` of exactly
+   * `size` bytes.
+   * @default `new Uint8Array(size)`
+   */
+  allocate?: (size: number) => Uint8Array;
 }
 
 /** {@link ConnectionOptions} with every default applied. */
@@ -43,6 +66,8 @@ export interface ResolvedConnectionOptions {
   readonly maxHandshakeSize: number;
   readonly maxHeaders: number;
   readonly random: RandomSource;
+  readonly wholeFramesUpTo: number;
+  readonly allocate: ((size: number) => Uint8Array) | null;
 }
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
@@ -58,6 +83,8 @@ export function resolveOptions(options: ConnectionOptions = {}): ResolvedConnect
     maxHandshakeSize: positive(options.maxHandshakeSize, DEFAULT_MAX_HANDSHAKE_SIZE, "maxHandshakeSize"),
     maxHeaders: positive(options.maxHeaders, DEFAULT_MAX_HEADERS, "maxHeaders"),
     random: options.random ?? defaultRandom,
+    wholeFramesUpTo: positive(options.wholeFramesUpTo, 0, "wholeFramesUpTo"),
+    allocate: allocator(options.allocate),
   };
 }
 
@@ -72,3 +99,10 @@ function positive(value: number | undefined, fallback: number, name: string): nu
   return value;
 }
 
+function allocator(value: unknown): ((size: number) => Uint8Array) | null {
+  if (value === undefined) return null;
+  if (typeof value !== "function") {
+    throw new LocalProtocolError(`allocate must be a function, got ${typeof value}`, "WS_ERR_INVALID_OPTION");
+  }
+  return value as (size: number) => Uint8Array;
+}

@@ -13,7 +13,8 @@
  * `handle.writeSync(flush, input, inOff, inLen, output, outOff, outLen)`
  * with the results in `writeState` (`[availOutAfter, availInAfter]`), errors
  * reported synchronously through `handle.onerror(message, errno, code)`,
- * `handle.reset()` and `handle.close()`. The handles are weak: one that is
+ * `handle.reset()` (which re-applies the dictionary of the last `init`) and
+ * `handle.close()`. The handles are weak: one that is
  * dropped is freed (window and tables included) by the garbage collector.
  *
  * Fallback: the native path is enabled only on the Node majors listed in
@@ -31,14 +32,23 @@
  *   throwing, so every argument is validated here first: options in range,
  *   offsets and lengths inside their arrays, no write to a closed handle,
  *   no call from inside `onerror`.
+ * - A handle that reported an error (through `onerror`) is never written to
+ *   again, only closed and replaced: on Node 20.20, writing on after errors
+ *   corrupts the process's heap within some hundred thousand rounds
+ *   (malloc aborts), even with a reset() in between. Node's own streams
+ *   destroy a zlib stream at its first error, so they never do this.
  * - Inflate never produces more than `maxOutput + 1` bytes per call.
  * - Native zlib does not say when inflate returned `Z_STREAM_END`: it is
  *   inferred from input left over with output room to spare, and when the
- *   input ran out exactly, {@link Inflater.ended} asks the handle once with
- *   an empty `Z_FINISH` call (an error means "not ended", harmlessly).
+ *   input ran out exactly, {@link Inflater.ended} asks the handle once by
+ *   feeding it an empty stored block, which a stream on a block boundary
+ *   takes whole and an ended one refuses (no error either way).
  * - Native zlib cannot hand out its window, so an inflater keeps a copy of
- *   its last `2^windowBits` output bytes (grown as output arrives) for
- *   `reset(true)`, which starts a new handle with that copy as dictionary.
+ *   its last `2^windowBits` output bytes (grown as output arrives; a ring,
+ *   or from the first `reset(true)` on a linear buffer of twice that) for
+ *   `reset(true)`, which re-initialises the same handle with that copy as
+ *   its dictionary and resets it (see `reinit`: no new handle, about 1 µs),
+ *   or, where the self-test finds that does not work, starts a new handle.
  * @module
  */
 import zlib from "node:zlib";
@@ -80,7 +90,7 @@ interface ZlibHandle {
 }
 type ZlibHandleClass = new (mode: number) => ZlibHandle;
 
-const { Z_NO_FLUSH, Z_SYNC_FLUSH, Z_FINISH, Z_DEFAULT_STRATEGY, DEFLATERAW, INFLATERAW } = zlib.constants;
+const { Z_NO_FLUSH, Z_SYNC_FLUSH, Z_DEFAULT_STRATEGY, DEFLATERAW, INFLATERAW } = zlib.constants;
 
 const EMPTY = new Uint8Array(0);
 // Output chunk for inflate: the largest piece produced per zlib call.
@@ -94,6 +104,12 @@ const MAX_CALL_INPUT = 1 << 30;
 
 let inflateScratch: Uint8Array | null = null;
 let deflateScratch: Uint8Array = new Uint8Array(0);
+// RFC 1951 §3.2.4: an empty stored block, not final (BFINAL 0, BTYPE 00, LEN 0, NLEN ffff).
+const EMPTY_STORED_BLOCK = new Uint8Array([0x00, 0x00, 0x00, 0xff, 0xff]);
+// A wrapped window copy made contiguous for a reset (grown to the largest window).
+let windowScratch: Uint8Array = new Uint8Array(0);
+// Whether reinit() may reset a handle in place; the self-test decides.
+let reinitInPlace = true;
 // Every handle shares these: calls are synchronous and one at a time.
 const writeState = new Uint32Array(2);
 let lastError: string | null = null;
@@ -146,6 +162,31 @@ function newHandle(
   return handle;
 }
 
+/**
+ * Reset `handle`'s stream with `dictionary` (or none) as the dictionary its
+ * resets apply, keeping its zlib state: Node 20's `init` on a handle whose
+ * zlib stream is already initialised only records the parameters and the
+ * dictionary (zlib is initialised once, lazily), and `reset()` is
+ * inflateReset/deflateReset followed by setting that dictionary. About 1 µs,
+ * against 4-15 µs for a new handle (an AsyncWrap, zlib's state and window
+ * allocated, the old ones freed). The parameters must be the handle's own
+ * (zlib would not apply others). The module's self-test confirms the
+ * behaviour before it is used (see {@link reinitInPlace}).
+ */
+function reinit(
+  handle: ZlibHandle,
+  windowBits: number,
+  level: number,
+  memLevel: number,
+  dictionary: Uint8Array | undefined,
+): void {
+  if (inCall) throw new LocalProtocolError("re-entrant zlib call", "WS_ERR_DEFLATE_FAILED");
+  lastError = null;
+  handle.init(windowBits, level, memLevel, Z_DEFAULT_STRATEGY, writeState, noCallback, dictionary);
+  handle.reset();
+  if (lastError !== null) throw new LocalProtocolError(`cannot reset zlib: ${lastError}`, "WS_ERR_DEFLATE_FAILED");
+}
+
 function isIntegerIn(value: unknown, min: number, max: number): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= min && value <= max;
 }
@@ -169,6 +210,8 @@ class NativeDeflater implements Deflater {
   #handle: ZlibHandle;
   /** The handle was initialised with a dictionary, which its reset() would re-apply. */
   #primed = false;
+  /** zlib reported an error: the handle is replaced at the next reset, never written to again. */
+  #broken = false;
 
   constructor(Handle: ZlibHandleClass, options: DeflaterOptions) {
     const { windowBits, level, memLevel } = options;
@@ -187,6 +230,7 @@ class NativeDeflater implements Deflater {
 
   compress(input: Uint8Array, fin: boolean): Uint8Array {
     const data = bytes(input);
+    if (this.#broken) throw new LocalProtocolError("deflate failed earlier; reset() first", "WS_ERR_DEFLATE_FAILED");
     const handle = this.#handle;
     let out = deflateScratch;
     const need = deflateBound(data.byteLength);
@@ -207,6 +251,8 @@ class NativeDeflater implements Deflater {
       const flush = fin && inLen === inLeft ? Z_SYNC_FLUSH : Z_NO_FLUSH;
       const room = out.length - outOff;
       if (!write(handle, flush, data, inOff, inLen, out, outOff, room)) {
+        // The handle is not written to again (see the module notes).
+        this.#broken = true;
         throw new LocalProtocolError(`deflate failed: ${lastError ?? "?"}`, "WS_ERR_DEFLATE_FAILED");
       }
       const availOut = writeState[0]!;
@@ -230,7 +276,7 @@ class NativeDeflater implements Deflater {
 
   reset(dictionary?: Uint8Array): void {
     const prime = dictionary !== undefined && dictionary.byteLength > 0;
-    if (!prime && !this.#primed) {
+    if (!prime && !this.#primed && !this.#broken) {
       this.#handle.reset();
       return;
     }
@@ -241,6 +287,7 @@ class NativeDeflater implements Deflater {
     this.#handle.close();
     this.#handle = handle;
     this.#primed = prime;
+    this.#broken = false;
   }
 }
 
@@ -254,11 +301,21 @@ class NativeInflater implements Inflater {
   // The last call used up its input with output room to spare: the stream
   // may have ended exactly there.
   #uncertain = false;
+  // zlib reported an error (or the stream is unusable): the handle is
+  // replaced at the next reset, never written to again.
+  #broken = false;
   // The last 2^windowBits output bytes: a buffer grown up to that size,
   // then used as a ring (#histPos is the next write position).
   #hist: Uint8Array | null = null;
   #histPos = 0;
   #histFull = false;
+  // From the first reset(true) on (a peer that ends messages with BFINAL
+  // blocks), the copy is linear instead: the last output bytes at
+  // [0, #linLen) of a buffer twice the window, compacted when full (at most
+  // one more copy per output byte), so that each reset hands zlib a view
+  // of the window instead of assembling it from a ring.
+  #lin: Uint8Array | null = null;
+  #linLen = 0;
 
   constructor(Handle: ZlibHandleClass, options: InflaterOptions) {
     const { windowBits } = options;
@@ -280,17 +337,30 @@ class NativeInflater implements Inflater {
   get ended(): boolean {
     if (!this.#ended && this.#uncertain) {
       this.#uncertain = false;
-      // inflate with Z_FINISH and no input returns Z_STREAM_END after the
-      // end of the stream (no error) and Z_BUF_ERROR before it (reported as
-      // an error by Node, which changes nothing in zlib's state).
+      // Ask zlib without an error (see the module notes: a handle must not
+      // be written to after one): feed it an empty non-final stored block.
+      // permessage-deflate asks after the appended 00 00 ff ff, which ends a
+      // valid message's data on a block boundary: there zlib takes all five
+      // bytes and produces nothing (the stream is unchanged); after the end
+      // of the stream it takes none. Anything else means the data did not
+      // end on a block boundary (not a valid message): the inflater refuses
+      // further input until reset.
       const room = (inflateScratch ??= new Uint8Array(INFLATE_CHUNK));
-      if (write(this.#handle, Z_FINISH, EMPTY, 0, 0, room, 0, room.length)) this.#ended = true;
+      const n = EMPTY_STORED_BLOCK.length;
+      if (!write(this.#handle, Z_SYNC_FLUSH, EMPTY_STORED_BLOCK, 0, n, room, 0, room.length)) {
+        this.#broken = true;
+      } else if (writeState[0] === room.length && writeState[1] === n) {
+        this.#ended = true;
+      } else if (writeState[0] !== room.length || writeState[1] !== 0) {
+        this.#broken = true;
+      }
     }
     return this.#ended;
   }
 
   inflate(input: Uint8Array, maxOutput: number): Uint8Array | InflateFailure {
     const data = bytes(input);
+    if (this.#broken) return "invalid-data";
     if (this.#ended || data.byteLength === 0) return EMPTY;
     const handle = this.#handle;
     const scratch = (inflateScratch ??= new Uint8Array(INFLATE_CHUNK));
@@ -309,6 +379,8 @@ class NativeInflater implements Inflater {
       const inLen = Math.min(inLeft, MAX_CALL_INPUT);
       const room = Math.min(scratch.length, cap - total);
       if (!write(handle, Z_SYNC_FLUSH, data, inOff, inLen, scratch, 0, room)) {
+        // The handle is not written to again (see the module notes).
+        this.#broken = true;
         failure = "invalid-data";
         break;
       }
@@ -350,30 +422,83 @@ class NativeInflater implements Inflater {
   reset(keepWindow = false): void {
     this.#ended = false;
     this.#uncertain = false;
-    if (keepWindow) {
-      // Node re-applies an init dictionary on every reset, so the window
-      // goes into a fresh handle; the old one is freed now.
-      const window = this.#window();
+    if (this.#broken) {
+      // A new handle: after an error this one is only closed.
+      const window = keepWindow ? this.#window() : EMPTY;
+      if (!keepWindow) this.#forget();
+      const handle = this.#open(window.length > 0 ? window : undefined);
       this.#handle.close();
-      this.#handle = this.#open(window.length > 0 ? window : undefined);
+      this.#handle = handle;
+      this.#hasDictionary = window.length > 0;
+      this.#broken = false;
+      return;
+    }
+    if (keepWindow) {
+      if (this.#lin === null) this.#toLinear();
+      // Node re-applies the handle's init dictionary on every reset, so the
+      // window becomes that dictionary.
+      const window = this.#window();
+      this.#redo(window.length > 0 ? window : undefined);
       this.#hasDictionary = window.length > 0;
       return;
     }
-    this.#histPos = 0;
-    this.#histFull = false;
+    this.#forget();
     if (this.#hasDictionary) {
-      this.#handle.close();
-      this.#handle = this.#open();
+      this.#redo(undefined);
       this.#hasDictionary = false;
     } else {
       this.#handle.reset();
     }
   }
 
+  /** Reset the stream with `dictionary` as its window (none if undefined). */
+  #redo(dictionary: Uint8Array | undefined): void {
+    if (reinitInPlace) {
+      // O(1) in allocations: the handle's zlib state is kept (see reinit()).
+      reinit(this.#handle, this.#windowBits, -1, 8, dictionary);
+      return;
+    }
+    // A fresh handle; the old one is freed now.
+    const handle = this.#open(dictionary);
+    this.#handle.close();
+    this.#handle = handle;
+  }
+
+  /** Empty the window copy. */
+  #forget(): void {
+    this.#histPos = 0;
+    this.#histFull = false;
+    this.#linLen = 0;
+  }
+
+  /** Switch the window copy from the ring to the linear buffer. */
+  #toLinear(): void {
+    const wsize = 1 << this.#windowBits;
+    const window = this.#window();
+    const lin = (this.#lin = new Uint8Array(2 * wsize));
+    lin.set(window, 0);
+    this.#linLen = window.length;
+    this.#hist = null;
+    this.#histPos = 0;
+    this.#histFull = false;
+  }
+
   /** Append output to the window copy. */
   #remember(piece: Uint8Array): void {
     const wsize = 1 << this.#windowBits;
     const src = piece.length > wsize ? piece.subarray(piece.length - wsize) : piece;
+    const lin = this.#lin;
+    if (lin !== null) {
+      if (this.#linLen + src.length > lin.length) {
+        // Keep what is still within a window of the end once `src` is in.
+        const keep = Math.min(this.#linLen, wsize - src.length);
+        lin.copyWithin(0, this.#linLen - keep, this.#linLen);
+        this.#linLen = keep;
+      }
+      lin.set(src, this.#linLen);
+      this.#linLen += src.length;
+      return;
+    }
     let hist = this.#hist;
     if (!this.#histFull) {
       const need = this.#histPos + src.length;
@@ -403,12 +528,20 @@ class NativeInflater implements Inflater {
     this.#histFull = true;
   }
 
-  /** The last bytes of output (up to the window size), oldest first. */
+  /**
+   * The last bytes of output (up to the window size), oldest first: a view
+   * of the copy or of a shared scratch area, valid until the next call (the
+   * handle's init copies it).
+   */
   #window(): Uint8Array {
+    const lin = this.#lin;
+    if (lin !== null) return lin.subarray(Math.max(0, this.#linLen - (1 << this.#windowBits)), this.#linLen);
     const hist = this.#hist;
     if (hist === null) return EMPTY;
-    if (!this.#histFull) return hist.slice(0, this.#histPos);
-    const out = new Uint8Array(hist.length);
+    if (!this.#histFull) return hist.subarray(0, this.#histPos);
+    if (this.#histPos === 0) return hist;
+    if (windowScratch.length < hist.length) windowScratch = new Uint8Array(hist.length);
+    const out = windowScratch.subarray(0, hist.length);
     out.set(hist.subarray(this.#histPos), 0);
     out.set(hist.subarray(0, this.#histPos), hist.length - this.#histPos);
     return out;
@@ -429,6 +562,29 @@ export const NATIVE_ZLIB_NODE_MAJORS: readonly number[] = Object.freeze([20]);
 export function nativeZlibTestedOn(version: string | undefined): boolean {
   const major = Number(/^(\d+)\./.exec(version ?? "")?.[1] ?? NaN);
   return NATIVE_ZLIB_NODE_MAJORS.includes(major);
+}
+
+/**
+ * "Hello" ended by a BFINAL block, then "Hello, Hello" (BFINAL) and "Hello"
+ * (sync flush) each referring back into the message before: inflated
+ * across reset(true), and the last refused after a reset() that forgets.
+ */
+function bfinalSelfTest(Class: ZlibHandleClass): boolean {
+  const fromHex = (hex: string): Uint8Array => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+  const text = (out: Uint8Array | InflateFailure): string => (typeof out === "string" ? out : new TextDecoder().decode(out));
+  const tail = new Uint8Array([0, 0, 0xff, 0xff]);
+  const i = new NativeInflater(Class, { windowBits: 15 });
+  for (const [hex, expected] of [
+    ["f348cdc9c90700", "Hello"],
+    ["f300113a0a600a00", "Hello, Hello"],
+  ] as const) {
+    if (text(i.inflate(fromHex(hex), 100)) !== expected || !i.ended) return false;
+    i.reset(true);
+  }
+  const last = fromHex("f200110000");
+  if (text(i.inflate(last, 100)) + text(i.inflate(tail, 100)) !== "Hello" || i.ended) return false;
+  i.reset();
+  return i.inflate(last, 100) === "invalid-data";
 }
 
 /** The native handle class, or `null` when the private API is missing or misbehaves. */
@@ -463,6 +619,13 @@ function detect(): ZlibHandleClass | null {
     if (new TextDecoder().decode(new Uint8Array((parts as Uint8Array[]).flatMap((p) => Array.from(p)))) !== "HelloHello") return null;
     if (i.ended) return null;
     if (i.inflate(new Uint8Array([0x07]), 100) !== "invalid-data") return null;
+    // RFC 7692 §7.2.3.4: messages ended by BFINAL blocks under context
+    // takeover, each referring back into the one before; reset in place if
+    // that works here, else with new handles.
+    if (!bfinalSelfTest(Class)) {
+      reinitInPlace = false;
+      if (!bfinalSelfTest(Class)) return null;
+    }
     return Class;
   } catch {
     return null;

@@ -258,6 +258,42 @@ t.test("limits surface as CloseConnection 1009 with origin protocol-error", asyn
   ]);
 });
 
+t.test("wholeFramesUpTo and allocate: a frame read in several chunks comes out as one message, unmasked into the allocated array", async (t) => {
+  const c = new Connection(ConnectionType.CLIENT);
+  const data = Uint8Array.from({ length: 5000 }, (_, i) => (i * 13) & 0xff);
+  const wire = c.send(new BytesMessage({ data }));
+  const made: Uint8Array[] = [];
+  const s = new Connection(ConnectionType.SERVER, {
+    wholeFramesUpTo: 5000,
+    allocate: (size) => {
+      const out = new Uint8Array(size);
+      made.push(out);
+      return out;
+    },
+  });
+  const events: Event[] = [];
+  for (let at = 0; at < wire.length; at += 1000) {
+    s.receiveData(wire.slice(at, at + 1000));
+    events.push(...s.events());
+  }
+  t.equal(events.length, 1);
+  const message = events[0] as BytesMessage;
+  t.ok(message.messageFinished && message.frameFinished);
+  t.equal(message.data, made[0], "the allocated array, not a copy");
+  t.same(made.map((m) => m.length), [5000]);
+  t.equal(toHex(message.data), toHex(data));
+  // Without the option the same bytes stream out in pieces.
+  const streamed = new Connection(ConnectionType.SERVER);
+  let pieces = 0;
+  for (let at = 0; at < wire.length; at += 1000) {
+    streamed.receiveData(wire.slice(at, at + 1000));
+    pieces += [...streamed.events()].length;
+  }
+  t.equal(pieces, 6, "one piece per chunk");
+  t.throws(() => new Connection(ConnectionType.SERVER, { wholeFramesUpTo: -1 }), { code: "WS_ERR_INVALID_OPTION" });
+  t.throws(() => new Connection(ConnectionType.SERVER, { allocate: 5 as unknown as () => Uint8Array }), { code: "WS_ERR_INVALID_OPTION" });
+});
+
 t.test("events() can be pulled in several passes; partial data per pass (wsproto §4.2)", async (t) => {
   const c = new Connection(ConnectionType.CLIENT);
   const bytes = fromHex("8206616263646566");

@@ -9,6 +9,7 @@ import {
   ParseFailed,
   buildFrame,
   buildFrameHeader,
+  buildUnmaskedFrame,
   frameHeaderLength,
   isKnownOpcode,
   xorMask,
@@ -200,6 +201,76 @@ t.test("a piece from one chunk is a view of it; the key phase survives chunk bou
   t.notOk(reader.next(piece), "nothing more");
 });
 
+t.test("wholeFramesUpTo: frames up to the limit come out whole from any split, larger ones in pieces; allocate makes gathered payloads", async (t) => {
+  const hex = FIXTURES.find((f) => f.name.startsWith("masked binary 300"))!.hex;
+  const bytes = fromHex(hex);
+  for (const [limit, whole] of [
+    [300, true],
+    [1 << 20, true],
+    [299, false],
+  ] as const) {
+    for (let cut = 1; cut < bytes.length; cut += 7) {
+      const sizes: number[] = [];
+      const reader = new FrameReader(false, STRICT_HOOKS, {
+        wholeFramesUpTo: limit,
+        allocate: (size) => {
+          sizes.push(size);
+          return new Uint8Array(size);
+        },
+      });
+      const pieces: string[] = [];
+      const piece = {} as FramePiece;
+      for (const chunk of [bytes.slice(0, cut), bytes.slice(cut)]) {
+        reader.push(chunk);
+        while (reader.next(piece)) pieces.push(toHex(piece.payload));
+      }
+      t.equal(pieces.join(""), x(300, "ab"), `limit ${limit}, cut ${cut}: payload`);
+      if (whole) {
+        t.equal(pieces.length, 1, `limit ${limit}, cut ${cut}: one piece`);
+        // Gathered (from two chunks) through allocate, unless it all sat in the second chunk.
+        t.same(sizes, cut > 8 ? [300] : [], `limit ${limit}, cut ${cut}: allocations`);
+      } else if (cut > 8 && cut < bytes.length) {
+        t.equal(pieces.length, 2, `limit ${limit}, cut ${cut}: streamed`);
+        t.same(sizes, [], "pieces are views, nothing allocated");
+      }
+    }
+  }
+  // The allocator's array is the payload handed out; a wrong one is caller misuse.
+  let made: Uint8Array | null = null;
+  const reader = new FrameReader(false, STRICT_HOOKS, { wholeFramesUpTo: 300, allocate: (size) => (made = new Uint8Array(size)) });
+  reader.push(bytes.slice(0, 100));
+  reader.push(bytes.slice(100));
+  const piece = {} as FramePiece;
+  t.ok(reader.next(piece));
+  t.equal(piece.payload, made);
+  const bad = new FrameReader(false, STRICT_HOOKS, { wholeFramesUpTo: 300, allocate: (size) => new Uint8Array(size - 1) });
+  bad.push(bytes.slice(0, 100));
+  bad.push(bytes.slice(100));
+  t.throws(() => bad.next(piece), { name: "LocalProtocolError", code: "WS_ERR_INVALID_OPTION" });
+  // Without the option the frame streams.
+  const streamed = readAll(false, [bytes.slice(0, 50), bytes.slice(50)]);
+  t.equal(streamed.length, 2);
+  // Text frames stream whatever the limit (UTF-8 errors fail fast), binary
+  // continuation frames come out whole, a ping between them too.
+  const textFrame = Uint8Array.of(0x01, 0x06, ...new TextEncoder().encode("abcdef")); // TEXT, not FIN
+  const binFirst = Uint8Array.of(0x02, 0x04, 1, 2, 3, 4); // BINARY, not FIN
+  const ping = Uint8Array.of(0x89, 0x01, 9);
+  const binCont = Uint8Array.of(0x80, 0x04, 5, 6, 7, 8); // CONTINUATION, FIN
+  const client = (chunks: Uint8Array[]): string[] => {
+    const r = new FrameReader(true, NO_HOOKS, { wholeFramesUpTo: 1000 });
+    const out: string[] = [];
+    for (const c of chunks) {
+      r.push(c);
+      while (r.next(piece)) out.push(`${piece.opcode}:${toHex(piece.payload)}`);
+    }
+    return out;
+  };
+  const split = (b: Uint8Array, at: number): Uint8Array[] => [b.slice(0, at), b.slice(at)];
+  t.same(client(split(textFrame, 4)), ["1:6162", "0:63646566"], "text streams");
+  t.same(client([...split(binFirst, 3), ...split(ping, 2), ...split(binCont, 4)]), ["2:01020304", "9:09", "0:05060708"], "binary whole");
+  t.same(client([...split(textFrame, 8), ...split(binCont, 3)]), ["1:616263646566", "0:05", "0:060708"], "a continuation of text streams");
+});
+
 t.test("several frames in one chunk; pieces never cross a frame", async (t) => {
   const hex = "010161" + "890170" + "800162" + "8a00";
   const pieces = readAll(true, [fromHex(hex)]);
@@ -373,7 +444,7 @@ t.test("small helpers", async (t) => {
 
 t.test("built frames stay valid: small ones share a slab without overlapping, and are never written again", async (t) => {
   // Enough frames to fill several 64 KiB slabs, of sizes around the slab limit too.
-  const sizes = [0, 1, 5, 31, 32, 33, 125, 126, 1000, 4093, 8180, 8182, 8200, 70000];
+  const sizes = [0, 1, 2, 3, 4, 5, 7, 8, 16, 17, 31, 32, 33, 125, 126, 1000, 4093, 8180, 8182, 8200, 70000];
   const built: Array<{ frame: Uint8Array; hex: string }> = [];
   for (let round = 0; round < 40; round++) {
     for (const size of sizes) {
@@ -406,6 +477,40 @@ t.test("built frames stay valid: small ones share a slab without overlapping, an
   const large = built.find(({ frame }) => frame.byteLength > 70000)!.frame;
   t.equal(large.byteOffset, 0);
   t.equal(large.buffer.byteLength, large.byteLength);
+});
+
+t.test("unmasked frames (short ones copied a word per store): every length 0-300 at every payload alignment", async (t) => {
+  let bad = 0;
+  for (let len = 0; len <= 300; len++) {
+    for (let offset = 0; offset < 4; offset++) {
+      const backing = Uint8Array.from({ length: len + 8 }, (_, i) => (i * 37 + len) & 0xff);
+      const payload = backing.subarray(offset, offset + len);
+      const header = len <= 125 ? [0x82, len] : [0x82, 126, len >> 8, len & 0xff];
+      const expected = toHex(Uint8Array.of(...header, ...payload));
+      if (toHex(buildUnmaskedFrame(0x82, payload)) !== expected) bad++;
+      if (toHex(buildFrame(0x82, payload, null)) !== expected) bad++;
+    }
+  }
+  t.equal(bad, 0);
+});
+
+t.test("frames too large for the slab come from allocate when given (masked and unmasked)", async (t) => {
+  const payload = Uint8Array.from({ length: 10000 }, (_, i) => i & 0xff);
+  const key = Uint8Array.of(1, 2, 3, 4);
+  for (const maskKey of [null, key]) {
+    const made: Uint8Array[] = [];
+    const allocate = (size: number): Uint8Array => {
+      const out = new Uint8Array(size).fill(0xee); // not zero-filled, as Buffer.allocUnsafeSlow
+      made.push(out);
+      return out;
+    };
+    const frame = buildFrame(0x82, payload, maskKey, allocate);
+    t.equal(frame, made[0], "the allocated array is the frame");
+    t.equal(toHex(frame), toHex(buildFrame(0x82, payload, maskKey)), "same bytes as without it");
+    t.equal(toHex(buildFrame(0x82, payload.subarray(0, 100), maskKey, allocate)).length, (maskKey ? 2 + 4 + 100 : 2 + 100) * 2);
+    t.equal(made.length, 1, "small frames still come from the slab");
+    t.throws(() => buildFrame(0x82, payload, maskKey, (size) => new Uint8Array(size + 1)), { code: "WS_ERR_INVALID_OPTION" });
+  }
 });
 
 t.test("buildFrameHeader: the header of an unmasked frame, for a payload written after it", async (t) => {

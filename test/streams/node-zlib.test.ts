@@ -8,6 +8,7 @@ import t, { type Test } from "tap";
 import zlib from "node:zlib";
 import v8 from "node:v8";
 import vm from "node:vm";
+import { createHook } from "node:async_hooks";
 import { useCodec } from "../helpers/codec-under-test.ts";
 import { NATIVE_ZLIB_NODE_MAJORS, nativeZlibTestedOn, nodeZlibCodec, nodeZlibNative } from "../../src/streams/node-zlib.ts";
 import { pakoCodec, type DeflateCodec, type Inflater } from "../../src/protocol/extensions/deflate-codec.ts";
@@ -184,6 +185,52 @@ t.test("a stream that ends exactly with the appended tail is seen as ended", asy
   j.reset();
   const onlyRef = zlib.deflateRawSync(Buffer.from("Hello"), { dictionary: Buffer.from("Hello"), finishFlush: zlib.constants.Z_SYNC_FLUSH });
   t.equal(j.inflate(onlyRef, 100), "invalid-data", "no window after reset()");
+});
+
+t.test("no zlib error callbacks for valid messages; a handle that reported one is replaced, never written to again", async (t) => {
+  // On Node 20.20 a handle written to after it reported errors corrupts the
+  // heap within some hundred thousand rounds (malloc aborts the process).
+  // A handle reports an error through a callback (onerror), which fires
+  // async_hooks' before/after for it: count those per handle.
+  const zlibHandles = new Set<number>();
+  const callbacks = new Map<number, number>();
+  const hook = createHook({
+    init(id, type) {
+      if (type === "ZLIB") zlibHandles.add(id);
+    },
+    before(id) {
+      if (zlibHandles.has(id)) callbacks.set(id, (callbacks.get(id) ?? 0) + 1);
+    },
+  }).enable();
+  try {
+    const d = nodeZlibCodec.createDeflater({ windowBits: 15, level: 6, memLevel: 8 });
+    const i = nodeZlibCodec.createInflater({ windowBits: 15 });
+    for (let k = 0; k < 50; k++) {
+      // Sync-flushed messages: the inflater uses its input up exactly, so `ended` must ask zlib.
+      t.equal(Buffer.from(inflateMessage(i, d.compress(utf8(`message ${k}`), true))).toString(), `message ${k}`);
+      t.equal(i.ended, false);
+    }
+    const bfinal = new Uint8Array(Buffer.from("f348cdc9c90700", "hex"));
+    for (let k = 0; k < 10; k++) {
+      t.equal(Buffer.from(inflateMessage(i, bfinal)).toString(), "Hello");
+      t.equal(i.ended, true);
+      i.reset(true);
+    }
+    t.same([...callbacks.values()], [], "no error callback on any handle");
+    // Corrupt data: zlib reports an error once; after reset() the inflater works on a new handle.
+    const before = zlibHandles.size;
+    t.equal(i.inflate(new Uint8Array([0x07]), 100), "invalid-data");
+    t.equal(i.inflate(new Uint8Array([0x07]), 100), "invalid-data", "refused without asking zlib again");
+    t.same([...callbacks.values()], [1], "one error callback");
+    i.reset();
+    t.equal(zlibHandles.size, before + 1, "a new handle");
+    const again = zlib.deflateRawSync(Buffer.from("again"), { finishFlush: zlib.constants.Z_SYNC_FLUSH }).subarray(0, -4);
+    t.equal(Buffer.from(inflateMessage(i, again)).toString(), "again");
+    t.equal(i.ended, false);
+    t.same([...callbacks.values()], [1], "no error on the new handle");
+  } finally {
+    hook.disable();
+  }
 });
 
 t.test("bad options and inputs are LocalProtocolErrors (native zlib would abort the process)", async (t) => {

@@ -307,8 +307,161 @@ class PakoInflater implements Inflater {
     // zlib's inflateResetKeep starts a new stream but leaves the sliding
     // window as it is, so back-references into the previous message still
     // resolve: O(1), no copy of the window (inflateReset empties it).
-    if (keepWindow) zlibInflateResetKeep(this.#strm);
-    else zlibInflateReset(this.#strm);
+    inflateResetNoAlloc(this.#strm, keepWindow);
+  }
+}
+
+// ---- resetting pako's inflater without allocating ------------------------------
+//
+// pako 3's inflateResetKeep (and so inflateReset) allocates the two tables
+// dynamic Huffman codes are built in (Int32Array(852) and Int32Array(592),
+// 5.8 KB with off-heap backing stores) on every call, where zlib's C code
+// merely points at the ones it has: 1.5-12 µs per reset on a busy heap, paid
+// by every message that ends with a BFINAL block under context takeover and
+// by every message whose decompressor is released between messages. The
+// tables hold nothing between blocks (each dynamic block header rebuilds the
+// part it uses), so they can be kept. Doing so means writing the fields
+// inflateResetKeep writes, in pako's inflate state (`ZStream.state`, typed
+// `any` by pako): this is guarded by a check, once, that the reset leaves a
+// state identical field for field to pako's own reset and that a stream
+// referring back across it, with dynamic blocks before and after, inflates
+// correctly; and by a shape check on every call. If either fails (another
+// pako), pako's own reset is used.
+
+/** The fields of pako 3's InflateState that its inflateResetKeep writes or reads. */
+interface PakoInflateState {
+  strm: unknown;
+  mode: number;
+  last: unknown;
+  havedict: unknown;
+  flags: number;
+  dmax: number;
+  head: unknown;
+  hold: number;
+  bits: number;
+  total: number;
+  wrap: number;
+  wsize: number;
+  whave: number;
+  wnext: number;
+  lencode: unknown;
+  distcode: unknown;
+  lendyn: unknown;
+  distdyn: unknown;
+  sane: number;
+  back: number;
+}
+
+// The fields pako 3's inflateResetKeep assigns, besides the two tables.
+const RESET_FIELDS = ["mode", "last", "havedict", "flags", "dmax", "head", "hold", "bits", "total", "sane", "back"] as const;
+// Sizes of zlib's dynamic code tables (inftrees.h ENOUGH_LENS, ENOUGH_DISTS).
+const ENOUGH_LENS = 852;
+const ENOUGH_DISTS = 592;
+
+/** pako's HEAD mode (a fresh state's mode), once the check passed; null = use pako's reset; undefined = not checked yet. */
+let headMode: number | null | undefined;
+
+function pakoState(strm: ZStream): PakoInflateState | null {
+  const state = strm.state as PakoInflateState | null | undefined;
+  if (state === null || typeof state !== "object" || state.strm !== strm) return null;
+  const { lendyn, distdyn } = state;
+  if (!(lendyn instanceof Int32Array) || lendyn.length !== ENOUGH_LENS) return null;
+  if (!(distdyn instanceof Int32Array) || distdyn.length !== ENOUGH_DISTS) return null;
+  return state;
+}
+
+/**
+ * What pako 3's `inflateResetKeep` (keepWindow) or `inflateReset` does,
+ * keeping the dynamic code tables instead of allocating new ones.
+ */
+function inflateResetNoAlloc(strm: ZStream, keepWindow: boolean): void {
+  const head = (headMode ??= checkResetNoAlloc());
+  const state = head === null ? null : pakoState(strm);
+  if (state === null || head === null || state.wrap !== 0) {
+    if (keepWindow) zlibInflateResetKeep(strm);
+    else zlibInflateReset(strm);
+    return;
+  }
+  if (!keepWindow) state.wsize = state.whave = state.wnext = 0;
+  strm.total_in = strm.total_out = state.total = 0;
+  strm.msg = "";
+  state.mode = head;
+  state.last = 0;
+  state.havedict = 0;
+  state.flags = -1;
+  state.dmax = 32768;
+  state.head = null;
+  state.hold = 0;
+  state.bits = 0;
+  state.lencode = state.lendyn;
+  state.distcode = state.distdyn;
+  state.sane = 1;
+  state.back = -1;
+}
+
+// A raw DEFLATE stream of one dynamic-Huffman block with BFINAL set
+// ("eudereteaeelolaredeelteeunitienteihenete"), and one that refers back
+// into it ("teihenete eudereteaeelolare", a fixed block with BFINAL).
+const CHECK_FIRST = "05c1010ac0200c04b0b70a06562815e4fcff126fbb62d1a7d7b5e9f0a65226ea33e207";
+const CHECK_FIRST_TEXT = "eudereteaeelolaredeelteeunitienteihenete";
+const CHECK_SECOND = "83331452d1750000";
+const CHECK_SECOND_TEXT = "teihenete eudereteaeelolare";
+
+/** pako's HEAD mode if resetting without allocating is equivalent to pako's reset here, else null. */
+function checkResetNoAlloc(): number | null {
+  try {
+    const fromHex = (hex: string): Uint8Array => Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+    const text = (bytes: Uint8Array): string => String.fromCharCode(...bytes);
+    const ours = new ZStream();
+    const theirs = new ZStream();
+    if (zlibInflateInit2(ours, -15) !== Z_OK || zlibInflateInit2(theirs, -15) !== Z_OK) return null;
+    const fresh = pakoState(ours);
+    if (fresh === null || !Number.isInteger(fresh.mode)) return null;
+    const head = fresh.mode;
+    const out = new Uint8Array(256);
+    const run = (strm: ZStream, hex: string): string | null => {
+      const input = fromHex(hex);
+      strm.input = input as Uint8Array<ArrayBuffer>;
+      strm.next_in = 0;
+      strm.avail_in = input.length;
+      strm.output = out as Uint8Array<ArrayBuffer>;
+      strm.next_out = 0;
+      strm.avail_out = out.length;
+      const status = zlibInflate(strm, Z_SYNC_FLUSH);
+      return status === Z_STREAM_END ? text(out.subarray(0, strm.next_out)) : null;
+    };
+    headMode = head; // let inflateResetNoAlloc run while checking
+    for (const [hex, expected] of [
+      [CHECK_FIRST, CHECK_FIRST_TEXT],
+      [CHECK_SECOND, CHECK_SECOND_TEXT],
+      [CHECK_FIRST, CHECK_FIRST_TEXT],
+    ] as const) {
+      if (run(ours, hex) !== expected || run(theirs, hex) !== expected) return null;
+      const s = pakoState(ours);
+      const t = pakoState(theirs);
+      if (s === null || t === null) return null;
+      const tables = [s.lendyn, s.distdyn];
+      inflateResetNoAlloc(ours, true);
+      zlibInflateResetKeep(theirs);
+      // The same state field for field (pako's reset allocated new tables; ours kept them).
+      if (s.lendyn !== tables[0] || s.distdyn !== tables[1] || s.lencode !== s.lendyn || s.distcode !== s.distdyn) return null;
+      if (t.lencode !== t.lendyn || t.distcode !== t.distdyn) return null;
+      const keys = Object.keys(s);
+      if (keys.join() !== Object.keys(t).join()) return null;
+      for (const key of keys) {
+        const a: unknown = (s as unknown as Record<string, unknown>)[key];
+        const b: unknown = (t as unknown as Record<string, unknown>)[key];
+        if (a === b || key === "strm" || ArrayBuffer.isView(a)) continue;
+        return null;
+      }
+      for (const key of ["total_in", "total_out", "msg", "adler"] as const) if (ours[key] !== theirs[key]) return null;
+      if (!RESET_FIELDS.every((key) => s[key] === t[key])) return null;
+    }
+    return head;
+  } catch {
+    return null;
+  } finally {
+    headMode = undefined;
   }
 }
 
@@ -316,8 +469,10 @@ class PakoInflater implements Inflater {
  * The default {@link DeflateCodec}: pako 3 (a JavaScript port of zlib),
  * driven through its documented low-level zlib API only (`ZStream`,
  * `zlibDeflateInit2`, `zlibDeflate`, `zlibDeflateReset`, `zlibDeflateSetDictionary`, `zlibInflateInit2`,
- * `zlibInflate`, `zlibInflateReset`, `zlibInflateResetKeep`, the constants):
- * no field of pako's internal state is read or written.
+ * `zlibInflate`, `zlibInflateReset`, `zlibInflateResetKeep`, the constants),
+ * except that an inflater's reset writes the fields pako's reset writes
+ * without allocating new code tables, behind a check that this is equivalent
+ * (see `inflateResetNoAlloc`; pako's own reset is the fallback).
  * @example
  * ```ts
  * const d = pakoCodec.createDeflater({ windowBits: 15, level: 6, memLevel: 8 });

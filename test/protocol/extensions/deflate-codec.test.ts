@@ -5,6 +5,7 @@ import t, { type Test } from "tap";
 import zlib from "node:zlib";
 import v8 from "node:v8";
 import vm from "node:vm";
+import { createHook } from "node:async_hooks";
 import { type Deflater, type Inflater } from "../../../src/protocol/extensions/deflate-codec.ts";
 import { codecUnderTest } from "../../helpers/codec-under-test.ts";
 
@@ -195,6 +196,47 @@ t.test("BFINAL after a wrapped window: the next message may refer back a whole w
     if (bits >= 12) t.ok(next.length < 100, `the second message is all back-references (${next.length} bytes)`);
     t.ok(Buffer.from(inflateMessage(i, next.subarray(0, -4))).equals(second), `second message (${bits})`);
   }
+});
+
+t.test("resets keep what the inflater has: no new code tables (pako), no new native handles (node:zlib)", async (t) => {
+  // A peer ending every message with a BFINAL block under context takeover
+  // costs a reset(true) per message, and a peer without context takeover a
+  // reset() per message: both must stay cheap (no allocation per reset).
+  const bfinal = unhex("f3 48 cd c9 c9 07 00"); // "Hello", BFINAL
+  const next = zlib.deflateRawSync(Buffer.from("Hello, Hello"), { dictionary: Buffer.from("Hello"), finishFlush: zlib.constants.Z_FINISH });
+  const i = inflater();
+  const cycle = (): void => {
+    t.equal(Buffer.from(inflateMessage(i, bfinal)).toString(), "Hello");
+    i.reset(true);
+    // Refers back into the message before the reset.
+    t.equal(Buffer.from(inflateMessage(i, next)).toString(), "Hello, Hello");
+    i.reset(true);
+    inflateMessage(i, bfinal);
+    i.reset();
+  };
+  cycle(); // warm-up: one-time checks and scratch areas
+  let tables = 0;
+  let handles = 0;
+  const Int32 = globalThis.Int32Array;
+  globalThis.Int32Array = new Proxy(Int32, {
+    construct(target, args, newTarget) {
+      tables++;
+      return Reflect.construct(target, args, newTarget) as object;
+    },
+  });
+  const hook = createHook({
+    init(_id, type) {
+      if (type === "ZLIB") handles++;
+    },
+  }).enable();
+  try {
+    for (let k = 0; k < 20; k++) cycle();
+  } finally {
+    hook.disable();
+    globalThis.Int32Array = Int32;
+  }
+  t.equal(tables, 0, "no Int32Array allocated by 60 resets");
+  t.equal(handles, 0, "no zlib handle created by 60 resets");
 });
 
 t.test("RFC 7692 §7.2.3.5: two DEFLATE blocks in one message", async (t) => {
