@@ -111,6 +111,8 @@ function connectionOptions(options: ConnectionOptions): ConnectionOptions {
   if (options.maxHandshakeSize !== undefined) out.maxHandshakeSize = options.maxHandshakeSize;
   if (options.maxHeaders !== undefined) out.maxHeaders = options.maxHeaders;
   if (options.random !== undefined) out.random = options.random;
+  if (options.wholeFramesUpTo !== undefined) out.wholeFramesUpTo = options.wholeFramesUpTo;
+  if (options.allocate !== undefined) out.allocate = options.allocate;
   return out;
 }
 

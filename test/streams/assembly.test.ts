@@ -40,3 +40,46 @@ t.test("binary: few and many pieces, and a frame read in several chunks counts o
     t.equal(assembler.frames, count);
   }
 });
+
+t.test("a session takes a binary frame read in many chunks whole from the engine: one allocation of its size, no assembly", async (t) => {
+  const { acceptWebSocket } = await import("../../src/streams/websocket-stream.ts");
+  const { memoryPair, RawPeer } = await import("./_helpers.ts");
+  const { ConnectionType } = await import("../../src/protocol/types.ts");
+  for (const fragments of [false, true]) {
+    const sizes: number[] = [];
+    const allocate = (size: number): Uint8Array => {
+      sizes.push(size);
+      return new Uint8Array(size);
+    };
+    const pair = memoryPair();
+    const server = acceptWebSocket(pair.server, { closeTimeout: 2000, extensions: [], allocate, fragments } as never);
+    const peer = new RawPeer(ConnectionType.CLIENT, pair.client);
+    await peer.connect();
+    const s = await server.opened;
+    const payload = new Uint8Array(300_000).map((_, i) => i % 251);
+    const frame = peer.conn.send(new BytesMessage({ data: payload }));
+    // The frame arrives in 7 KiB chunks, as a socket may read it.
+    for (let at = 0; at < frame.byteLength; at += 7168) void peer.write(frame.slice(at, at + 7168));
+    const reader = s.readable.getReader();
+    if (!fragments) {
+      const { value } = await reader.read();
+      t.same(value, payload, "the message is intact");
+      t.same(sizes, [300_000], "one allocation, of the payload's size");
+    } else {
+      let total = 0;
+      let pieces = 0;
+      for (;;) {
+        const { value } = (await reader.read()) as { value: { data: Uint8Array; messageFinished: boolean } };
+        total += value.data.byteLength;
+        pieces++;
+        if (value.messageFinished) break;
+      }
+      t.equal(total, 300_000, "fragments: true: the pieces add up");
+      t.ok(pieces > 1, `fragments: true: ${pieces} pieces streamed as they came`);
+      t.same(sizes, [], "fragments: true: nothing is gathered");
+    }
+    server.close();
+    await peer.close();
+    await server.closed.catch(() => {});
+  }
+});

@@ -12,7 +12,7 @@ import { BytesMessage, Message, TextMessage } from "../../protocol/events.ts";
 import { LocalProtocolError } from "../../protocol/errors.ts";
 import type { Extension } from "../../protocol/extensions/extension.ts";
 import { PerMessageDeflate } from "../../protocol/extensions/index.ts";
-import type { ConnectionOptions } from "../../protocol/options.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, type ConnectionOptions } from "../../protocol/options.ts";
 import { duration } from "../timers.ts";
 import type { AnyMessage, WebSocketCloseInfo } from "./types.ts";
 
@@ -223,13 +223,20 @@ export function defaultExtensions(): Extension[] {
 }
 
 /** The engine's options picked out of a session's. */
-export function connectionOptions(options: ConnectionOptions): ConnectionOptions {
+export function connectionOptions(options: ConnectionOptions & { fragments?: boolean }): ConnectionOptions {
   const picked: ConnectionOptions = {};
   if (options.maxMessageSize !== undefined) picked.maxMessageSize = options.maxMessageSize;
   if (options.maxFrameSize !== undefined) picked.maxFrameSize = options.maxFrameSize;
   if (options.maxHandshakeSize !== undefined) picked.maxHandshakeSize = options.maxHandshakeSize;
   if (options.maxHeaders !== undefined) picked.maxHeaders = options.maxHeaders;
   if (options.random !== undefined) picked.random = options.random;
+  // A session that delivers whole messages takes binary frames whole from the
+  // engine: unmasked straight from the received chunks into one array of the
+  // payload's size (one pass per byte, one allocation, no assembly). With
+  // `fragments: true` pieces stream as they arrive.
+  const whole = options.wholeFramesUpTo ?? (options.fragments === true ? undefined : (options.maxFrameSize ?? options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE));
+  if (whole !== undefined) picked.wholeFramesUpTo = whole;
+  picked.allocate = options.allocate ?? allocUninitialised;
   return picked;
 }
 
