@@ -126,12 +126,26 @@ function sextet(text: string, index: number): number {
  * ```
  */
 export function latin1Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  // ASCII bytes (nearly every header line) are the same text in UTF-8: the
+  // platform's decoder makes the string directly, where fromCharCode.apply
+  // would first copy the bytes into an argument list (8 bytes per byte).
+  if (end - start >= MIN_DECODER_LENGTH && isAscii(bytes, start, end)) return ASCII.decode(bytes.subarray(start, end));
   let out = "";
   for (let i = start; i < end; i += 4096) {
     const piece = bytes.subarray(i, Math.min(i + 4096, end));
     out += String.fromCharCode.apply(null, piece as unknown as number[]);
   }
   return out;
+}
+
+/** UTF-8 without BOM handling, used on ASCII bytes only (where it is latin-1). */
+const ASCII = new TextDecoder("utf-8", { ignoreBOM: true });
+/** Below this, fromCharCode.apply's copy is smaller than a call into the decoder costs. */
+const MIN_DECODER_LENGTH = 16;
+
+function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! > 0x7f) return false;
+  return true;
 }
 
 /**
