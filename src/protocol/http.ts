@@ -14,6 +14,9 @@
  *   `maxHeadSize` bytes, or with more than `maxHeaders` fields, fails as soon
  *   as the limit is crossed, before the rest arrives; chunk-size lines and
  *   trailers are bounded the same way; body bytes are handed out, never kept.
+ * - A request head another HTTP stack parsed may be given as fields
+ *   (`pushRequestHead`): it is counted against the limits and checked exactly
+ *   as its bytes would be, without being written and read back.
  * - Errors are {@link HttpError}s carrying the status a server would answer
  *   with (400 or 431); the handshake converts them to `RemoteProtocolError`s.
  *
@@ -412,7 +415,9 @@ export class HttpReader {
    * name is already lower-case is the caller's pair itself.
    */
   pushRequestHead(method: string, target: string, httpVersion: string, headers: Headers, events: HttpEvent[] = []): HttpEvent[] {
-    if (this.#kind !== "request" || !this.idle) throw new Error("pushRequestHead needs an idle request reader");
+    if (this.#kind !== "request" || !this.idle) {
+      throw new LocalProtocolError("pushRequestHead needs an idle request reader", "WS_ERR_INVALID_STATE");
+    }
     // The limits, line by line as push() counts them: size first, then the field count.
     this.#count(method.length + target.length + httpVersion.length + 9); // "M T HTTP/v\r\n"
     for (let i = 0; i < headers.length; i++) {
