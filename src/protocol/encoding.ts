@@ -11,6 +11,26 @@
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 const DECODE = new Int16Array(128).fill(-1);
 for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
+const PAD = 0x3d; // "="
+const ALPHABET_CODES: readonly number[] = Array.from(ALPHABET, (c) => c.charCodeAt(0));
+// Plain arrays of char codes, one per short length, reused (the handshake's
+// keys and accept tokens are 24 and 28 characters): String.fromCharCode.apply
+// spreads a plain array without copying it, so the string is the only allocation.
+const SHORT_CODES: number[][] = [];
+const MAX_SHORT = 64;
+
+/** An array of `length` char codes to fill; shared for short lengths (fill it, then call {@link codesToString} at once). */
+function charCodes(length: number): number[] {
+  if (length > MAX_SHORT) return new Array<number>(length).fill(0);
+  return (SHORT_CODES[length] ??= new Array<number>(length).fill(0));
+}
+
+function codesToString(codes: number[]): string {
+  if (codes.length <= 4096) return String.fromCharCode.apply(null, codes);
+  let out = "";
+  for (let i = 0; i < codes.length; i += 4096) out += String.fromCharCode.apply(null, codes.slice(i, i + 4096));
+  return out;
+}
 
 /**
  * Standard base64 with padding (RFC 4648 §4).
@@ -20,22 +40,25 @@ for (let i = 0; i < ALPHABET.length; i++) DECODE[ALPHABET.charCodeAt(i)] = i;
  * ```
  */
 export function base64Encode(bytes: Uint8Array): string {
-  let out = "";
   const n = bytes.length;
+  const codes = charCodes(Math.ceil(n / 3) * 4);
+  let o = 0;
   let i = 0;
   for (; i + 2 < n; i += 3) {
     const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
-    out +=
-      ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]! + ALPHABET[(v >>> 6) & 63]! + ALPHABET[v & 63]!;
+    codes[o++] = ALPHABET_CODES[v >>> 18]!;
+    codes[o++] = ALPHABET_CODES[(v >>> 12) & 63]!;
+    codes[o++] = ALPHABET_CODES[(v >>> 6) & 63]!;
+    codes[o++] = ALPHABET_CODES[v & 63]!;
   }
-  if (i + 1 === n) {
-    const v = bytes[i]! << 16;
-    out += ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]! + "==";
-  } else if (i + 2 === n) {
-    const v = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
-    out += ALPHABET[v >>> 18]! + ALPHABET[(v >>> 12) & 63]! + ALPHABET[(v >>> 6) & 63]! + "=";
+  if (i < n) {
+    const v = (bytes[i]! << 16) | (i + 1 < n ? bytes[i + 1]! << 8 : 0);
+    codes[o++] = ALPHABET_CODES[v >>> 18]!;
+    codes[o++] = ALPHABET_CODES[(v >>> 12) & 63]!;
+    codes[o++] = i + 1 < n ? ALPHABET_CODES[(v >>> 6) & 63]! : PAD;
+    codes[o++] = PAD;
   }
-  return out;
+  return codesToString(codes);
 }
 
 /**
@@ -70,6 +93,26 @@ export function base64Decode(text: string): Uint8Array | null {
   return out;
 }
 
+/**
+ * The length {@link base64Decode} would return for `text`, or -1 where it
+ * would return `null`; decodes nothing (checking a key allocates nothing).
+ * @example
+ * ```ts
+ * base64DecodedLength("dGhlIHNhbXBsZSBub25jZQ=="); // 16
+ * base64DecodedLength("AQI");                      // -1
+ * ```
+ */
+export function base64DecodedLength(text: string): number {
+  const len = text.length;
+  if (len % 4 !== 0) return -1;
+  let pad = 0;
+  if (len > 0 && text.charCodeAt(len - 1) === 0x3d) pad = text.charCodeAt(len - 2) === 0x3d ? 2 : 1;
+  // The same sextets base64Decode reads: all but the padding of the last group.
+  const checked = len - pad;
+  for (let i = 0; i < checked; i++) if (sextet(text, i) < 0) return -1;
+  return (len / 4) * 3 - pad;
+}
+
 function sextet(text: string, index: number): number {
   const code = text.charCodeAt(index);
   return code < 128 ? DECODE[code]! : -1;
@@ -83,12 +126,26 @@ function sextet(text: string, index: number): number {
  * ```
  */
 export function latin1Decode(bytes: Uint8Array, start = 0, end = bytes.length): string {
+  // ASCII bytes (nearly every header line) are the same text in UTF-8: the
+  // platform's decoder makes the string directly, where fromCharCode.apply
+  // would first copy the bytes into an argument list (8 bytes per byte).
+  if (end - start >= MIN_DECODER_LENGTH && isAscii(bytes, start, end)) return ASCII.decode(bytes.subarray(start, end));
   let out = "";
   for (let i = start; i < end; i += 4096) {
     const piece = bytes.subarray(i, Math.min(i + 4096, end));
     out += String.fromCharCode.apply(null, piece as unknown as number[]);
   }
   return out;
+}
+
+/** UTF-8 without BOM handling, used on ASCII bytes only (where it is latin-1). */
+const ASCII = new TextDecoder("utf-8", { ignoreBOM: true });
+/** Below this, fromCharCode.apply's copy is smaller than a call into the decoder costs. */
+const MIN_DECODER_LENGTH = 16;
+
+function isAscii(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i]! > 0x7f) return false;
+  return true;
 }
 
 /**

@@ -30,7 +30,7 @@
  * `WS_ERR_INVALID_EXTENSION`, `WS_ERR_BODY_LENGTH`, `WS_ERR_INVALID_DATA_TYPE` (local).
  * @module
  */
-import { Connection } from "./connection.ts";
+import { Connection, type ConnectionInit } from "./connection.ts";
 import { LocalProtocolError, ProtocolError, RemoteProtocolError } from "./errors.ts";
 import {
   AcceptConnection,
@@ -43,6 +43,7 @@ import { Extension } from "./extensions/extension.ts";
 import {
   WEBSOCKET_VERSION,
   buildExtensionItem,
+  equalsLowerAscii,
   generateAcceptToken,
   generateNonce,
   hasToken,
@@ -59,6 +60,7 @@ import {
   HttpReader,
   LAST_CHUNK,
   validateHeaders,
+  validateRequestLine,
   writeChunk,
   writeRequestHead,
   writeResponseHead,
@@ -119,19 +121,42 @@ function connectionOptions(options: ConnectionOptions): ConnectionOptions {
 /** All values of header `name` (lower-case) joined with `", "`, or `null` if absent (RFC 7230 §3.2.2). */
 function joined(headers: Headers, name: string): string | null {
   let out: string | null = null;
-  for (const [n, v] of headers) if (n === name) out = out === null ? v : `${out}, ${v}`;
+  for (let i = 0; i < headers.length; i++) {
+    const field = headers[i]!; // indexed, not destructured: no iterator in baseline code
+    const n = field[0];
+    const v = field[1];
+    if (n === name) out = join(out, v);
+  }
   return out;
+}
+
+/** One more value of a repeated header, as {@link joined} joins them. */
+function join(out: string | null, value: string): string {
+  return out === null ? value : `${out}, ${value}`;
 }
 
 /** RFC 6455 §4.2.1 item 3 / §4.1 item 2: `Upgrade` is exactly `websocket`, case-insensitively. */
 function isWebSocketUpgrade(value: string | null): boolean {
   if (value === null) return false;
+  if (isToken(value)) return equalsLowerAscii(value, "websocket"); // the usual one-token value, nothing parsed
   try {
     const tokens = parseTokenList(value);
-    return tokens.length === 1 && tokens[0]!.toLowerCase() === "websocket";
+    return tokens.length === 1 && equalsLowerAscii(tokens[0]!, "websocket");
   } catch {
     return false;
   }
+}
+
+// The fixed fields of a 101, shared (only read: written out, never kept).
+const UPGRADE_WEBSOCKET: [string, string] = ["Upgrade", "WebSocket"];
+const CONNECTION_UPGRADE: [string, string] = ["Connection", "Upgrade"];
+
+function isExtension(value: unknown): boolean {
+  return value instanceof Extension;
+}
+
+function forkOf(extension: Extension): Extension {
+  return extension.fork();
 }
 
 function reject400(message: string, code: string): RemoteProtocolError {
@@ -260,12 +285,36 @@ export class H11Handshake {
       if (!headers.some(([name]) => name.toLowerCase() === "host")) {
         throw new LocalProtocolError("Missing mandatory Host: header", "WS_ERR_INVALID_HEADER");
       }
-      this.receiveData(writeRequestHead("GET", path, headers));
-      return;
     }
     // The peer's own request line: its method, version and a missing Host are
     // the peer's faults, answered (400) as on any other path.
-    this.receiveData(writeRequestHead(received.method ?? "GET", path, headers, received.httpVersion ?? "1.1"));
+    const method = received?.method ?? "GET";
+    const httpVersion = received?.httpVersion ?? "1.1";
+    validateRequestLine(method, path, httpVersion);
+    const reader = this.#reader;
+    if (
+      reader === null ||
+      !reader.idle ||
+      this.#state !== ConnectionState.CONNECTING ||
+      this.#failure !== null ||
+      this.#eof
+    ) {
+      // Not a fresh server (called twice, after bytes or after the end):
+      // exactly what receiving the request's bytes would do now.
+      this.receiveData(writeRequestHead(method, path, headers, httpVersion));
+      return;
+    }
+    // The request is handed to the reader as parsed fields: the same limits,
+    // checks and events as its bytes, without writing and re-reading them.
+    const events: HttpEvent[] = [];
+    let error: unknown = null;
+    try {
+      reader.pushRequestHead(method, path, httpVersion, headers, events);
+    } catch (e) {
+      error = e;
+    }
+    this.#process(events);
+    if (error !== null) this.#httpFailure(error);
   }
 
   /**
@@ -394,9 +443,9 @@ export class H11Handshake {
   }
 
   #process(events: HttpEvent[]): void {
-    for (const ev of events) {
-      if (this.client) this.#clientEvent(ev);
-      else this.#serverEvent(ev);
+    for (let i = 0; i < events.length; i++) {
+      if (this.client) this.#clientEvent(events[i]!);
+      else this.#serverEvent(events[i]!);
     }
   }
 
@@ -420,22 +469,54 @@ export class H11Handshake {
     if (head.method !== "GET") {
       throw new RemoteProtocolError("Request method must be GET", new RejectConnection(), "WS_ERR_HANDSHAKE_METHOD");
     }
+    // One pass over the fields (indexed: no iterators); the checks below keep wsproto's order.
     const headers = head.headers;
-    const extraHeaders: Headers = [];
-    const keys: string[] = [];
-    let host: string | null = null;
-    for (const [name, value] of headers) {
-      if (name === "host") host = value;
-      else if (name === "sec-websocket-key") keys.push(value);
-      if (name !== "host" && name !== "sec-websocket-extensions" && name !== "sec-websocket-protocol") {
-        extraHeaders.push([name, value]);
+    const extraHeaders: Headers = new Array<[string, string]>(headers.length); // trimmed below
+    let extra = 0;
+    let key: string | null = null; // every Sec-WebSocket-Key, joined
+    let host: string | null = null; // the last Host
+    let connection: string | null = null;
+    let version: string | null = null;
+    let upgrade: string | null = null;
+    let hasBody = false;
+    let offered = false; // a Sec-WebSocket-Protocol or -Extensions field to parse
+    for (let i = 0; i < headers.length; i++) {
+      const field = headers[i]!;
+      const name = field[0];
+      const value = field[1];
+      switch (name) {
+        case "host":
+          host = value;
+          continue;
+        case "sec-websocket-extensions":
+        case "sec-websocket-protocol":
+          offered = true;
+          continue;
+        case "sec-websocket-key":
+          key = join(key, value);
+          break;
+        case "connection":
+          connection = join(connection, value);
+          break;
+        case "sec-websocket-version":
+          version = join(version, value);
+          break;
+        case "upgrade":
+          upgrade = join(upgrade, value);
+          break;
+        case "transfer-encoding":
+          hasBody = true;
+          break;
+        case "content-length":
+          if (Number(value) !== 0) hasBody = true;
+          break;
       }
+      extraHeaders[extra++] = [name, value];
     }
-    const connection = joined(headers, "connection");
+    extraHeaders.length = extra;
     if (connection === null || !hasToken(connection, "upgrade")) {
       throw reject400("Missing header, 'Connection: Upgrade'", "WS_ERR_HANDSHAKE_HEADER");
     }
-    const version = joined(headers, "sec-websocket-version");
     if (version !== WEBSOCKET_VERSION) {
       // RFC 6455 §4.4: answer an unsupported version with 426 and the versions we speak.
       throw new RemoteProtocolError(
@@ -447,8 +528,8 @@ export class H11Handshake {
         "WS_ERR_HANDSHAKE_VERSION",
       );
     }
-    if (keys.length === 0) throw reject400("Missing header, 'Sec-WebSocket-Key'", "WS_ERR_HANDSHAKE_KEY");
-    if (!isWebSocketUpgrade(joined(headers, "upgrade"))) {
+    if (key === null) throw reject400("Missing header, 'Sec-WebSocket-Key'", "WS_ERR_HANDSHAKE_KEY");
+    if (!isWebSocketUpgrade(upgrade)) {
       throw reject400("Missing header, 'Upgrade: WebSocket'", "WS_ERR_HANDSHAKE_HEADER");
     }
     if (host === null) throw reject400("Missing header, 'Host'", "WS_ERR_HANDSHAKE_HEADER");
@@ -459,14 +540,9 @@ export class H11Handshake {
     }
     // An upgrade request has no body (as python websockets): bytes after the
     // head are frames, and a body would be taken for them or eat them.
-    for (const [name, value] of headers) {
-      if (name === "transfer-encoding" || (name === "content-length" && Number(value) !== 0)) {
-        throw reject400("An upgrade request must not have a body", "WS_ERR_HANDSHAKE_BODY");
-      }
-    }
+    if (hasBody) throw reject400("An upgrade request must not have a body", "WS_ERR_HANDSHAKE_BODY");
     // RFC 6455 §4.2.1 item 4 (deviation: wsproto accepts any key): the key
     // must be the base64 of 16 bytes, and appear once.
-    const key = keys.join(", ");
     if (!isValidNonce(key)) {
       throw reject400(`Invalid Sec-WebSocket-Key ${JSON.stringify(key)}`, "WS_ERR_HANDSHAKE_KEY");
     }
@@ -479,7 +555,10 @@ export class H11Handshake {
     }
     const subprotocols: string[] = [];
     const offers: string[] = [];
-    for (const [name, value] of headers) {
+    for (let i = 0; offered && i < headers.length; i++) {
+      const field = headers[i]!;
+      const name = field[0];
+      const value = field[1];
       try {
         if (name === "sec-websocket-protocol") subprotocols.push(...parseSubprotocols(value));
         else if (name === "sec-websocket-extensions") {
@@ -496,7 +575,7 @@ export class H11Handshake {
     const event = new Request({
       host: unicodeHost,
       target: head.target,
-      extensions: [...offers],
+      extensions: offers.slice(),
       extraHeaders,
       subprotocols,
     });
@@ -686,31 +765,25 @@ export class H11Handshake {
       throw new LocalProtocolError(`unexpected subprotocol ${String(subprotocol)}`, "WS_ERR_INVALID_SUBPROTOCOL");
     }
     validateHeaders(extraHeaders);
-    if (!Array.isArray(extensions) || !extensions.every((e) => e instanceof Extension)) {
+    if (!Array.isArray(extensions) || !extensions.every(isExtension)) {
       throw new LocalProtocolError("AcceptConnection.extensions must be Extension objects", "WS_ERR_INVALID_EXTENSION");
     }
-    const headers: Headers = [
-      ["Upgrade", "WebSocket"],
-      ["Connection", "Upgrade"],
-      ["Sec-WebSocket-Accept", generateAcceptToken(received.key)],
-    ];
+    const headers: Headers = [UPGRADE_WEBSOCKET, CONNECTION_UPGRADE, ["Sec-WebSocket-Accept", generateAcceptToken(received.key)]];
     if (subprotocol !== null) headers.push(["Sec-WebSocket-Protocol", subprotocol]);
-    const forks = extensions.map((e) => e.fork());
+    const forks = extensions.map(forkOf);
     if (forks.length > 0) {
       const accepts = serverExtensionsHandshake(received.offers, forks);
       if (accepts !== null) headers.push(["Sec-WebSocket-Extensions", accepts]);
     }
-    headers.push(...extraHeaders);
+    for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i]!);
     const bytes = writeResponseHead(101, headers);
     const trailingData = this.#reader!.takeTrailing();
     this.#reader = null;
     this.#received = null;
     this.#requestHead = null;
-    this.#connection = new Connection(ConnectionType.SERVER, {
-      ...this.#options,
-      extensions: forks,
-      ...(trailingData.length > 0 ? { trailingData } : {}),
-    });
+    const init: ConnectionInit = { ...this.#options, extensions: forks };
+    if (trailingData.length > 0) init.trailingData = trailingData;
+    this.#connection = new Connection(ConnectionType.SERVER, init);
     this.#subprotocol = subprotocol;
     this.#extensions = this.#connection.extensions;
     this.#move("server-send-accept");

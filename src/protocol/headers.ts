@@ -19,8 +19,8 @@
  * @module
  */
 import { LocalProtocolError, RemoteProtocolError } from "./errors.ts";
-import { base64Decode, base64Encode, latin1Encode } from "./encoding.ts";
-import { sha1 } from "./sha1.ts";
+import { base64DecodedLength, base64Encode } from "./encoding.ts";
+import { sha1Into } from "./sha1.ts";
 import type { RandomSource } from "./types.ts";
 
 const HEADER_ERROR = "WS_ERR_HANDSHAKE_HEADER";
@@ -184,14 +184,34 @@ export function buildTokenList(tokens: readonly string[]): string {
  * ```
  */
 export function hasToken(value: string, token: string): boolean {
+  const wanted = token.toLowerCase();
+  // The usual value is one token ("Upgrade"): compared in place, nothing parsed or allocated.
+  if (isToken(value)) return equalsLowerAscii(value, wanted);
   let tokens: string[];
   try {
     tokens = parseTokenList(value);
   } catch {
     return false;
   }
-  const wanted = token.toLowerCase();
-  return tokens.some((t) => t.toLowerCase() === wanted);
+  return tokens.some((t) => equalsLowerAscii(t, wanted));
+}
+
+/**
+ * `token.toLowerCase() === lower` for a token (ASCII by definition), without
+ * building the lower-cased copy.
+ * @example
+ * ```ts
+ * equalsLowerAscii("WebSocket", "websocket"); // true
+ * ```
+ */
+export function equalsLowerAscii(token: string, lower: string): boolean {
+  if (token.length !== lower.length) return false;
+  for (let i = 0; i < token.length; i++) {
+    let c = token.charCodeAt(i);
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**
@@ -342,8 +362,18 @@ export function buildExtensions(items: readonly ExtensionItem[]): string {
  * ```
  */
 export function generateAcceptToken(key: string): string {
-  return base64Encode(sha1(latin1Encode(key + ACCEPT_GUID)));
+  // Hashed from a reused buffer (key bytes, then the GUID's): no intermediate string or array.
+  const length = key.length + ACCEPT_GUID.length;
+  const input = length <= ACCEPT_INPUT.length ? ACCEPT_INPUT : new Uint8Array(length);
+  for (let i = 0; i < key.length; i++) input[i] = key.charCodeAt(i); // latin-1: one byte per code unit
+  input.set(GUID_BYTES, key.length);
+  return base64Encode(sha1Into(input, length, ACCEPT_DIGEST));
 }
+
+const GUID_BYTES = Uint8Array.from(ACCEPT_GUID, (c) => c.charCodeAt(0));
+// Scratch for generateAcceptToken (synchronous, never re-entered): room for a 24-character key.
+const ACCEPT_INPUT = new Uint8Array(64);
+const ACCEPT_DIGEST = new Uint8Array(20);
 
 /**
  * RFC 6455 §4.1: a `Sec-WebSocket-Key`, the base64 of 16 bytes drawn from `random`.
@@ -367,5 +397,5 @@ export function generateNonce(random: RandomSource): string {
  * ```
  */
 export function isValidNonce(key: string): boolean {
-  return key.length === 24 && base64Decode(key)?.length === 16;
+  return key.length === 24 && base64DecodedLength(key) === 16;
 }

@@ -14,6 +14,9 @@
  *   `maxHeadSize` bytes, or with more than `maxHeaders` fields, fails as soon
  *   as the limit is crossed, before the rest arrives; chunk-size lines and
  *   trailers are bounded the same way; body bytes are handed out, never kept.
+ * - A request head another HTTP stack parsed may be given as fields
+ *   (`pushRequestHead`): it is counted against the limits and checked exactly
+ *   as its bytes would be, without being written and read back.
  * - Errors are {@link HttpError}s carrying the status a server would answer
  *   with (400 or 431); the handshake converts them to `RemoteProtocolError`s.
  *
@@ -99,14 +102,44 @@ type Mode =
 
 const LF = 0x0a;
 const CR = 0x0d;
+/** Shared and never written: an empty partial line, no trailing bytes. */
+const EMPTY = new Uint8Array(0);
+/** Shared: the end event carries nothing. */
+const END: HttpEvent = Object.freeze({ type: "end" });
 
 // h11's ABNF (h11/_abnf.py), expressed over latin-1 strings.
 const REQUEST_LINE = /^([-!#$%&'*+.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/([0-9]\.[0-9])$/;
 const STATUS_LINE = /^HTTP\/([0-9]\.[0-9]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-const HEADER_LINE = /^([-!#$%&'*+.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
 // RFC 7230 §3.2: field-value = *( field-content / obs-fold ): VCHAR, obs-text, SP, HTAB.
 // eslint-disable-next-line no-control-regex
 const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+function isBadValueChar(code: number): boolean {
+  return (code < 0x20 && code !== 0x09) || code === 0x7f;
+}
+
+/**
+ * A header line `name:[ \t]*value[ \t]*` (h11's header_field: the name a
+ * token, the value free of controls but HTAB) as `[lower-cased name, value]`,
+ * or `null` if it is not one. Scanned by hand: a regex match per line would
+ * allocate its match array and captures for every field.
+ */
+function parseHeaderLine(line: string): [string, string] | null {
+  const colon = line.indexOf(":");
+  if (colon <= 0) return null;
+  const name = line.slice(0, colon);
+  if (!isToken(name)) return null;
+  let start = colon + 1;
+  let end = line.length;
+  while (start < end && isOws(line.charCodeAt(start))) start++;
+  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
+  for (let i = start; i < end; i++) if (isBadValueChar(line.charCodeAt(i))) return null;
+  return [name.toLowerCase(), line.slice(start, end)];
+}
+
+function isOws(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
 const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
 
 /** Longest chunk-size line (with extensions) accepted. */
@@ -128,7 +161,7 @@ export class HttpReader {
   readonly #limits: HttpReaderLimits;
   #mode: Mode = "head";
   // The current incomplete line (grows by doubling; bounded by the limits).
-  #partial = new Uint8Array(0);
+  #partial = EMPTY;
   #partialLength = 0;
   // Head state.
   #headBytes = 0;
@@ -168,6 +201,7 @@ export class HttpReader {
   /** Bytes received after the request or the 101 head, removed from the reader. */
   takeTrailing(): Uint8Array {
     const parts = this.#trailing;
+    if (parts.length === 0) return EMPTY;
     this.#trailing = [];
     this.#trailingLength = 0;
     return parts.length === 1 ? parts[0]! : concatBytes(parts);
@@ -258,7 +292,7 @@ export class HttpReader {
         throw new HttpError("connection closed in the middle of a message head");
       case "until-eof":
         this.#mode = "done";
-        return [{ type: "end" }];
+        return [END];
       case "done":
       case "switched":
         return [];
@@ -305,7 +339,7 @@ export class HttpReader {
     this.#partialLength = 0;
     const end = this.#partial[len - 1] === CR ? len - 1 : len;
     const line = latin1Decode(this.#partial, 0, end);
-    if (this.#partial.length > 4096) this.#partial = new Uint8Array(0); // do not keep a big buffer around
+    if (this.#partial.length > 4096) this.#partial = EMPTY; // do not keep a big buffer around
     return line;
   }
 
@@ -333,8 +367,7 @@ export class HttpReader {
       }
       if (line.charCodeAt(0) !== 0x20 && line.charCodeAt(0) !== 0x09) {
         if (++this.#trailerCount > this.#limits.maxHeaders) throw new HttpError("too many trailer fields", 431);
-        const m = HEADER_LINE.exec(line);
-        if (!m || BAD_VALUE_CHAR.test(m[2]!)) throw new HttpError("illegal trailer line");
+        if (parseHeaderLine(line) === null) throw new HttpError("illegal trailer line");
       }
       return;
     }
@@ -358,16 +391,59 @@ export class HttpReader {
       last[1] = last[1] === "" ? more : more === "" ? last[1] : `${last[1]} ${more}`;
       return;
     }
-    const m = HEADER_LINE.exec(line);
-    if (!m || BAD_VALUE_CHAR.test(m[2]!)) throw new HttpError(`illegal header line ${JSON.stringify(line.slice(0, 64))}`);
+    const field = parseHeaderLine(line);
+    if (field === null) throw new HttpError(`illegal header line ${JSON.stringify(line.slice(0, 64))}`);
+    this.#addField(field);
+  }
+
+  #addField(field: [string, string]): void {
     if (this.#headers.length >= this.#limits.maxHeaders) {
       throw new HttpError(`more than ${this.#limits.maxHeaders} header fields`, 431);
     }
-    this.#headers.push([m[1]!.toLowerCase(), m[2]!]);
+    this.#headers.push(field);
   }
 
-  #endOfHead(events: HttpEvent[]): void {
-    const startLine = this.#startLine!;
+  /**
+   * Take a request head another HTTP stack already parsed (Node's `'upgrade'`
+   * event) as if its bytes, `METHOD target HTTP/version`, one `name: value`
+   * line per header and a blank line, had been pushed: the same size and
+   * field limits, counted line by line, the same checks and events, without
+   * writing the bytes and reading them back. The caller has checked what
+   * {@link writeRequestHead} checks ({@link validateRequestLine},
+   * {@link validateHeaders}), so every line is well-formed; the reader must be
+   * an idle request reader. The head's `headers` are new, but a field whose
+   * name is already lower-case is the caller's pair itself.
+   */
+  pushRequestHead(method: string, target: string, httpVersion: string, headers: Headers, events: HttpEvent[] = []): HttpEvent[] {
+    if (this.#kind !== "request" || !this.idle) {
+      throw new LocalProtocolError("pushRequestHead needs an idle request reader", "WS_ERR_INVALID_STATE");
+    }
+    // The limits, line by line as push() counts them: size first, then the field count.
+    this.#count(method.length + target.length + httpVersion.length + 9); // "M T HTTP/v\r\n"
+    for (let i = 0; i < headers.length; i++) {
+      const field = headers[i]!; // indexed, not destructured: no iterator in baseline code
+      const name = field[0];
+      const value = field[1];
+      this.#count(name.length + value.length + 4); // "name: value\r\n"
+      if (i >= this.#limits.maxHeaders) throw new HttpError(`more than ${this.#limits.maxHeaders} header fields`, 431);
+    }
+    this.#count(2);
+    // Valid values have no surrounding whitespace: each value is what a reader
+    // would keep. A field already lower-cased is kept as given, not copied.
+    const fields: Headers = new Array<[string, string]>(headers.length);
+    for (let i = 0; i < headers.length; i++) {
+      const field = headers[i]!;
+      const lower = field[0].toLowerCase();
+      fields[i] = lower === field[0] ? field : [lower, field[1]];
+    }
+    this.#headers = fields;
+    this.#endOfHead(events, method, target, httpVersion);
+    return events;
+  }
+
+  /** The blank line after the head; a request line already parsed (`pushRequestHead`) comes as `method`, `target`, `version`. */
+  #endOfHead(events: HttpEvent[], method?: string, target?: string, version?: string): void {
+    const startLine = this.#startLine;
     const headers = this.#headers;
     this.#startLine = null;
     this.#headers = [];
@@ -376,7 +452,10 @@ export class HttpReader {
     let contentLength: number | null = null;
     let transferEncoding: string[] | null = null;
     let hosts = 0;
-    for (const [name, value] of headers) {
+    for (let i = 0; i < headers.length; i++) {
+      const field = headers[i]!;
+      const name = field[0];
+      const value = field[1];
       if (name === "content-length") {
         // RFC 7230 §3.3.2: repeated or list-valued Content-Length is a framing attack.
         if (contentLength !== null) throw new HttpError("repeated Content-Length");
@@ -403,21 +482,25 @@ export class HttpReader {
     }
 
     if (this.#kind === "request") {
-      const m = REQUEST_LINE.exec(startLine);
-      if (!m) throw new HttpError(`illegal request line ${JSON.stringify(startLine.slice(0, 64))}`);
-      const httpVersion = m[3]!;
+      if (method === undefined || target === undefined || version === undefined) {
+        const m = REQUEST_LINE.exec(startLine!);
+        if (!m) throw new HttpError(`illegal request line ${JSON.stringify(startLine!.slice(0, 64))}`);
+        method = m[1]!;
+        target = m[2]!;
+        version = m[3]!;
+      }
       // RFC 7230 §5.4: exactly one Host in HTTP/1.1, never more than one.
       if (hosts > 1) throw new HttpError("repeated Host header");
-      if (hosts === 0 && httpVersion >= "1.1") throw new HttpError("missing Host header");
-      events.push({ type: "head", head: { kind: "request", method: m[1]!, target: m[2]!, httpVersion, headers } });
+      if (hosts === 0 && version >= "1.1") throw new HttpError("missing Host header");
+      events.push({ type: "head", head: { kind: "request", method, target, httpVersion: version, headers } });
       if (transferEncoding !== null) this.#startChunked();
       else if (contentLength !== null && contentLength > 0) this.#startLength(contentLength);
       else this.#finish(events);
       return;
     }
 
-    const m = STATUS_LINE.exec(startLine);
-    if (!m) throw new HttpError(`illegal status line ${JSON.stringify(startLine.slice(0, 64))}`);
+    const m = STATUS_LINE.exec(startLine!);
+    if (!m) throw new HttpError(`illegal status line ${JSON.stringify(startLine!.slice(0, 64))}`);
     const statusCode = Number(m[2]!);
     if (statusCode < 100) throw new HttpError(`invalid status code ${statusCode}`);
     events.push({
@@ -451,7 +534,7 @@ export class HttpReader {
 
   #finish(events: HttpEvent[]): void {
     this.#mode = "done";
-    events.push({ type: "end" });
+    events.push(END);
   }
 }
 
@@ -507,7 +590,8 @@ export function validateHeaderValue(name: string, value: string): void {
  */
 export function validateHeaders(headers: Headers): void {
   if (!Array.isArray(headers)) throw new LocalProtocolError("Headers must be an array of [name, value] pairs", "WS_ERR_INVALID_HEADER");
-  for (const pair of headers) {
+  for (let i = 0; i < headers.length; i++) {
+    const pair = headers[i];
     if (!Array.isArray(pair) || pair.length !== 2) {
       throw new LocalProtocolError("Headers must be an array of [name, value] pairs", "WS_ERR_INVALID_HEADER");
     }
@@ -516,11 +600,62 @@ export function validateHeaders(headers: Headers): void {
   }
 }
 
+/** The head's bytes written straight into one array of the right size (no intermediate string). */
 function writeHead(startLine: string, headers: Headers): Uint8Array {
-  let text = startLine + "\r\n";
-  for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
-  text += "\r\n";
-  return latin1Encode(text);
+  let length = startLine.length + 4;
+  for (let i = 0; i < headers.length; i++) {
+    const field = headers[i]!;
+    const name = field[0];
+    const value = field[1];
+    length += name.length + value.length + 4;
+  }
+  const out = new Uint8Array(length);
+  let o = putLatin1(out, 0, startLine);
+  out[o++] = CR;
+  out[o++] = LF;
+  for (let i = 0; i < headers.length; i++) {
+    const field = headers[i]!;
+    const name = field[0];
+    const value = field[1];
+    o = putLatin1(out, o, name);
+    out[o++] = 0x3a; // ":"
+    out[o++] = 0x20;
+    o = putLatin1(out, o, value);
+    out[o++] = CR;
+    out[o++] = LF;
+  }
+  out[o++] = CR;
+  out[o] = LF;
+  return out;
+}
+
+/** Write `text` (checked latin-1) at `offset`, one byte per code unit; returns the offset after it. */
+function putLatin1(out: Uint8Array, offset: number, text: string): number {
+  for (let i = 0; i < text.length; i++) out[offset + i] = text.charCodeAt(i);
+  return offset + text.length;
+}
+
+/**
+ * Check a request line we are about to send or take as received: the method
+ * a token, the version `d.d`, the target printable ASCII without spaces.
+ * @throws LocalProtocolError (code `WS_ERR_INVALID_HEADER` or `WS_ERR_INVALID_TARGET`).
+ * @example
+ * ```ts
+ * validateRequestLine("GET", "/chat", "1.1"); // ok
+ * validateRequestLine("GET", "/a b", "1.1");  // throws LocalProtocolError
+ * ```
+ */
+export function validateRequestLine(method: string, target: string, httpVersion: string): void {
+  if (!isToken(method)) throw new LocalProtocolError(`Illegal method ${JSON.stringify(method)}`, "WS_ERR_INVALID_HEADER");
+  if (typeof httpVersion !== "string" || !/^[0-9]\.[0-9]$/.test(httpVersion)) {
+    throw new LocalProtocolError(`Illegal HTTP version ${JSON.stringify(httpVersion)}`, "WS_ERR_INVALID_HEADER");
+  }
+  if (typeof target !== "string" || !TARGET.test(target)) {
+    throw new LocalProtocolError(
+      `Illegal request target ${JSON.stringify(target)}: printable ASCII without spaces required`,
+      "WS_ERR_INVALID_TARGET",
+    );
+  }
 }
 
 /**
@@ -534,16 +669,7 @@ function writeHead(startLine: string, headers: Headers): Uint8Array {
  * ```
  */
 export function writeRequestHead(method: string, target: string, headers: Headers, httpVersion = "1.1"): Uint8Array {
-  if (!isToken(method)) throw new LocalProtocolError(`Illegal method ${JSON.stringify(method)}`, "WS_ERR_INVALID_HEADER");
-  if (typeof httpVersion !== "string" || !/^[0-9]\.[0-9]$/.test(httpVersion)) {
-    throw new LocalProtocolError(`Illegal HTTP version ${JSON.stringify(httpVersion)}`, "WS_ERR_INVALID_HEADER");
-  }
-  if (typeof target !== "string" || !TARGET.test(target)) {
-    throw new LocalProtocolError(
-      `Illegal request target ${JSON.stringify(target)}: printable ASCII without spaces required`,
-      "WS_ERR_INVALID_TARGET",
-    );
-  }
+  validateRequestLine(method, target, httpVersion);
   validateHeaders(headers);
   return writeHead(`${method} ${target} HTTP/${httpVersion}`, headers);
 }
@@ -599,7 +725,16 @@ export function writeResponseHead(statusCode: number, headers: Headers, reason =
     throw new LocalProtocolError(`Illegal reason phrase ${JSON.stringify(reason)}`, "WS_ERR_INVALID_STATUS");
   }
   validateHeaders(headers);
-  return writeHead(`HTTP/1.1 ${statusCode} ${reason === "" ? reasonPhrase(statusCode) : reason}`, headers);
+  return writeHead(reason === "" ? statusLine(statusCode) : `HTTP/1.1 ${statusCode} ${reason}`, headers);
+}
+
+// Status lines with the default reason, built once per code (at most 900).
+const STATUS_LINES = new Map<number, string>();
+
+function statusLine(statusCode: number): string {
+  let line = STATUS_LINES.get(statusCode);
+  if (line === undefined) STATUS_LINES.set(statusCode, (line = `HTTP/1.1 ${statusCode} ${reasonPhrase(statusCode)}`));
+  return line;
 }
 
 /**

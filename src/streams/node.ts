@@ -564,12 +564,24 @@ function highWaterMark(value: number | undefined, name: string): number {
  * ```
  */
 export function rawHeadersToHeaders(rawHeaders: readonly string[]): Headers {
-  const headers: Headers = [];
-  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    headers.push([rawHeaders[i]!.toLowerCase(), rawHeaders[i + 1]!]);
+  const count = rawHeaders.length >>> 1;
+  const headers: Headers = new Array<[string, string]>(count); // sized once, not grown push by push
+  for (let i = 0; i < count; i++) {
+    const name = rawHeaders[2 * i]!;
+    headers[i] = [LOWER_CASE_NAMES.get(name) ?? name.toLowerCase(), rawHeaders[2 * i + 1]!];
   }
   return headers;
 }
+
+// The usual spellings of an upgrade request's names, lower-cased once here
+// rather than once per request (toLowerCase() returns a lower-case name itself).
+const LOWER_CASE_NAMES: ReadonlyMap<string, string> = new Map(
+  [
+    "Host", "Connection", "Upgrade", "Origin", "User-Agent", "Pragma", "Cache-Control", "Cookie",
+    "Accept-Encoding", "Accept-Language", "Sec-WebSocket-Key", "Sec-WebSocket-Version",
+    "Sec-WebSocket-Extensions", "Sec-WebSocket-Protocol",
+  ].map((name) => [name, name.toLowerCase()]),
+);
 
 /** Options of {@link acceptNodeUpgrade}: those of `acceptWebSocket` plus the adapter's. */
 export type NodeUpgradeOptions<F extends boolean = false> = AcceptWebSocketOptions<F> &

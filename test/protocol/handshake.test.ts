@@ -674,6 +674,57 @@ t.test("initiateUpgradeConnection", async (t) => {
   rpe(t, () => server().initiateUpgradeConnection([["Host", "h"]], "/"), "Missing header, 'Connection: Upgrade'", 400);
 });
 
+t.test("initiateUpgradeConnection takes the fields as the reader would take their bytes: same limits, errors and events", async (t) => {
+  // The fields go to the reader without being written out; each case is
+  // compared with feeding the bytes of the same request.
+  const base: Headers = [
+    ["Host", "h"],
+    ["Connection", "Upgrade"],
+    ["Upgrade", "websocket"],
+    ["Sec-WebSocket-Version", "13"],
+    ["Sec-WebSocket-Key", KEY],
+  ];
+  const text = (headers: Headers, line = "GET /chat HTTP/1.1"): string =>
+    `${line}\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join("")}\r\n`;
+  const outcome = (fn: () => void, hs: H11Handshake): unknown => {
+    let error: unknown = null;
+    try {
+      fn();
+    } catch (e) {
+      const x = e as RemoteProtocolError & { cause?: Error };
+      error = [x.constructor.name, x.message, x.code, (x.eventHint as RejectConnection | null)?.statusCode, x.cause?.message];
+    }
+    return [error, hs.state, JSON.stringify(hs.requestHead), JSON.stringify(events(hs))];
+  };
+  const size = text(base).length;
+  const cases: Array<[string, Headers, object]> = [
+    ["valid", base, {}],
+    ["extra fields and offers", [...base, ["X-A", ""], ["Sec-WebSocket-Protocol", "chat"], ["Sec-WebSocket-Extensions", "x; y=1"]], {}],
+    ["head exactly at maxHandshakeSize", base, { maxHandshakeSize: size }],
+    ["one byte over", base, { maxHandshakeSize: size - 1 }],
+    ["over inside the request line", base, { maxHandshakeSize: 10 }],
+    ["over on the blank line", base, { maxHandshakeSize: size - 2 }],
+    ["fields exactly at maxHeaders", base, { maxHeaders: 5 }],
+    ["one field over maxHeaders", base, { maxHeaders: 4 }],
+    ["both limits crossed on one line", base, { maxHeaders: 2, maxHandshakeSize: 60 }],
+    ["repeated Content-Length", [...base, ["Content-Length", "0"], ["Content-Length", "0"]], {}],
+    ["Transfer-Encoding gzip", [...base, ["Transfer-Encoding", "gzip"]], {}],
+    ["two Hosts", [["Host", "a"], ...base], {}],
+    ["no Host", base.slice(1), {}],
+  ];
+  const seen = new Set<string>();
+  for (const [what, headers, options] of cases) {
+    const a = server(options);
+    const b = server(options);
+    const fields = outcome(() => a.initiateUpgradeConnection(headers, "/chat", {}), a);
+    t.same(fields, outcome(() => b.receiveData(enc(text(headers))), b), what);
+    seen.add(JSON.stringify((fields as unknown[])[0]));
+  }
+  t.ok([...seen].some((e) => e.includes("more than 4 header fields")), "the field limit is hit");
+  t.ok([...seen].some((e) => e.includes(`message head larger than ${size - 1} bytes`)), "the size limit is hit");
+  t.ok(seen.size >= 7, "the cases fail in different ways");
+});
+
 t.test("initiateUpgradeConnection with the peer's request line: strict, answered with 400", async (t) => {
   const headers: Headers = [
     ["Host", "h"],

@@ -2,8 +2,8 @@
 // src/protocol/encoding.ts), against FIPS 180 examples and node:crypto.
 import t from "tap";
 import { createHash, randomBytes } from "node:crypto";
-import { sha1 } from "../../src/protocol/sha1.ts";
-import { base64Decode, base64Encode, concatBytes, isLatin1, latin1Decode, latin1Encode } from "../../src/protocol/encoding.ts";
+import { sha1, sha1Into } from "../../src/protocol/sha1.ts";
+import { base64Decode, base64DecodedLength, base64Encode, concatBytes, isLatin1, latin1Decode, latin1Encode } from "../../src/protocol/encoding.ts";
 import { generateAcceptToken, generateNonce, isValidNonce } from "../../src/protocol/headers.ts";
 import { sequentialRandom } from "../../src/protocol/random.ts";
 
@@ -27,6 +27,16 @@ t.test("every length around the block boundaries matches node:crypto", async (t)
     if (hex(sha1(new Uint8Array(data))) !== want) t.fail(`length ${n}`);
   }
   t.pass("lengths 0..200");
+});
+
+t.test("sha1Into hashes a prefix into the given array, whatever the state left by the last call", async (t) => {
+  const data = new Uint8Array(randomBytes(300));
+  const out = new Uint8Array(20);
+  for (const n of [0, 55, 56, 63, 64, 65, 119, 120, 128, 300]) {
+    sha1Into(new Uint8Array(randomBytes(200)), 200, new Uint8Array(20)); // scratch state from a longer message
+    t.equal(sha1Into(data, n, out), out, `returns out (${n})`);
+    t.equal(hex(out), createHash("sha1").update(data.subarray(0, n)).digest("hex"), `length ${n}`);
+  }
 });
 
 t.test("the RFC 6455 accept token example", async (t) => {
@@ -62,6 +72,10 @@ t.test("base64 round trips and matches Buffer", async (t) => {
 t.test("base64 decoding is strict", async (t) => {
   for (const bad of ["A", "AB", "ABC", "AB=C", "A===", "AB C", "AB\nC", "ABCDE===", "ÀBCD", "AB-_", "=AAA"]) {
     t.equal(base64Decode(bad), null, JSON.stringify(bad));
+    t.equal(base64DecodedLength(bad), -1, `length of ${JSON.stringify(bad)}`);
+  }
+  for (const good of ["", "AQID", "AQ==", "AQI=", "AR==", "dGhlIHNhbXBsZSBub25jZQ==", "dGhlIHNhbXBsZSBub25jZR=="]) {
+    t.equal(base64DecodedLength(good), base64Decode(good)!.length, `length of ${JSON.stringify(good)}`);
   }
   t.same(base64Decode(""), new Uint8Array(0));
   t.same(base64Decode("AQID"), new Uint8Array([1, 2, 3]));
