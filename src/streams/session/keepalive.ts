@@ -93,11 +93,14 @@ class KeepaliveClock {
     if (!this.#timer.active) this.#timer.start(this.#tickMs());
   }
 
-  cancel(s: SessionCore): void {
-    this.#due.delete(s);
-    if (this.#due.size === 0) {
-      this.#timer.stop();
-      KeepaliveClock.#clocks.delete(this.#interval);
+  /** Forget `s` (nothing happens when no clock of that interval runs). */
+  static cancel(interval: number, s: SessionCore): void {
+    const clock = KeepaliveClock.#clocks.get(interval);
+    if (clock === undefined) return;
+    clock.#due.delete(s);
+    if (clock.#due.size === 0) {
+      clock.#timer.stop();
+      KeepaliveClock.#clocks.delete(interval);
     }
   }
 
@@ -174,7 +177,7 @@ export function keepaliveTimedOut(s: SessionCore): void {
 export function stopKeepalive(s: SessionCore): void {
   if (s.keepaliveScheduled) {
     s.keepaliveScheduled = false;
-    KeepaliveClock.for(s.pingInterval).cancel(s);
+    KeepaliveClock.cancel(s.pingInterval, s);
   }
   s.pongTimer?.stop();
 }
