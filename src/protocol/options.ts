@@ -51,8 +51,8 @@ export interface ConnectionOptions {
    * Makes the arrays that a payload gathered from several chunks, and a
    * frame built too large for the shared slab (over 8 KiB), go into
    * (`size` bytes, each of which is written before the array is handed
-   * out, so it need not be zero-filled: Node may pass
-   * `Buffer.allocUnsafeSlow`). It must return a `Uint8Array` of exactly
+   * out, so it need not be zero-filled: on Node the streams layer passes
+   * an uninitialised allocation). It must return a `Uint8Array` of exactly
    * `size` bytes.
    * @default `new Uint8Array(size)`
    */
