@@ -169,57 +169,44 @@ export function pipeMessage(s: SessionCore, pipe: DirectPipe, message: unknown):
   );
 }
 
-/** The source ended cleanly: close the destination (unless `preventClose`), then settle as it does. */
+/** The source ended cleanly: close the destination (unless `preventClose`), then settle as that close does. */
 function sourceClosed(s: SessionCore, pipe: DirectPipe): void {
-  if (pipe.done) return;
-  if (pipe.preventClose) {
-    settle(s, pipe, null);
-    return;
-  }
-  stop(s, pipe);
-  pipe.writer.close().then(
-    () => release(s, pipe, null),
-    (error: unknown) => release(s, pipe, { error }),
-  );
+  end(s, pipe, pipe.preventClose, () => pipe.writer.close(), null);
 }
 
 /** The source failed: abort the destination (unless `preventAbort`); the pipe rejects with the source's error. */
 function sourceFailed(s: SessionCore, pipe: DirectPipe, error: unknown): void {
-  if (pipe.done) return;
-  if (pipe.preventAbort) {
-    settle(s, pipe, { error });
-    return;
-  }
-  stop(s, pipe);
-  pipe.writer.abort(error).then(
-    () => release(s, pipe, { error }),
-    () => release(s, pipe, { error }),
-  );
+  end(s, pipe, pipe.preventAbort, () => pipe.writer.abort(error), { error });
 }
 
 /** The destination failed: cancel the source (unless `preventCancel`); the pipe rejects with the destination's error. */
 function destinationFailed(s: SessionCore, pipe: DirectPipe, error: unknown): void {
+  end(s, pipe, pipe.preventCancel, () => pipe.reader.cancel(error), { error });
+}
+
+/**
+ * End the pipe once: it takes no more messages; unless `prevented`, `act` on
+ * the other stream first; then settle with `failure` (or, when there is none,
+ * with how `act` went).
+ */
+function end(
+  s: SessionCore,
+  pipe: DirectPipe,
+  prevented: boolean,
+  act: () => Promise<void>,
+  failure: { error: unknown } | null,
+): void {
   if (pipe.done) return;
-  if (pipe.preventCancel) {
-    settle(s, pipe, { error });
+  pipe.done = true;
+  if (s.pipe === pipe) s.pipe = null; // the source's queue takes messages again, if it is still readable
+  if (prevented) {
+    release(s, pipe, failure);
     return;
   }
-  stop(s, pipe);
-  pipe.reader.cancel(error).then(
-    () => release(s, pipe, { error }),
-    () => release(s, pipe, { error }),
+  act().then(
+    () => release(s, pipe, failure),
+    (error: unknown) => release(s, pipe, failure ?? { error }),
   );
-}
-
-/** The pipe takes no more messages (the source's queue takes them again, if it is still readable). */
-function stop(s: SessionCore, pipe: DirectPipe): void {
-  pipe.done = true;
-  if (s.pipe === pipe) s.pipe = null;
-}
-
-function settle(s: SessionCore, pipe: DirectPipe, failure: { error: unknown } | null): void {
-  stop(s, pipe);
-  release(s, pipe, failure);
 }
 
 /** Release both locks, settle the pipe's promise. */
