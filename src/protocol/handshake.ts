@@ -69,7 +69,7 @@ import {
   type ResponseHead,
 } from "./http.ts";
 import { IdnaError, hostToAscii, hostToUnicode } from "./idna.ts";
-import { resolveOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./options.ts";
+import { pickConnectionOptions, resolveOptions, type ConnectionOptions, type ResolvedConnectionOptions } from "./options.ts";
 import { HANDSHAKE_TRANSITIONS, transition, type Trigger } from "./state.ts";
 import { ConnectionState, ConnectionType, connectionStateName, type Headers } from "./types.ts";
 
@@ -103,19 +103,6 @@ function stateName(state: ConnectionState): string {
 function typeOf(event: unknown): string {
   const type = (event as { type?: unknown } | null | undefined)?.type;
   return typeof type === "string" ? type : String(event);
-}
-
-/** The options a `Connection` takes, picked from ours (so no handshake-only field leaks). */
-function connectionOptions(options: ConnectionOptions): ConnectionOptions {
-  const out: ConnectionOptions = {};
-  if (options.maxMessageSize !== undefined) out.maxMessageSize = options.maxMessageSize;
-  if (options.maxFrameSize !== undefined) out.maxFrameSize = options.maxFrameSize;
-  if (options.maxHandshakeSize !== undefined) out.maxHandshakeSize = options.maxHandshakeSize;
-  if (options.maxHeaders !== undefined) out.maxHeaders = options.maxHeaders;
-  if (options.random !== undefined) out.random = options.random;
-  if (options.wholeFramesUpTo !== undefined) out.wholeFramesUpTo = options.wholeFramesUpTo;
-  if (options.allocate !== undefined) out.allocate = options.allocate;
-  return out;
 }
 
 /** All values of header `name` (lower-case) joined with `", "`, or `null` if absent (RFC 7230 §3.2.2). */
@@ -209,7 +196,7 @@ export class H11Handshake {
       throw new LocalProtocolError(`Invalid connection type: ${String(type)}`, "WS_ERR_INVALID_CONNECTION_TYPE");
     }
     this.client = type === ConnectionType.CLIENT;
-    this.#options = connectionOptions(options);
+    this.#options = pickConnectionOptions(options);
     this.#limits = resolveOptions(this.#options);
     const limits = { maxHeadSize: this.#limits.maxHandshakeSize, maxHeaders: this.#limits.maxHeaders };
     // A server keeps bytes that follow the request (a client MUST wait for the

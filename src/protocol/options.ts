@@ -106,3 +106,24 @@ function allocator(value: unknown): ((size: number) => Uint8Array) | null {
   }
   return value as (size: number) => Uint8Array;
 }
+
+/**
+ * The options a `Connection` takes, picked from a larger options object (a
+ * handshake's or a session's), so that no other field travels along.
+ * @internal
+ * @example
+ * ```ts
+ * new Connection(ConnectionType.SERVER, pickConnectionOptions({ maxMessageSize: 1024, protocols: ["chat"] }));
+ * ```
+ */
+export function pickConnectionOptions(options: ConnectionOptions): ConnectionOptions {
+  const out: ConnectionOptions = {};
+  if (options.maxMessageSize !== undefined) out.maxMessageSize = options.maxMessageSize;
+  if (options.maxFrameSize !== undefined) out.maxFrameSize = options.maxFrameSize;
+  if (options.maxHandshakeSize !== undefined) out.maxHandshakeSize = options.maxHandshakeSize;
+  if (options.maxHeaders !== undefined) out.maxHeaders = options.maxHeaders;
+  if (options.random !== undefined) out.random = options.random;
+  if (options.wholeFramesUpTo !== undefined) out.wholeFramesUpTo = options.wholeFramesUpTo;
+  if (options.allocate !== undefined) out.allocate = options.allocate;
+  return out;
+}

@@ -3,9 +3,9 @@
 // accepted (16 MiB message) and declined; then the same over HTTP/2 (RFC 8441).
 import t from "tap";
 import { readFileSync } from "node:fs";
-import { launchChromium, openPage, serveStatic } from "../helpers/browser.ts";
+import { launchChromium, serveStatic } from "../helpers/browser.ts";
 import { ROOT } from "../helpers/process.ts";
-import { BIG, expectedSteps, recordMatrix, startOurHttp2Server, startOurServer, type ClientSummary } from "./harness.ts";
+import { BIG, expectedSteps, recordMatrix, startOurHttp2Server, startOurServer, runBrowserClient } from "./harness.ts";
 
 t.test("chromium WebSocket -> our server", async (t) => {
   const base = await serveStatic(t, `${ROOT}test/interop/peers`, ["browser-client.html", "ws-api-client.js"]);
@@ -13,16 +13,7 @@ t.test("chromium WebSocket -> our server", async (t) => {
   for (const deflate of [true, false]) {
     const server = await startOurServer(t, { deflate });
     const big = deflate ? BIG : 0;
-    const page = await openPage(chrome, `${base}browser-client.html?ws=${encodeURIComponent(server.url)}&big=${big}`);
-    await page.waitForFunction(
-      () => "__result" in window || "__error" in window,
-      null,
-      { timeout: 60000 },
-    );
-    const [summary, error] = await page.evaluate(
-      () => [(window as unknown as { __result?: ClientSummary }).__result ?? null, (window as unknown as { __error?: string }).__error ?? null] as const,
-    );
-    await page.close();
+    const { summary, error } = await runBrowserClient(chrome, `${base}browser-client.html?ws=${encodeURIComponent(server.url)}&big=${big}`);
     t.equal(error, null, `no error in the page\n${chrome.log.join("\n")}`);
     if (!summary) continue;
     t.same(summary.steps, expectedSteps({ clientFragments: false, clientPing: false, big: deflate }), `every step ran (deflate ${deflate})`);
@@ -52,12 +43,7 @@ t.test("chromium WebSocket -> our HTTP/2 TLS server (RFC 8441)", async (t) => {
       files: { dir: `${ROOT}test/interop/peers`, names: ["browser-client.html", "ws-api-client.js"] },
     });
     const big = deflate ? BIG : 0;
-    const page = await openPage(chrome, `${server.base}browser-client.html?ws=${encodeURIComponent(server.url)}&big=${big}`);
-    await page.waitForFunction(() => "__result" in window || "__error" in window, null, { timeout: 60000 });
-    const [summary, error] = await page.evaluate(
-      () => [(window as unknown as { __result?: ClientSummary }).__result ?? null, (window as unknown as { __error?: string }).__error ?? null] as const,
-    );
-    await page.close();
+    const { summary, error } = await runBrowserClient(chrome, `${server.base}browser-client.html?ws=${encodeURIComponent(server.url)}&big=${big}`);
     t.equal(error, null, `no error in the page\n${chrome.log.join("\n")}`);
     if (!summary) continue;
     t.same(summary.steps, expectedSteps({ clientFragments: false, clientPing: false, big: deflate }), `every step ran (deflate ${deflate})`);

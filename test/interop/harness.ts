@@ -25,6 +25,7 @@ import {
   type NodeConnectOptions,
 } from "../../src/streams/node.ts";
 import { ROOT, type Teardown } from "../helpers/process.ts";
+import { openPage, type Chromium } from "../helpers/browser.ts";
 
 /** 16 MiB: the large-message case, run once per peer. */
 export const BIG = 16 * 1024 * 1024;
@@ -425,4 +426,19 @@ export function recordMatrix(cell: {
   mkdirSync(dir, { recursive: true });
   const name = [cell.peer, cell.direction, cell.deflate].join("--").replace(/[^\w.-]+/g, "_");
   writeFileSync(`${dir}${name}.json`, JSON.stringify(cell) + "\n");
+}
+
+/**
+ * Open the browser client page (browser-client.html) at `url` in Chromium,
+ * wait until it reports, and return its summary or its error (one of them
+ * is null).
+ */
+export async function runBrowserClient(chrome: Chromium, url: string): Promise<{ summary: ClientSummary | null; error: string | null }> {
+  const page = await openPage(chrome, url);
+  await page.waitForFunction(() => "__result" in window || "__error" in window, null, { timeout: 60000 });
+  const [summary, error] = await page.evaluate(
+    () => [(window as unknown as { __result?: ClientSummary }).__result ?? null, (window as unknown as { __error?: string }).__error ?? null] as const,
+  );
+  await page.close();
+  return { summary, error };
 }

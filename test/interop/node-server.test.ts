@@ -3,9 +3,9 @@
 // Chromium's own WebSocket run the client scenario of peers/README.md, with
 // permessage-deflate accepted and declined (16 MiB once, with python).
 import t from "tap";
-import { launchChromium, openPage, serveStatic } from "../helpers/browser.ts";
+import { launchChromium, serveStatic } from "../helpers/browser.ts";
 import { BIN, ROOT, explain, runPeer } from "../helpers/process.ts";
-import { BIG, expectedSteps, parseSummary, startOurWebSocketServer, type ClientSummary } from "./harness.ts";
+import { BIG, expectedSteps, parseSummary, startOurWebSocketServer, runBrowserClient } from "./harness.ts";
 
 const PEERS = `${ROOT}test/interop/peers/`;
 
@@ -34,12 +34,7 @@ t.test("chromium WebSocket -> WebSocketServer", async (t) => {
     const server = await startOurWebSocketServer(t, { deflate });
     // The 16 MiB case runs against the same engine in chromium.test.ts; here the server is what is new.
     const big = 0;
-    const page = await openPage(chrome, `${base}browser-client.html?ws=${encodeURIComponent(server.url)}&big=${big}`);
-    await page.waitForFunction(() => "__result" in window || "__error" in window, null, { timeout: 60000 });
-    const [summary, error] = await page.evaluate(
-      () => [(window as unknown as { __result?: ClientSummary }).__result ?? null, (window as unknown as { __error?: string }).__error ?? null] as const,
-    );
-    await page.close();
+    const { summary, error } = await runBrowserClient(chrome, `${base}browser-client.html?ws=${encodeURIComponent(server.url)}&big=${big}`);
     t.equal(error, null, `no error in the page\n${chrome.log.join("\n")}`);
     if (!summary) continue;
     t.same(summary.steps, expectedSteps({ clientFragments: false, clientPing: false, big: false }), `every step ran (deflate ${deflate})`);

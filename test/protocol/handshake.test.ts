@@ -650,15 +650,17 @@ t.test("server: oversized heads get a 431 hint", async (t) => {
   t.same(events(waiting).map((e) => e.type), ["Request"], "EOF after the request: nothing more");
 });
 
+/** The headers of a valid upgrade request, as another HTTP stack hands them over. */
+const UPGRADE_HEADERS: Headers = [
+  ["Host", "h"],
+  ["Connection", "Upgrade"],
+  ["Upgrade", "websocket"],
+  ["Sec-WebSocket-Version", "13"],
+  ["Sec-WebSocket-Key", KEY],
+];
+
 t.test("initiateUpgradeConnection", async (t) => {
-  const headers: Headers = [
-    ["Host", "h"],
-    ["Connection", "Upgrade"],
-    ["Upgrade", "websocket"],
-    ["Sec-WebSocket-Version", "13"],
-    ["Sec-WebSocket-Key", KEY],
-    ["X-Foo", "bar"],
-  ];
+  const headers: Headers = [...UPGRADE_HEADERS, ["X-Foo", "bar"]];
   const hs = server();
   hs.initiateUpgradeConnection(headers, "/chat?room=1");
   const [req] = events(hs) as Request[];
@@ -677,13 +679,7 @@ t.test("initiateUpgradeConnection", async (t) => {
 t.test("initiateUpgradeConnection takes the fields as the reader would take their bytes: same limits, errors and events", async (t) => {
   // The fields go to the reader without being written out; each case is
   // compared with feeding the bytes of the same request.
-  const base: Headers = [
-    ["Host", "h"],
-    ["Connection", "Upgrade"],
-    ["Upgrade", "websocket"],
-    ["Sec-WebSocket-Version", "13"],
-    ["Sec-WebSocket-Key", KEY],
-  ];
+  const base = UPGRADE_HEADERS;
   const text = (headers: Headers, line = "GET /chat HTTP/1.1"): string =>
     `${line}\r\n${headers.map(([n, v]) => `${n}: ${v}\r\n`).join("")}\r\n`;
   const outcome = (fn: () => void, hs: H11Handshake): unknown => {

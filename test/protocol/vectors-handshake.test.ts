@@ -82,6 +82,23 @@ const REQUEST_101 =
   "HTTP/1.1 101 \r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
 const hex = (text: string): string => toHex(new TextEncoder().encode(text));
 
+/** A request refused at `receive` with a 400 hint and `message`, then no event: a case's first two steps. */
+function refused400(dataHex: string, message: string): Step[] {
+  return [
+    {
+      op: "receive",
+      data_hex: dataHex,
+      expect: {
+        error: "RemoteProtocolError",
+        message,
+        event_hint: { type: "RejectConnection", status_code: 400, headers: [], has_body: false },
+        state_after: "CONNECTING",
+      },
+    },
+    { op: "events", expect: { events: [], state_after: "CONNECTING" } },
+  ];
+}
+
 export const HANDSHAKE_DEVIATIONS: Deviation[] = [
   {
     id: "hs_server_pipelined_frame_lost",
@@ -116,17 +133,7 @@ export const HANDSHAKE_DEVIATIONS: Deviation[] = [
     label: "ok_key_not_validated",
     why: "RFC 6455 §4.2.1: a Sec-WebSocket-Key that is not base64 of 16 bytes is refused with 400 (wsproto accepts any)",
     patch: (steps): Step[] => [
-      {
-        op: "receive",
-        data_hex: steps[0]!.data_hex!,
-        expect: {
-          error: "RemoteProtocolError",
-          message: 'Invalid Sec-WebSocket-Key "short"',
-          event_hint: { type: "RejectConnection", status_code: 400, headers: [], has_body: false },
-          state_after: "CONNECTING",
-        },
-      },
-      { op: "events", expect: { events: [], state_after: "CONNECTING" } },
+      ...refused400(steps[0]!.data_hex!, 'Invalid Sec-WebSocket-Key "short"'),
       {
         op: "send_hint",
         expect: { bytes_hex: hex("HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n"), state_after: "CLOSED" },
@@ -138,17 +145,7 @@ export const HANDSHAKE_DEVIATIONS: Deviation[] = [
     label: "ok_http10_with_host",
     why: "RFC 6455 §4.1: an upgrade request's HTTP version must be at least 1.1; 1.0 is refused with 400 (wsproto accepts it)",
     patch: (steps): Step[] => [
-      {
-        op: "receive",
-        data_hex: steps[0]!.data_hex!,
-        expect: {
-          error: "RemoteProtocolError",
-          message: "HTTP version must be at least 1.1, got 1.0",
-          event_hint: { type: "RejectConnection", status_code: 400, headers: [], has_body: false },
-          state_after: "CONNECTING",
-        },
-      },
-      { op: "events", expect: { events: [], state_after: "CONNECTING" } },
+      ...refused400(steps[0]!.data_hex!, "HTTP version must be at least 1.1, got 1.0"),
       {
         op: "send_hint",
         expect: { bytes_hex: hex("HTTP/1.1 400 \r\ncontent-length: 0\r\nConnection: close\r\n\r\n"), state_after: "CLOSED" },
@@ -159,17 +156,7 @@ export const HANDSHAKE_DEVIATIONS: Deviation[] = [
     id: "hs_server_reject_body_http10",
     why: "RFC 6455 §4.1: an upgrade request's HTTP version must be at least 1.1; 1.0 gets a RemoteProtocolError (400), and a rejection is still framed for 1.0",
     patch: (steps): Step[] => [
-      {
-        op: "receive",
-        data_hex: steps[0]!.data_hex!,
-        expect: {
-          error: "RemoteProtocolError",
-          message: "HTTP version must be at least 1.1, got 1.0",
-          event_hint: { type: "RejectConnection", status_code: 400, headers: [], has_body: false },
-          state_after: "CONNECTING",
-        },
-      },
-      { op: "events", expect: { events: [], state_after: "CONNECTING" } },
+      ...refused400(steps[0]!.data_hex!, "HTTP version must be at least 1.1, got 1.0"),
       steps[2]!,
       steps[3]!,
     ],

@@ -12,7 +12,7 @@ import { BytesMessage, Message, TextMessage } from "../../protocol/events.ts";
 import { LocalProtocolError } from "../../protocol/errors.ts";
 import type { Extension } from "../../protocol/extensions/extension.ts";
 import { PerMessageDeflate } from "../../protocol/extensions/index.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, type ConnectionOptions } from "../../protocol/options.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, pickConnectionOptions, type ConnectionOptions } from "../../protocol/options.ts";
 import { duration } from "../timers.ts";
 import type { AnyMessage, WebSocketCloseInfo } from "./types.ts";
 
@@ -224,12 +224,7 @@ export function defaultExtensions(): Extension[] {
 
 /** The engine's options picked out of a session's. */
 export function connectionOptions(options: ConnectionOptions & { fragments?: boolean }): ConnectionOptions {
-  const picked: ConnectionOptions = {};
-  if (options.maxMessageSize !== undefined) picked.maxMessageSize = options.maxMessageSize;
-  if (options.maxFrameSize !== undefined) picked.maxFrameSize = options.maxFrameSize;
-  if (options.maxHandshakeSize !== undefined) picked.maxHandshakeSize = options.maxHandshakeSize;
-  if (options.maxHeaders !== undefined) picked.maxHeaders = options.maxHeaders;
-  if (options.random !== undefined) picked.random = options.random;
+  const picked = pickConnectionOptions(options);
   // A session that delivers whole messages takes binary frames whole from the
   // engine: unmasked straight from the received chunks into one array of the
   // payload's size (one pass per byte, one allocation, no assembly). With
