@@ -1,11 +1,22 @@
 // Interop with Chromium's own WebSocket (headless /usr/bin/chromium): the
 // client scenario runs in a page against our server, with permessage-deflate
 // accepted (16 MiB message) and declined; then the same over HTTP/2 (RFC 8441).
-import t from "tap";
+import t, { type Test } from "tap";
 import { readFileSync } from "node:fs";
-import { launchChromium, serveStatic } from "../helpers/browser.ts";
+import { launchChromium, serveStatic, type Chromium } from "../helpers/browser.ts";
 import { ROOT } from "../helpers/process.ts";
-import { BIG, expectedSteps, recordMatrix, startOurHttp2Server, startOurServer, runBrowserClient } from "./harness.ts";
+import { BIG, expectedSteps, recordMatrix, startOurHttp2Server, startOurServer, runBrowserClient, type ClientSummary } from "./harness.ts";
+
+/** What every Chromium run must show: no page error, every step, subprotocol chat, deflate as configured. */
+function pageRan(t: Test, chrome: Chromium, summary: ClientSummary | null, error: string | null, deflate: boolean): summary is ClientSummary {
+  t.equal(error, null, `no error in the page\n${chrome.log.join("\n")}`);
+  if (!summary) return false;
+  t.same(summary.steps, expectedSteps({ clientFragments: false, clientPing: false, big: deflate }), `every step ran (deflate ${deflate})`);
+  t.equal(summary.protocol, "chat", "subprotocol chat agreed");
+  if (deflate) t.match(summary.extensions, /permessage-deflate/, "permessage-deflate agreed");
+  else t.equal(summary.extensions, "", "our server declined permessage-deflate");
+  return true;
+}
 
 t.test("chromium WebSocket -> our server", async (t) => {
   const base = await serveStatic(t, `${ROOT}test/interop/peers`, ["browser-client.html", "ws-api-client.js"]);
@@ -14,12 +25,7 @@ t.test("chromium WebSocket -> our server", async (t) => {
     const server = await startOurServer(t, { deflate });
     const big = deflate ? BIG : 0;
     const { summary, error } = await runBrowserClient(chrome, `${base}browser-client.html?ws=${encodeURIComponent(server.url)}&big=${big}`);
-    t.equal(error, null, `no error in the page\n${chrome.log.join("\n")}`);
-    if (!summary) continue;
-    t.same(summary.steps, expectedSteps({ clientFragments: false, clientPing: false, big: deflate }), `every step ran (deflate ${deflate})`);
-    t.equal(summary.protocol, "chat", "subprotocol chat agreed");
-    if (deflate) t.match(summary.extensions, /permessage-deflate/, "permessage-deflate agreed");
-    else t.equal(summary.extensions, "", "our server declined permessage-deflate");
+    if (!pageRan(t, chrome, summary, error, deflate)) continue;
     recordMatrix({ peer: "chromium", direction: "our server", deflate: String(deflate), steps: summary.steps, ok: true });
     const records = await server.settled(2);
     for (const r of records) t.notOk("error" in r.closed, `our session ended cleanly: ${JSON.stringify(r.closed)}`);
@@ -44,12 +50,7 @@ t.test("chromium WebSocket -> our HTTP/2 TLS server (RFC 8441)", async (t) => {
     });
     const big = deflate ? BIG : 0;
     const { summary, error } = await runBrowserClient(chrome, `${server.base}browser-client.html?ws=${encodeURIComponent(server.url)}&big=${big}`);
-    t.equal(error, null, `no error in the page\n${chrome.log.join("\n")}`);
-    if (!summary) continue;
-    t.same(summary.steps, expectedSteps({ clientFragments: false, clientPing: false, big: deflate }), `every step ran (deflate ${deflate})`);
-    t.equal(summary.protocol, "chat", "subprotocol chat agreed");
-    if (deflate) t.match(summary.extensions, /permessage-deflate/, "permessage-deflate agreed");
-    else t.equal(summary.extensions, "", "our server declined permessage-deflate");
+    if (!pageRan(t, chrome, summary, error, deflate)) continue;
     t.same(server.via, ["h2", "h2"], "Chromium negotiated RFC 8441: both WebSockets came as HTTP/2 extended CONNECT streams");
     recordMatrix({ peer: "chromium h2", direction: "our server", deflate: String(deflate), steps: summary.steps, ok: true });
     const records = await server.settled(2);
