@@ -47,6 +47,7 @@ import { acceptNodeUpgrade, type NodeUpgradeOptions } from "./index.ts";
 import { shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "../streams/plain-http.ts";
 import { callBack } from "../streams/session/util.ts";
 import type { AcceptDecision, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
+import { Topics, type Backplane, type PublishOptions } from "../streams/topics.ts";
 
 /** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */
 export interface WebSocketServerOptions extends NodeUpgradeOptions {
@@ -85,6 +86,12 @@ export interface WebSocketServerOptions extends NodeUpgradeOptions {
   backpressureLimit?: number;
   /** Close (1008) a connection over `backpressureLimit` instead of skipping it. @default false */
   closeOnBackpressureLimit?: boolean;
+  /**
+   * Carries {@link WebSocketServer.publish} to the server's other processes
+   * and brings theirs (`redisBackplane` from `wsproto/redis`); `close()`
+   * closes it. Its outages go to `onError`. @default none (this process only)
+   */
+  backplane?: Backplane;
 }
 
 /** Options of {@link WebSocketServer.broadcast}. */
@@ -93,6 +100,8 @@ export interface BroadcastOptions {
   except?: WebSocketSession;
   /** `false` sends the message uncompressed to every connection. @default permessage-deflate's own rule */
   compress?: boolean;
+  /** @internal The sessions to send to (topics). @default every open connection */
+  to?: Iterable<WebSocketSession>;
 }
 
 /** Options of {@link WebSocketServer.close}. */
@@ -144,6 +153,7 @@ export class WebSocketServer {
   readonly #sessions = new Map<WebSocketSession, Tracked>();
   readonly #open = new Set<WebSocketSession>();
   readonly #backpressureLimit: number;
+  readonly #topics: Topics;
   #closing: Promise<void> | null = null;
 
   readonly #onUpgrade = (req: IncomingMessage, socket: Duplex, head: Uint8Array): void => {
@@ -175,9 +185,15 @@ export class WebSocketServer {
       onSession: _onSession,
       backpressureLimit: _limit,
       closeOnBackpressureLimit: _close,
+      backplane: _backplane,
       ...sessionOptions
     } = options;
     this.#sessionOptions = sessionOptions;
+    this.#topics = new Topics({
+      deliver: (to, message, options) => this.broadcast(message, { ...options, to }),
+      backplane: options.backplane,
+      onError: (error) => callBack(this.#options.onError, error),
+    });
 
     if (options.noServer === true) {
       this.#server = null;
@@ -320,7 +336,7 @@ export class WebSocketServer {
     const shared = new Map<unknown, Map<string, Uint8Array>>(); // codec -> parameters -> compressed frame
     const event = (): Message => (compress === undefined ? new Message({ data: message }) : new Message({ data: message, compress }));
     let delivered = 0;
-    for (const session of this.#open) {
+    for (const session of options.to ?? this.#open) {
       if (session === options.except) continue;
       const engine = session.connection;
       const connection = engine instanceof Connection ? engine : engine.connection;
@@ -362,6 +378,52 @@ export class WebSocketServer {
   }
 
   /**
+   * Subscribe an open session to a topic (uWebSockets' and Bun's
+   * `subscribe`); its topics are forgotten when it closes.
+   * @example
+   * ```ts
+   * wss.subscribe(session, "room:42");
+   * ```
+   */
+  subscribe(session: WebSocketSession, topic: string): void {
+    this.#topics.subscribe(session, topic);
+  }
+
+  /** Unsubscribe a session from a topic. */
+  unsubscribe(session: WebSocketSession, topic: string): void {
+    this.#topics.unsubscribe(session, topic);
+  }
+
+  /**
+   * Send a message to a topic's subscribers: those of this process, framed
+   * once as `broadcast` does (the same `backpressureLimit` rules), and with a
+   * `backplane` those of every other process, once each. Returns how many
+   * connections of this process it was written to.
+   * @example
+   * ```ts
+   * wss.publish("room:42", "hello room", { except: sender });
+   * ```
+   */
+  publish(topic: string, message: string | Uint8Array, options?: PublishOptions): number {
+    return this.#topics.publish(topic, message, options);
+  }
+
+  /** The sessions of this process subscribed to a topic (a live view). */
+  subscribers(topic: string): ReadonlySet<WebSocketSession> {
+    return this.#topics.subscribers(topic);
+  }
+
+  /** How many sessions of this process are subscribed to a topic (a map look-up). */
+  subscriberCount(topic: string): number {
+    return this.#topics.subscriberCount(topic);
+  }
+
+  /** The topics a session is subscribed to (a live view). */
+  topicsOf(session: WebSocketSession): ReadonlySet<string> {
+    return this.#topics.topicsOf(session);
+  }
+
+  /**
    * Shut down gracefully: stop accepting (later upgrades get 503), send every
    * open connection a close frame, abandon handshakes in progress, wait up to
    * `timeout` for the closing handshakes, destroy what is left; resolves once
@@ -394,6 +456,7 @@ export class WebSocketServer {
 
   async #shutDown(closeCode: number, reason: string, timeout: number): Promise<void> {
     const server = this.#server;
+    const topicsClosed = this.#topics.close();
     let serverClosed: Promise<void> = Promise.resolve();
     if (server !== null) {
       server.off("upgrade", this.#onUpgrade);
@@ -421,6 +484,7 @@ export class WebSocketServer {
     }
     if (this.#owned && server !== null) server.closeAllConnections();
     await serverClosed;
+    await topicsClosed;
   }
 
   async #serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -44,7 +44,7 @@ function sources(dir: string): string[] {
 }
 
 t.test("package.json: entry points, engines, metadata, dependency ranges; no top-level await in src", async (t) => {
-  t.same(Object.keys(pkg.exports).sort(), [".", "./node", "./package.json", "./protocol", "./streams"], "the entry points");
+  t.same(Object.keys(pkg.exports).sort(), [".", "./node", "./package.json", "./protocol", "./redis", "./streams"], "the entry points");
   t.same(pkg.exports["./protocol"], { types: "./dist/protocol/index.d.ts", default: "./dist/protocol/index.js" });
   // Node 20.19 is the first 20.x whose require() loads ES modules (without top-level await) unflagged.
   t.equal(pkg.engines.node, ">=20.19", "engines: require(esm) works on every allowed Node");

@@ -1,0 +1,171 @@
+// The Redis backplane against a real redis-server (Debian's), started here
+// on a unix socket in a temporary folder and killed by pid: three server
+// processes (test/redis/fixtures/topic-server.ts), two subscribed clients on
+// each, publishes from each: every subscriber gets every message once, in
+// the order each publisher sent. Then Redis is stopped: every server keeps
+// serving its own subscribers and reports the outage, none crashes; Redis
+// is started again on the same socket: delivery across processes resumes.
+// A message published on the channel by another program (not a wsproto
+// server) reaches the subscribers as text.
+import t, { type Test } from "tap";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import WebSocket from "ws";
+import { createClient } from "redis";
+import { BIN, explain, startPeer, tsx, type Peer } from "../helpers/process.ts";
+
+const REDIS = "/usr/bin/redis-server";
+const PUBLISHES = 40;
+
+t.ok(existsSync(REDIS), "redis-server is installed (Debian's redis-server package, in .ci/run)");
+
+/** Resolve once `check()` is true; fail with `what()` after `ms`. */
+async function waitFor(check: () => boolean, what: () => string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function startRedis(t: Test, dir: string, socket: string): Promise<Peer> {
+  return startPeer(
+    t,
+    REDIS,
+    ["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir],
+    { ready: /ready to accept connections/i },
+  );
+}
+
+interface Client {
+  readonly name: string;
+  readonly ws: WebSocket;
+  readonly messages: string[];
+}
+
+async function openClient(t: Test, url: string, name: string, topics: string[]): Promise<Client> {
+  const ws = new WebSocket(url);
+  const messages: string[] = [];
+  ws.on("message", (data, isBinary) => messages.push(isBinary ? `binary ${data.toString()}` : data.toString()));
+  ws.on("error", () => {});
+  t.teardown(() => ws.terminate());
+  await new Promise<void>((resolve, reject) => {
+    ws.once("open", resolve);
+    ws.once("error", reject);
+  });
+  for (const topic of topics) ws.send(`sub ${topic}`);
+  const client = { name, ws, messages };
+  await waitFor(
+    () => topics.every((topic) => messages.includes(`subscribed ${topic}`)),
+    () => `${name} subscribed`,
+  );
+  return client;
+}
+
+/** The messages `client` got that start with `tag`, by publisher: publisher -> sequence numbers, in arrival order. */
+function byPublisher(client: Client, tag: string): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const m of client.messages) {
+    if (!m.startsWith(tag)) continue;
+    const [publisher, n] = m.slice(tag.length).split(":");
+    const list = out.get(publisher!) ?? [];
+    list.push(Number(n));
+    out.set(publisher!, list);
+  }
+  return out;
+}
+
+t.test("three processes through redis-server: once each, in order; Redis stopped and restarted: no crash, delivery resumes", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "wsproto-redis-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = join(dir, "redis.sock");
+  let redis = await startRedis(t, dir, socket);
+
+  const names = ["A", "B", "C"];
+  const servers = new Map<string, Peer>();
+  for (const name of names) servers.set(name, await startPeer(t, BIN.node, tsx("test/redis/fixtures/topic-server.ts", socket)));
+  const clients: Client[] = [];
+  for (const name of names) {
+    for (const i of [1, 2]) clients.push(await openClient(t, servers.get(name)!.url, `${name}${i}`, ["chat"]));
+  }
+  const bystander = await openClient(t, servers.get("B")!.url, "B-other", ["other"]);
+  const publisher = (name: string): Client => clients.find((c) => c.name === `${name}1`)!;
+
+  // Publishes from every process at once, interleaved.
+  for (let i = 0; i < PUBLISHES; i++) {
+    for (const name of names) publisher(name).ws.send(`pub chat m ${name}:${i}`);
+  }
+  const expected = names.length * PUBLISHES;
+  await waitFor(
+    () => clients.every((c) => byPublisher(c, "m ").size === names.length && [...byPublisher(c, "m ").values()].every((l) => l.length >= PUBLISHES)),
+    () => clients.map((c) => `${c.name}: ${c.messages.length}`).join(", "),
+  );
+  const inOrder = Array.from({ length: PUBLISHES }, (_, i) => i);
+  for (const c of clients) {
+    const got = byPublisher(c, "m ");
+    let count = 0;
+    for (const name of names) {
+      t.same(got.get(name), inOrder, `${c.name} got ${name}'s messages once each, in order`);
+      count += got.get(name)?.length ?? 0;
+    }
+    t.equal(count, expected, `${c.name}: ${expected} messages, no more`);
+  }
+  publisher("C").ws.send("pub other m C:0");
+  await waitFor(() => bystander.messages.length === 2, () => `bystander: ${bystander.messages.join("|")}`);
+  t.same(bystander.messages, ["subscribed other", "m C:0"], "a subscriber of another topic got only that topic's message");
+
+  // A program that is not a wsproto server publishes on the channel.
+  const outsider = createClient({ socket: { path: socket, tls: false } });
+  outsider.on("error", () => {});
+  await outsider.connect();
+  await outsider.publish("wsproto:chat", "m outsider:0");
+  await outsider.close();
+  await waitFor(() => clients.every((c) => c.messages.includes("m outsider:0")), () => "the outsider's message everywhere");
+  t.pass("a plain PUBLISH from another program reaches every subscriber as text");
+
+  // Redis goes away.
+  await redis.kill();
+  publisher("A").ws.send("pub chat down A:0");
+  const local = clients.filter((c) => c.name.startsWith("A"));
+  await waitFor(() => local.every((c) => c.messages.includes("down A:0")), () => "A's subscribers served while Redis is down");
+  t.pass("while Redis is down, a process still serves its own subscribers");
+  for (const [name, server] of servers) {
+    await waitFor(
+      () => server.stdout().includes("backplane-error WS_ERR_BACKPLANE_DOWN"),
+      () => explain(`${name} reports the outage`, server),
+    );
+  }
+  t.pass("every process reported the outage (WS_ERR_BACKPLANE_DOWN)");
+
+  // Redis comes back on the same socket: node-redis reconnects and subscribes again.
+  redis = await startRedis(t, dir, socket);
+  let probe = 0;
+  const probed = (c: Client): boolean => names.every((name) => c.messages.some((m) => m.startsWith(`probe ${name}:`)));
+  await waitFor(
+    () => {
+      if (clients.every(probed)) return true;
+      if (probe % 10 === 0) for (const name of names) publisher(name).ws.send(`pub chat probe ${name}:${probe / 10}`);
+      probe++;
+      return false;
+    },
+    () => explain("delivery across processes resumes", servers.get("A")!),
+    30_000,
+  );
+  t.pass("after the restart, every process's messages reach every process again");
+
+  for (let i = 0; i < PUBLISHES; i++) {
+    for (const name of names) publisher(name).ws.send(`pub chat after ${name}:${i}`);
+  }
+  await waitFor(
+    () => clients.every((c) => [...byPublisher(c, "after ").values()].reduce((n, l) => n + l.length, 0) >= expected),
+    () => clients.map((c) => `${c.name}: ${c.messages.length}`).join(", "),
+  );
+  for (const c of clients) {
+    const got = byPublisher(c, "after ");
+    t.ok(names.every((name) => JSON.stringify(got.get(name)) === JSON.stringify(inOrder)), `${c.name}: after the restart, once each, in order`);
+    t.equal(new Set(c.messages).size, c.messages.length, `${c.name}: no message arrived twice, across the whole test`);
+    t.notOk(c.messages.some((m) => m.startsWith("binary ")), `${c.name}: text arrived as text`);
+  }
+  for (const [name, server] of servers) t.equal(server.child.exitCode, null, `${name} is still running`);
+});
