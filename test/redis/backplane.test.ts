@@ -14,6 +14,7 @@ import { join } from "node:path";
 import WebSocket from "ws";
 import { createClient } from "redis";
 import { BIN, explain, startPeer, tsx, type Peer } from "../helpers/process.ts";
+import { redisBackplane } from "../../src/redis/index.ts";
 
 const REDIS = "/usr/bin/redis-server";
 const PUBLISHES = 40;
@@ -21,7 +22,7 @@ const PUBLISHES = 40;
 t.ok(existsSync(REDIS), "redis-server is installed (Debian's redis-server package, in .ci/run)");
 
 /** Resolve once `check()` is true; fail with `what()` after `ms`. */
-async function waitFor(check: () => boolean, what: () => string, ms = 20_000): Promise<void> {
+async function until(check: () => boolean, what: () => string, ms = 20_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out: ${what()}`);
@@ -56,7 +57,7 @@ async function openClient(t: Test, url: string, name: string, topics: string[]):
   });
   for (const topic of topics) ws.send(`sub ${topic}`);
   const client = { name, ws, messages };
-  await waitFor(
+  await until(
     () => topics.every((topic) => messages.includes(`subscribed ${topic}`)),
     () => `${name} subscribed`,
   );
@@ -97,7 +98,7 @@ t.test("three processes through redis-server: once each, in order; Redis stopped
     for (const name of names) publisher(name).ws.send(`pub chat m ${name}:${i}`);
   }
   const expected = names.length * PUBLISHES;
-  await waitFor(
+  await until(
     () => clients.every((c) => byPublisher(c, "m ").size === names.length && [...byPublisher(c, "m ").values()].every((l) => l.length >= PUBLISHES)),
     () => clients.map((c) => `${c.name}: ${c.messages.length}`).join(", "),
   );
@@ -112,7 +113,7 @@ t.test("three processes through redis-server: once each, in order; Redis stopped
     t.equal(count, expected, `${c.name}: ${expected} messages, no more`);
   }
   publisher("C").ws.send("pub other m C:0");
-  await waitFor(() => bystander.messages.length === 2, () => `bystander: ${bystander.messages.join("|")}`);
+  await until(() => bystander.messages.length === 2, () => `bystander: ${bystander.messages.join("|")}`);
   t.same(bystander.messages, ["subscribed other", "m C:0"], "a subscriber of another topic got only that topic's message");
 
   // A program that is not a wsproto server publishes on the channel.
@@ -121,17 +122,17 @@ t.test("three processes through redis-server: once each, in order; Redis stopped
   await outsider.connect();
   await outsider.publish("wsproto:chat", "m outsider:0");
   await outsider.close();
-  await waitFor(() => clients.every((c) => c.messages.includes("m outsider:0")), () => "the outsider's message everywhere");
+  await until(() => clients.every((c) => c.messages.includes("m outsider:0")), () => "the outsider's message everywhere");
   t.pass("a plain PUBLISH from another program reaches every subscriber as text");
 
   // Redis goes away.
   await redis.kill();
   publisher("A").ws.send("pub chat down A:0");
   const local = clients.filter((c) => c.name.startsWith("A"));
-  await waitFor(() => local.every((c) => c.messages.includes("down A:0")), () => "A's subscribers served while Redis is down");
+  await until(() => local.every((c) => c.messages.includes("down A:0")), () => "A's subscribers served while Redis is down");
   t.pass("while Redis is down, a process still serves its own subscribers");
   for (const [name, server] of servers) {
-    await waitFor(
+    await until(
       () => server.stdout().includes("backplane-error WS_ERR_BACKPLANE_DOWN"),
       () => explain(`${name} reports the outage`, server),
     );
@@ -142,7 +143,7 @@ t.test("three processes through redis-server: once each, in order; Redis stopped
   redis = await startRedis(t, dir, socket);
   let probe = 0;
   const probed = (c: Client): boolean => names.every((name) => c.messages.some((m) => m.startsWith(`probe ${name}:`)));
-  await waitFor(
+  await until(
     () => {
       if (clients.every(probed)) return true;
       if (probe % 10 === 0) for (const name of names) publisher(name).ws.send(`pub chat probe ${name}:${probe / 10}`);
@@ -157,7 +158,7 @@ t.test("three processes through redis-server: once each, in order; Redis stopped
   for (let i = 0; i < PUBLISHES; i++) {
     for (const name of names) publisher(name).ws.send(`pub chat after ${name}:${i}`);
   }
-  await waitFor(
+  await until(
     () => clients.every((c) => [...byPublisher(c, "after ").values()].reduce((n, l) => n + l.length, 0) >= expected),
     () => clients.map((c) => `${c.name}: ${c.messages.length}`).join(", "),
   );
@@ -168,4 +169,58 @@ t.test("three processes through redis-server: once each, in order; Redis stopped
     t.notOk(c.messages.some((m) => m.startsWith("binary ")), `${c.name}: text arrived as text`);
   }
   for (const [name, server] of servers) t.equal(server.child.exitCode, null, `${name} is still running`);
+});
+
+t.test("while Redis is down, what waits for it stays under bufferLimit; the rest is dropped, counted and reported once; afterwards it flows again", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "wsproto-redis-"));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const socket = join(dir, "redis.sock");
+  let redis = await startRedis(t, dir, socket);
+  const connect = async () => {
+    const client = createClient({ socket: { path: socket, tls: false } });
+    t.teardown(() => void client.close().catch(() => client.destroy()));
+    return client.connect();
+  };
+  const sender = await connect();
+  const receiver = await connect();
+  const errors: Array<{ code?: string }> = [];
+  const limit = 16 * 1024;
+  const out = await redisBackplane(sender, { bufferLimit: limit, onError: (e) => void errors.push(e as { code?: string }) });
+  const into = await redisBackplane(receiver);
+  t.teardown(() => out.close());
+  t.teardown(() => into.close());
+  const received: string[] = [];
+  await into.subscribe((topic, data, binary) => received.push(`${topic} ${binary} ${Buffer.from(data).toString()}`));
+  await out.subscribe(() => t.fail("a backplane never receives its own messages"));
+
+  await out.publish("t", Buffer.from("before"), false);
+  await until(() => received.length === 1, () => "the first message");
+  t.same(received, ["t false before"]);
+
+  await redis.kill();
+  await until(() => errors.length > 0 && !out.connected, () => "the outage noticed");
+  const kib = new Uint8Array(1024);
+  let maxPending = 0;
+  const publishes: Array<Promise<void>> = [];
+  for (let i = 0; i < 1000; i++) {
+    publishes.push(out.publish("t", kib, true));
+    maxPending = Math.max(maxPending, out.pendingBytes);
+  }
+  t.ok(maxPending <= limit, `at most bufferLimit bytes wait for Redis (${maxPending} <= ${limit})`);
+  t.ok(out.dropped >= 1000 - limit / 1024, `the rest was dropped and counted (${out.dropped})`);
+  t.same(
+    errors.map((e) => e.code),
+    ["WS_ERR_BACKPLANE_DOWN", "WS_ERR_BACKPLANE_DROPPED"],
+    "the outage and the drops, each reported once",
+  );
+
+  redis = await startRedis(t, dir, socket);
+  await until(() => out.connected && into.connected, () => "both reconnected", 30_000);
+  await Promise.all(publishes); // the queued ones went out (or failed: counted)
+  received.length = 0;
+  for (let i = 0; i < 20; i++) await out.publish("t", Buffer.from(`after ${i}`), false);
+  await until(() => received.some((m) => m === "t false after 19"), () => `after the restart: ${received.length} received`);
+  const after = received.filter((m) => m.includes("after"));
+  t.same(after, Array.from({ length: 20 }, (_, i) => `t false after ${i}`), "after the restart: every message, in order");
+  t.ok(received.every((m) => m.startsWith("t true") || m.includes("after")), "nothing else but the queued binary ones");
 });
