@@ -22,6 +22,7 @@ if (existsSync(readme)) {
       .replaceAll(/from "wsproto\/node"/g, `from "../../src/node/index.ts"`)
       .replaceAll(/from "wsproto\/streams"/g, `from "../../src/streams/index.ts"`)
       .replaceAll(/from "wsproto\/protocol"/g, `from "../../src/protocol/index.ts"`)
+      .replaceAll(/from "wsproto\/redis"/g, `from "../../src/redis/index.ts"`)
       .replaceAll(/from "wsproto"/g, `from "../../src/index.ts"`);
     writeFileSync(join(out, `block-${String(n).padStart(2, "0")}.ts`), `// README.md block ${n}\nexport {};\n${body}`);
   }
