@@ -14,9 +14,9 @@
  * BENCH_QUICK=1 for 200 connections and fewer rounds; BENCH_SOURCE=1 to
  * measure the .ts sources instead of the compiled package.
  */
-import { createConnection, type Socket } from "node:net";
 import { WebSocketServer as WsServer } from "ws";
 import { compiledPackage, importCompiled } from "./compiled.ts";
+import { Receivers, until } from "./receivers.ts";
 import { compare, printTable } from "./util.ts";
 
 type NodeModule = typeof import("../src/node/index.ts");
@@ -32,72 +32,6 @@ const CONNECTIONS = quick ? 200 : 1000;
 const BATCH = 20; // messages per round
 const PAYLOAD = new Uint8Array(1024).map((_, i) => i & 0xff);
 const FRAME_BYTES = 1024 + 4; // FIN|BINARY, 126, 16-bit length, payload
-
-/** Raw clients that complete the handshake and count the bytes after it. */
-class Receivers {
-  readonly sockets: Socket[] = [];
-  total = 0;
-  #waiter: { target: number; resolve: () => void } | null = null;
-
-  static async open(port: number, count: number): Promise<Receivers> {
-    const receivers = new Receivers();
-    for (let start = 0; start < count; start += 100) {
-      const batch = Array.from({ length: Math.min(100, count - start) }, () => receivers.#connect(port));
-      await Promise.all(batch);
-    }
-    return receivers;
-  }
-
-  #connect(port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection(port, "127.0.0.1");
-      socket.setNoDelay(true);
-      this.sockets.push(socket);
-      socket.write(
-        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-          "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-      );
-      let head = "";
-      const onHead = (chunk: Buffer): void => {
-        head += chunk.toString("latin1");
-        const end = head.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        if (!head.startsWith("HTTP/1.1 101")) {
-          reject(new Error(`handshake failed: ${head.slice(0, 40)}`));
-          return;
-        }
-        socket.off("data", onHead);
-        socket.on("data", (c: Buffer) => this.#count(c.byteLength));
-        this.#count(head.length - end - 4);
-        resolve();
-      };
-      socket.on("data", onHead);
-      socket.on("error", reject);
-    });
-  }
-
-  #count(bytes: number): void {
-    this.total += bytes;
-    const waiter = this.#waiter;
-    if (waiter !== null && this.total >= waiter.target) {
-      this.#waiter = null;
-      waiter.resolve();
-    }
-  }
-
-  until(target: number): Promise<void> {
-    if (this.total >= target) return Promise.resolve();
-    return new Promise((resolve) => (this.#waiter = { target, resolve }));
-  }
-
-  close(): void {
-    for (const socket of this.sockets) socket.destroy();
-  }
-}
-
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
 
 // Ours.
 const ours = new WebSocketServer({ port: 0, host: "127.0.0.1", pingInterval: null });
