@@ -100,15 +100,15 @@ async function worker(): Promise<void> {
   );
   client.on("error", () => {}); // the backplane reports outages (below); this covers the first connect
   await client.connect();
-  const backplane = await redisBackplane(client, {
-    onError: (error) => console.error(`worker ${process.pid}: ${error instanceof Error ? error.message : String(error)}`),
-  });
+  const backplane = await redisBackplane(client);
 
   const server: WebSocketServer = new WebSocketServer({
     port: PORT,
     host: HOST,
     backplane,
     maxMessageSize: 64 * 1024,
+    // Redis outages (the worker keeps serving its own members) and failing handlers.
+    onError: (error, { handler }) => console.error(`worker ${process.pid}: ${handler}: ${error instanceof Error ? error.message : String(error)}`),
     handleHttp: (request) => {
       if (new URL(request.url).pathname !== "/health") return new Response("not found\n", { status: 404 });
       const redis = backplane.connected;

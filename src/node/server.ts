@@ -191,7 +191,7 @@ export class WebSocketServer {
     this.#topics = new Topics({
       deliver: (to, message, options) => this.broadcast(message, { ...options, to }),
       backplane: options.backplane,
-      onError: (error) => callBack(this.#options.onError, error),
+      onError: options.onError === undefined ? undefined : (error) => options.onError!(error, { handler: "backplane" }),
     });
 
     if (options.noServer === true) {

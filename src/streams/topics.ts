@@ -81,7 +81,7 @@ export interface TopicsOptions {
   deliver: DeliverFunction;
   /** Carries each publish to the other processes, and brings theirs. @default none (this process only) */
   backplane?: Backplane | undefined;
-  /** Receives a backplane's outages and failures (the process keeps serving its own subscribers). */
+  /** Receives a backplane's outages and failures (the process keeps serving its own subscribers). @default one line on stderr */
   onError?: ((error: unknown) => void) | undefined;
 }
 
@@ -116,13 +116,11 @@ export class Topics {
     this.#backplane = options.backplane ?? null;
     const onError = options.onError;
     this.#onError = (error) => {
-      if (onError === undefined) return;
       try {
-        onError(error);
-      } catch (thrown) {
-        queueMicrotask(() => {
-          throw thrown;
-        });
+        if (onError !== undefined) onError(error);
+        else console.error(`wsproto: backplane failed: ${describe(error)}`);
+      } catch (failure) {
+        console.error(`wsproto: onError failed: ${describe(failure)}`);
       }
     };
     this.ready =
@@ -241,4 +239,8 @@ export class Topics {
       if (sessions.size === 0) this.#byTopic.delete(topic);
     }
   }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
