@@ -34,6 +34,8 @@
 import { randomBytes } from "node:crypto";
 import type { Backplane, BackplaneHandler } from "../streams/topics.ts";
 
+export type { Backplane, BackplaneHandler } from "../streams/topics.ts";
+
 /** The part of a node-redis client the backplane uses (what `createClient()` returns has it). */
 export interface RedisClientLike {
   publish(channel: string, message: Buffer): Promise<unknown>;

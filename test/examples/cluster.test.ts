@@ -68,7 +68,7 @@ t.test("examples/cluster.ts: two workers, one port, rooms across workers through
   });
   const cluster: Peer = await startPeer(t, BIN.node, tsx("examples/cluster.ts"), {
     env: { PORT: "0", HOST: "127.0.0.1", WORKERS: "2", REDIS_SOCKET: socket },
-    timeoutMs: 30_000,
+    timeoutMs: 60_000,
   });
 
   const members = await membersOnTwoWorkers(t, cluster.url, "lobby");

@@ -35,7 +35,7 @@ function startRedis(t: Test, dir: string, socket: string): Promise<Peer> {
     t,
     REDIS,
     ["--port", "0", "--unixsocket", socket, "--unixsocketperm", "700", "--save", "", "--appendonly", "no", "--dir", dir],
-    { ready: /ready to accept connections/i },
+    { ready: /ready to accept connections/i, timeoutMs: 60_000 },
   );
 }
 
@@ -85,7 +85,7 @@ t.test("three processes through redis-server: once each, in order; Redis stopped
 
   const names = ["A", "B", "C"];
   const servers = new Map<string, Peer>();
-  for (const name of names) servers.set(name, await startPeer(t, BIN.node, tsx("test/redis/fixtures/topic-server.ts", socket)));
+  for (const name of names) servers.set(name, await startPeer(t, BIN.node, tsx("test/redis/fixtures/topic-server.ts", socket), { timeoutMs: 60_000 }));
   const clients: Client[] = [];
   for (const name of names) {
     for (const i of [1, 2]) clients.push(await openClient(t, servers.get(name)!.url, `${name}${i}`, ["chat"]));
