@@ -149,13 +149,12 @@ export async function redisBackplane(client: RedisClientLike, options: RedisBack
       dropping = false;
     }
   };
-  const onClientError = lost("publishing");
-  client.on("error", onClientError);
-  client.on("ready", up);
-
   const subscriber = client.duplicate();
   subscriber.on("error", lost("subscribed"));
   subscriber.on("ready", up);
+  const onClientError = lost("publishing");
+  client.on("error", onClientError);
+  client.on("ready", up);
 
   let handler: BackplaneHandler | null = null;
   let closed = false;
