@@ -96,7 +96,7 @@ const decoder = new TextDecoder();
  * server on another runtime can hold one too.
  * @example
  * ```ts
- * const topics = new Topics({ deliver: (targets, message) => { for (const s of targets) void s.send(message); return targets.size; } });
+ * const topics = new Topics({ deliver: (targets, message) => { for (const s of targets) s.send(message).catch(() => {}); return targets.size; } });
  * topics.subscribe(session, "news");
  * topics.publish("news", "hello"); // 1
  * ```
