@@ -147,7 +147,7 @@ for (let i = 0; i < 3; i++) await remoteRound("bench", SUBSCRIBERS, BATCH);
 const deliveries: number[] = [];
 for (let i = 0; i < ROUNDS; i++) deliveries.push(await remoteRound("bench", SUBSCRIBERS, BATCH));
 // Messages through Redis: one subscriber on the other side, so Redis and the two backplanes are what is measured.
-const RELAYED = 500;
+const RELAYED = Number(process.env["BENCH_RELAYED"] ?? 5000);
 await remoteRound("one", 1, RELAYED);
 const throughRedis: number[] = [];
 for (let i = 0; i < ROUNDS; i++) throughRedis.push(await remoteRound("one", 1, RELAYED));
