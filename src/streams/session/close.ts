@@ -146,7 +146,7 @@ export function failConnection(s: SessionCore, code: number, reason: string, err
 export function closeUsingReason(s: SessionCore, reason: unknown): void {
   let code: number | null = null;
   let text = "";
-  if (reason instanceof WebSocketError) {
+  if (isWebSocketError(reason)) {
     code = reason.closeCode;
     text = reason.reason;
   }
@@ -155,6 +155,13 @@ export function closeUsingReason(s: SessionCore, reason: unknown): void {
   } catch {
     close(s, );
   }
+}
+
+/** Ours, or the runtime's own WHATWG `WebSocketError` (Deno's, a browser's). */
+function isWebSocketError(reason: unknown): reason is { closeCode: number | null; reason: string } {
+  if (reason instanceof WebSocketError) return true;
+  const native = (globalThis as { WebSocketError?: unknown }).WebSocketError;
+  return typeof native === "function" && reason instanceof native;
 }
 
 /** Bound the closing handshake and the peer's end of stream by `closeTimeout`. */

@@ -2,7 +2,8 @@
 10.x) with the handlers the web-platform-tests for WebSocketStream use.
 
 Usage: /usr/bin/python3 websocket_stream_server.py --port 0
-Prints `listening on ws://127.0.0.1:PORT/`, then serves, by path (`?id=ID`
+Prints `listening on ws://127.0.0.1:PORT/`, then `request PATH` for every
+opening handshake it reads, and serves, by path (`?id=ID`
 tags the lines it prints about a connection):
 
 - /echo: echoes every message with its type; completes the closing handshake
@@ -65,6 +66,7 @@ class Protocol(websockets.server.WebSocketServerProtocol):
 
 
 async def process_request(path, headers):
+    say(f"request {path}")
     route, params = query(path)
     if route == "/404":
         return http.HTTPStatus.NOT_FOUND, [("Content-Type", "text/plain")], b"no such resource\n"
