@@ -14,7 +14,7 @@ tags the lines it prints about a connection):
 - /slow-handshake?id=ID: prints `handshake ID`, never answers.
 - /delayed-close?id=ID: echoes; when the client's close frame comes, prints
   `close-received ID CODE` and answers it only after the line `release ID`
-  arrives on stdin.
+  arrives on stdin (or a request for /release?id=ID, answered 204).
 - /send-backpressure?id=ID&count=N&size=BYTES: sends N binary messages of
   BYTES bytes (message i: the byte i % 256, then random bytes) at once; prints
   `blocked ID I` the first time a send has not completed within 2 s (the
@@ -70,6 +70,10 @@ async def process_request(path, headers):
     route, params = query(path)
     if route == "/404":
         return http.HTTPStatus.NOT_FOUND, [("Content-Type", "text/plain")], b"no such resource\n"
+    if route == "/release":
+        # For clients that cannot write to stdin: the same as the line `release ID`.
+        event(f"release {params.get('id', '')}").set()
+        return http.HTTPStatus.NO_CONTENT, [], b""
     if route == "/slow-handshake":
         say(f"handshake {params.get('id', '')}")
         await asyncio.sleep(3600)
