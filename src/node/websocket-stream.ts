@@ -25,7 +25,7 @@
  *   `closed` does not crash Node on an unclean close (as a page would not).
  * @module
  */
-import { connectNodeWebSocket, type NodeConnectOptions } from "../streams/node-connect.ts";
+import { connectNodeWebSocket, type NodeConnectOptions } from "./connect.ts";
 import { WebSocketError, type WebSocketCloseInfo, type WebSocketSession, type WebSocketWritable } from "../streams/websocket-stream.ts";
 
 export { WebSocketError };

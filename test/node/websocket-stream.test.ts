@@ -6,7 +6,7 @@
 // (where the wpt measure elapsed time, the peer reports what happened).
 import t, { type Test } from "tap";
 import { BIN, ROOT, explain, startPeer, type Peer } from "../helpers/process.ts";
-import { WebSocketError, WebSocketStream } from "../../src/streams/node.ts";
+import { WebSocketError, WebSocketStream } from "../../src/node/index.ts";
 
 const PEER = `${ROOT}test/interop/peers/websocket_stream_server.py`;
 const WAIT_MS = 60_000;

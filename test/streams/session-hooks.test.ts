@@ -2,7 +2,7 @@
 // over an already open Connection (HTTP/2, RFC 8441), WebSocketSession.send,
 // pre-framed writes for a broadcast, and the outbound byte count.
 import t from "tap";
-import { Connection } from "../../src/protocol/connection.ts";
+import { Connection } from "../../src/protocol/frames/connection.ts";
 import { LocalProtocolError } from "../../src/protocol/errors.ts";
 import { TextMessage } from "../../src/protocol/events.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";

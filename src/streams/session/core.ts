@@ -14,7 +14,7 @@
  * @internal
  * @module
  */
-import type { Connection } from "../../protocol/connection.ts";
+import type { Connection } from "../../protocol/frames/connection.ts";
 import type { Headers } from "../../protocol/types.ts";
 import type { WSConnection } from "../../protocol/ws-connection.ts";
 import type { StreamsImplementation } from "../polyfill.ts";

@@ -10,7 +10,7 @@
  *   keepalive, close).
  * @module
  */
-import type { Connection } from "../../protocol/connection.ts";
+import type { Connection } from "../../protocol/frames/connection.ts";
 import { LocalProtocolError } from "../../protocol/errors.ts";
 import { ConnectionType } from "../../protocol/types.ts";
 import { WSConnection } from "../../protocol/ws-connection.ts";
