@@ -431,3 +431,22 @@ t.test("WebSocketStream.withOptions: the options beyond the spec, in their own b
   throwsType(t, () => WebSocketStream.withOptions(ECHO, {}, 5 as never), "connectOptions not an object");
   throwsDOM(t, "SyntaxError", () => WebSocketStream.withOptions("ftp://x/", {}, {}), "the URL rules still apply");
 });
+
+t.test("WebSocketError: a DOMException named WebSocketError whose code is this project's string", async (t) => {
+  const plain = new WebSocketError();
+  t.ok(plain instanceof DOMException && plain instanceof Error && plain instanceof WebSocketError, "DOMException, Error, WebSocketError");
+  t.equal(plain.name, "WebSocketError");
+  t.equal(plain.message, "");
+  t.equal(plain.closeCode, null, "closeCode defaults to null");
+  t.equal(plain.reason, "");
+  t.equal(plain.code, "WS_ERR_WEBSOCKET", "code: the string, not DOMException's number");
+  t.equal(typeof plain.stack, "string", "a stack");
+  t.equal(new WebSocketError("m", { reason: "r" }).closeCode, 1000, "a reason alone means 1000");
+  const cause = new Error("underneath");
+  const full = new WebSocketError("failed", { closeCode: 4000, reason: "why", code: "WS_ERR_X", cause });
+  t.same([full.message, full.closeCode, full.reason, full.code, full.cause], ["failed", 4000, "why", "WS_ERR_X", cause]);
+  t.equal(String(full), "WebSocketError: failed");
+  t.equal(Object.getOwnPropertyDescriptor(full, "code")?.value, "WS_ERR_X", "code is an own property (shadowing the prototype's getter)");
+  class Sub extends WebSocketError {}
+  t.ok(new Sub() instanceof Sub, "subclasses keep their prototype");
+});
