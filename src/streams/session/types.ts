@@ -110,7 +110,8 @@ export class WebSocketError extends ErrorBase {
     // Defined, not assigned: `code` is a getter-only accessor on DOMException.prototype.
     Object.defineProperty(this, "code", { value: init.code ?? "WS_ERR_WEBSOCKET", enumerable: true, configurable: true });
     // Bun's DOMException has no stack of its own.
-    if (typeof this.stack !== "string") (Error as { captureStackTrace?: (target: object) => void }).captureStackTrace?.(this);
+    // (`hasOwn`, not reading `stack`: reading it makes V8 format the trace, the costliest part of an error.)
+    if (!Object.hasOwn(this, "stack")) (Error as { captureStackTrace?: (target: object) => void }).captureStackTrace?.(this);
     if (init.cause !== undefined) Object.defineProperty(this, "cause", { value: init.cause, writable: true, configurable: true });
     this.reason = init.reason ?? "";
     this.closeCode = init.closeCode !== undefined ? init.closeCode : this.reason !== "" ? 1000 : null;
