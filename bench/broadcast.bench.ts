@@ -19,11 +19,11 @@ import { WebSocketServer as WsServer } from "ws";
 import { compiledPackage, importCompiled } from "./compiled.ts";
 import { compare, printTable } from "./util.ts";
 
-type NodeModule = typeof import("../src/streams/node.ts");
+type NodeModule = typeof import("../src/node/index.ts");
 async function loadOurs(): Promise<NodeModule> {
-  if (process.env["BENCH_SOURCE"] === "1") return import("../src/streams/node.ts");
+  if (process.env["BENCH_SOURCE"] === "1") return import("../src/node/index.ts");
   // What users run is the compiled package (see bench/compiled.ts).
-  return importCompiled<NodeModule>(compiledPackage(), "streams/node.js");
+  return importCompiled<NodeModule>(compiledPackage(), "node/index.js");
 }
 const { WebSocketServer } = await loadOurs();
 

@@ -26,7 +26,7 @@ export function compiledPackage(): string {
   return out;
 }
 
-/** Import a module of the compiled package (`path` relative to its root, e.g. `streams/node.js`). */
+/** Import a module of the compiled package (`path` relative to its root, e.g. `node/index.js`). */
 export function importCompiled<T>(dist: string, path: string): Promise<T> {
   return import(pathToFileURL(`${dist}/${path}`).href) as Promise<T>;
 }

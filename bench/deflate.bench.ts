@@ -27,7 +27,7 @@ import { PerMessageDeflate } from "../src/protocol/extensions/permessage-deflate
 import { NO_RSV, type FrameProtocolView, type RsvBits } from "../src/protocol/extensions/extension.ts";
 import { Opcode } from "../src/protocol/types.ts";
 import { pakoCodec, type DeflateCodec } from "../src/protocol/extensions/deflate-codec.ts";
-import { nodeZlibCodec, nodeZlibNative } from "../src/streams/node-zlib.ts";
+import { nodeZlibCodec, nodeZlibNative } from "../src/node/zlib.ts";
 
 interface WsPerMessageDeflate {
   accept(configurations: Array<Record<string, unknown>>): unknown;

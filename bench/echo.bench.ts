@@ -25,20 +25,20 @@ import { compare, printTable, type Row } from "./util.ts";
 // function held in a field would carry tsx's keepNames `__name` property,
 // which puts functions in dictionary mode: about +10 KB per connection.)
 // BENCH_SOURCE=1 measures the .ts sources instead.
-type NodeModule = typeof import("../src/streams/node.ts");
+type NodeModule = typeof import("../src/node/index.ts");
 type StreamsModule = typeof import("../src/streams/websocket-stream.ts");
 type ExtensionsModule = typeof import("../src/protocol/extensions/index.ts");
 async function loadOurs(): Promise<[NodeModule, StreamsModule, ExtensionsModule]> {
   if (process.env["BENCH_SOURCE"] === "1") {
     return Promise.all([
-      import("../src/streams/node.ts"),
+      import("../src/node/index.ts"),
       import("../src/streams/websocket-stream.ts"),
       import("../src/protocol/extensions/index.ts"),
     ]);
   }
   const dist = compiledPackage();
   const load = (path: string) => importCompiled<never>(dist, path);
-  return Promise.all([load("streams/node.js"), load("streams/websocket-stream.js"), load("protocol/extensions/index.js")]);
+  return Promise.all([load("node/index.js"), load("streams/websocket-stream.js"), load("protocol/extensions/index.js")]);
 }
 const [{ connectNodeWebSocket, fromNodeSocket, nodeZlibCodec }, { acceptWebSocket }, { PerMessageDeflate }] = await loadOurs();
 // BENCH_CODEC=pako measures the portable engine; the default is what the Node

@@ -16,7 +16,7 @@
  * pass per byte) and `allocate` (uninitialised, Buffer.allocUnsafeSlow);
  * messages of several frames would be joined with one more allocation.
  *
- * Masking runs in WebAssembly SIMD from 1 KiB (src/protocol/mask.ts);
+ * Masking runs in WebAssembly SIMD from 1 KiB (src/protocol/bytes/mask.ts);
  * MASK_JS=1 forces the JavaScript fallback, to compare the two.
  *
  * The large-frame rows measure ours, ws and a plain memcpy of the same input
@@ -37,11 +37,11 @@
  * FRAMES_ONLY=parse or FRAMES_ONLY=build for one half.
  */
 import { createRequire } from "node:module";
-import { Connection } from "../src/protocol/connection.ts";
+import { Connection } from "../src/protocol/frames/connection.ts";
 import { BytesMessage, type Event } from "../src/protocol/events.ts";
 import { ConnectionType } from "../src/protocol/types.ts";
 import { compare, median, printTable, rate, type Row } from "./util.ts";
-import { maskImplementation, useJavaScriptMasking } from "../src/protocol/mask.ts";
+import { maskImplementation, useJavaScriptMasking } from "../src/protocol/bytes/mask.ts";
 
 if (process.env["MASK_JS"] === "1") useJavaScriptMasking(true);
 

@@ -16,8 +16,8 @@ import WebSocket, { WebSocketServer } from "ws";
 import { compiledPackage, importCompiled } from "./compiled.ts";
 import { compare, printTable } from "./util.ts";
 
-type NodeModule = typeof import("../src/streams/node.ts");
-const { acceptNodeUpgrade, connectNodeWebSocket } = await importCompiled<NodeModule>(compiledPackage(), "streams/node.js");
+type NodeModule = typeof import("../src/node/index.ts");
+const { acceptNodeUpgrade, connectNodeWebSocket } = await importCompiled<NodeModule>(compiledPackage(), "node/index.js");
 
 const ROUND_MS = Number(process.env["BENCH_ROUND_MS"] ?? 500);
 const payload = new Uint8Array(16).fill(0x61);

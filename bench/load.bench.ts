@@ -22,7 +22,7 @@ const ROUNDS = Number(process.env["BENCH_LOAD_ROUNDS"] ?? 3);
 const PROFILE = process.env["BENCH_CPU_PROF"];
 const INTERVAL = 100;
 const SIZE = 64;
-const nodeModule = `${compiledPackage()}/streams/node.js`;
+const nodeModule = `${compiledPackage()}/node/index.js`;
 
 interface Load {
   /** Server CPU microseconds per echoed message. */

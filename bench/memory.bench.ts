@@ -34,7 +34,7 @@ const COUNT = Number(process.env["BENCH_CONNECTIONS"] ?? 2000);
 const ROUNDS = Number(process.env["BENCH_MEMORY_ROUNDS"] ?? 3);
 const SNAPSHOTS = process.env["BENCH_HEAP_SNAPSHOT"];
 const ECHO_BYTES = 2048;
-const nodeModule = `${compiledPackage()}/streams/node.js`;
+const nodeModule = `${compiledPackage()}/node/index.js`;
 
 interface PerConnection {
   rss: number;

@@ -15,7 +15,7 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import { PerMessageDeflate } from "../src/index.ts";
 import { acceptWebSocket } from "../src/streams/index.ts";
-import { connectNodeWebSocket, fromNodeSocket } from "../src/streams/node.ts";
+import { connectNodeWebSocket, fromNodeSocket } from "../src/node/index.ts";
 
 const runtime = "Bun" in globalThis ? `Bun ${(globalThis as { Bun?: { version: string } }).Bun!.version}` : `Node ${process.version}`;
 

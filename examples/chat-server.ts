@@ -12,7 +12,7 @@
  * (going away), waiting at most 5 seconds, and the process exits 0.
  */
 import { parseArgs } from "node:util";
-import { WebSocketServer } from "../src/streams/node.ts";
+import { WebSocketServer } from "../src/node/index.ts";
 
 const { values } = parseArgs({
   options: {

@@ -18,7 +18,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { CloseReason, PerMessageDeflate } from "../src/index.ts";
 import { WebSocketError } from "../src/streams/index.ts";
-import { connectNodeWebSocket } from "../src/streams/node.ts";
+import { connectNodeWebSocket } from "../src/node/index.ts";
 
 function fail(message: string): never {
   process.stderr.write(`client: ${message}\n`);

@@ -19,7 +19,7 @@ import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { CloseReason, PerMessageDeflate } from "../src/index.ts";
 import { acceptWebSocket, type WebSocketSession } from "../src/streams/index.ts";
-import { fromNodeSocket } from "../src/streams/node.ts";
+import { fromNodeSocket } from "../src/node/index.ts";
 
 const USAGE = "usage: echo-server.ts --port N [--host H] [--quiet]";
 const HELP = `${USAGE}

@@ -21,7 +21,7 @@ import {
   acceptHttp2WebSocket,
   connectHttp2WebSocket,
   isHttp2WebSocketRequest,
-} from "../src/streams/node.ts";
+} from "../src/node/index.ts";
 
 const say = (line: string) => process.stdout.write(line + "\n");
 const timer = setTimeout(() => {

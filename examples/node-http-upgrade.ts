@@ -14,7 +14,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { PerMessageDeflate } from "../src/index.ts";
-import { acceptNodeUpgrade } from "../src/streams/node.ts";
+import { acceptNodeUpgrade } from "../src/node/index.ts";
 
 const { values } = parseArgs({ options: { port: { type: "string", default: "0" }, host: { type: "string", default: "127.0.0.1" } } });
 

@@ -19,7 +19,7 @@ import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { PerMessageDeflate } from "../src/index.ts";
 import { acceptWebSocket } from "../src/streams/index.ts";
-import { connectNodeWebSocket, fromNodeSocket } from "../src/streams/node.ts";
+import { connectNodeWebSocket, fromNodeSocket } from "../src/node/index.ts";
 
 const { values } = parseArgs({ options: { cert: { type: "string" }, key: { type: "string" } } });
 if (!values.cert || !values.key) {

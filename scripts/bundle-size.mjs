@@ -12,7 +12,7 @@ const entries = [
   ["wsproto/protocol", "src/protocol/index.ts", "browser"],
   ["wsproto/streams", "src/streams/index.ts", "browser"],
   ["wsproto", "src/index.ts", "browser"],
-  ["wsproto/node", "src/streams/node.ts", "node"],
+  ["wsproto/node", "src/node/index.ts", "node"],
 ];
 
 /** Bundle one entry; returns its minified size, min+gzip size and the list of input files. */

@@ -36,8 +36,8 @@ export const SUBSET = [
   "test/streams/attacks.test.ts",
   "test/streams/flood.test.ts",
   "test/streams/message-too-big.test.ts",
-  "test/streams/node-zlib.test.ts",
-  "test/streams/node-connect.test.ts",
+  "test/node/zlib.test.ts",
+  "test/node/connect.test.ts",
   "test/protocol/extensions",
   "test/examples/package.test.ts",
 ];

@@ -19,7 +19,7 @@ if (existsSync(readme)) {
   while ((m = re.exec(text))) {
     n++;
     const body = m[1]
-      .replaceAll(/from "wsproto\/node"/g, `from "../../src/streams/node.ts"`)
+      .replaceAll(/from "wsproto\/node"/g, `from "../../src/node/index.ts"`)
       .replaceAll(/from "wsproto\/streams"/g, `from "../../src/streams/index.ts"`)
       .replaceAll(/from "wsproto\/protocol"/g, `from "../../src/protocol/index.ts"`)
       .replaceAll(/from "wsproto"/g, `from "../../src/index.ts"`);

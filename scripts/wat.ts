@@ -1,10 +1,10 @@
 /**
  * A tiny WebAssembly text-format assembler: just enough of the language for
- * src/protocol/mask.wat (one memory, functions with i32/v128 params and
+ * src/protocol/bytes/mask.wat (one memory, functions with i32/v128 params and
  * locals, folded instructions, block/loop labels, the i32 and SIMD ops that
  * file uses). No wat2wasm is needed to build or check the embedded module:
- * `node --import tsx scripts/mask-wasm.ts` regenerates src/protocol/mask-wasm.ts
- * from the .wat with it, and test/protocol/mask.test.ts checks that they match.
+ * `node --import tsx scripts/mask-wasm.ts` regenerates src/protocol/bytes/mask-wasm.ts
+ * from the .wat with it, and test/protocol/bytes/mask.test.ts checks that they match.
  * An unknown instruction or form is an error, never silently skipped.
  */
 

@@ -6,8 +6,8 @@
  *
  * Run by the benchmarks (never by hand): `node --expose-gc --import tsx
  * bench/peers/echo-server.ts ours|ws plain|deflate <node module> [pipe|callback]`,
- * where the module is the compiled package's `streams/node.js` (or, in tests,
- * the sources' `src/streams/node.ts`), and the last argument says how ours
+ * where the module is the compiled package's `node/index.js` (or, in tests,
+ * the sources' `src/node/index.ts`), and the last argument says how ours
  * echoes: `readable.pipeTo(writable)` (default) or the `onMessage` option. It reports its
  * port over IPC, then answers `{ cmd: "stats" }` with its memory (after two
  * garbage collections) and CPU time so far, and exits on `{ cmd: "exit" }`.
@@ -19,7 +19,7 @@ import { WebSocketServer } from "ws";
 import { pathToFileURL } from "node:url";
 import type { PeerReply, PeerRequest, ServerStats } from "./protocol.ts";
 
-type NodeModule = typeof import("../../src/streams/node.ts");
+type NodeModule = typeof import("../../src/node/index.ts");
 type StreamsImplementation = import("../../src/streams/polyfill.ts").StreamsImplementation;
 
 const [impl, mode, nodeModule, app = "pipe"] = process.argv.slice(2);

@@ -16,7 +16,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
 import { PerMessageDeflate } from "../../src/index.ts";
-import { acceptNodeUpgrade } from "../../src/streams/node.ts";
+import { acceptNodeUpgrade } from "../../src/node/index.ts";
 
 const { values } = parseArgs({ options: { port: { type: "string", default: "8080" }, host: { type: "string", default: "127.0.0.1" } } });
 const page = readFileSync(new URL("./index.html", import.meta.url));

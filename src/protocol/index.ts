@@ -5,12 +5,12 @@
 export * from "./types.ts";
 export * from "./errors.ts";
 export * from "./events.ts";
-export { pooledRandom, sequentialRandom } from "./random.ts";
+export { pooledRandom, sequentialRandom } from "./bytes/random.ts";
 export type { ConnectionOptions } from "./options.ts";
 export * from "./extensions/extension.ts";
 // Each module below owns its own exports:
-export * from "./connection.ts";
-export * from "./handshake.ts";
+export * from "./frames/connection.ts";
+export * from "./handshake/handshake.ts";
 export * from "./ws-connection.ts";
-export * from "./headers.ts";
+export * from "./http/headers.ts";
 export * from "./extensions/index.ts";

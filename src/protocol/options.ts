@@ -4,7 +4,7 @@
  * @module
  */
 import { LocalProtocolError } from "./errors.ts";
-import { defaultRandom } from "./random.ts";
+import { defaultRandom } from "./bytes/random.ts";
 import type { RandomSource } from "./types.ts";
 
 /** Limits and randomness for a connection. Every limit has a safe default. */

@@ -8,11 +8,11 @@
  * instead of returning them; both styles drive the same state machine.
  * @module
  */
-import type { Connection } from "./connection.ts";
+import type { Connection } from "./frames/connection.ts";
 import { LocalProtocolError } from "./errors.ts";
 import { BytesMessage, CloseConnection, Ping, Pong, Request, TextMessage, type Event } from "./events.ts";
 import type { Extension } from "./extensions/extension.ts";
-import { H11Handshake, type ReceivedRequestLine } from "./handshake.ts";
+import { H11Handshake, type ReceivedRequestLine } from "./handshake/handshake.ts";
 import type { ConnectionOptions } from "./options.ts";
 import { CloseReason, ConnectionState, ConnectionType, type Headers } from "./types.ts";
 
@@ -129,6 +129,11 @@ export class WSConnection {
   /** The negotiated extension instances in use (empty before OPEN). */
   get extensions(): readonly Extension[] {
     return this.handshake.extensions;
+  }
+
+  /** The negotiated `Sec-WebSocket-Extensions` value once OPEN (`""` when none). */
+  get extensionsHeader(): string {
+    return this.handshake.extensionsHeader;
   }
 
   /**

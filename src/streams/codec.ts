@@ -28,7 +28,7 @@
  *   transport then closes it).
  * @module
  */
-import type { Connection } from "../protocol/connection.ts";
+import type { Connection } from "../protocol/frames/connection.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts";
 import { Pong, type Event } from "../protocol/events.ts";
 import { ConnectionState } from "../protocol/types.ts";

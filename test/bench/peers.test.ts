@@ -6,7 +6,7 @@
 import t from "tap";
 import { Peer } from "../../bench/peers/protocol.ts";
 
-const nodeModule = new URL("../../src/streams/node.ts", import.meta.url).pathname;
+const nodeModule = new URL("../../src/node/index.ts", import.meta.url).pathname;
 
 const servers = [
   ["ours", "pipe"],

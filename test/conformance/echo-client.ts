@@ -9,7 +9,7 @@
  */
 import { connect } from "node:net";
 import { connectWebSocket, WebSocketError } from "../../src/streams/index.ts";
-import { fromNodeSocket } from "../../src/streams/node.ts";
+import { fromNodeSocket } from "../../src/node/index.ts";
 import { PerMessageDeflate } from "../../src/protocol/index.ts";
 
 /** How an echo session ended. */

@@ -29,7 +29,7 @@
 import { createHash } from "node:crypto";
 import type { Test } from "tap";
 import { readFileSync } from "node:fs";
-import { Connection } from "../../src/protocol/connection.ts";
+import { Connection } from "../../src/protocol/frames/connection.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../../src/protocol/errors.ts";
 import {
   AcceptConnection,
@@ -46,7 +46,7 @@ import {
 } from "../../src/protocol/events.ts";
 import type { Extension } from "../../src/protocol/extensions/extension.ts";
 import type { ConnectionOptions } from "../../src/protocol/options.ts";
-import { sequentialRandom } from "../../src/protocol/random.ts";
+import { sequentialRandom } from "../../src/protocol/bytes/random.ts";
 import { ConnectionState, ConnectionType, type Headers, type RandomSource } from "../../src/protocol/types.ts";
 
 /** The tap test object the runner asserts with. */
@@ -520,7 +520,7 @@ function checkError(t: TapLike, step: Step, error: unknown, what: string, ctx: R
 
 // wsproto 1.2 sends status lines with an empty reason phrase (`HTTP/1.1 101 `);
 // we send RFC 9110's phrase, which some clients require (a deviation the
-// README lists). Written out here, independently of src/protocol/http.ts.
+// README lists). Written out here, independently of src/protocol/http/http.ts.
 const REASON_PHRASES: Record<string, string> = {
   "101": "Switching Protocols",
   "400": "Bad Request",

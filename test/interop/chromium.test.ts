@@ -39,8 +39,8 @@ t.test("chromium WebSocket -> our server", async (t) => {
 // --ignore-certificate-errors); the server also takes HTTP/1.1 upgrades on
 // the same port, and records which way each WebSocket came.
 t.test("chromium WebSocket -> our HTTP/2 TLS server (RFC 8441)", async (t) => {
-  const cert = readFileSync(`${ROOT}test/streams/fixtures/test-cert.pem`);
-  const key = readFileSync(`${ROOT}test/streams/fixtures/test-key.pem`);
+  const cert = readFileSync(`${ROOT}test/node/fixtures/test-cert.pem`);
+  const key = readFileSync(`${ROOT}test/node/fixtures/test-key.pem`);
   const chrome = await launchChromium(t, ["--ignore-certificate-errors"]);
   for (const deflate of [true, false]) {
     const server = await startOurHttp2Server(t, {

@@ -23,7 +23,7 @@ import {
   nodeZlibCodec,
   WebSocketServer,
   type NodeConnectOptions,
-} from "../../src/streams/node.ts";
+} from "../../src/node/index.ts";
 import { ROOT, type Teardown } from "../helpers/process.ts";
 import { openPage, type Chromium } from "../helpers/browser.ts";
 

@@ -239,7 +239,7 @@ t.test("limits across implementations: 1009 both ways with ws", async (t) => {
   // Our server with a 1 KiB limit; ws sends 2 KiB and hears 1009.
   const { createServer } = await import("node:net");
   const { acceptWebSocket } = await import("../../src/streams/index.ts");
-  const { fromNodeSocket, connectNodeWebSocket } = await import("../../src/streams/node.ts");
+  const { fromNodeSocket, connectNodeWebSocket } = await import("../../src/node/index.ts");
   const serverClosed: Array<Promise<unknown>> = [];
   const ours = createServer({ allowHalfOpen: true }, (socket) => {
     const ws = acceptWebSocket(fromNodeSocket(socket), { maxMessageSize: 1024, pingInterval: null });

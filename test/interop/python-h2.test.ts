@@ -7,7 +7,7 @@
 // 16 MiB (with deflate), close codes both ways.
 import t from "tap";
 import { BIN, ROOT, explain, runPeer, startPeer } from "../helpers/process.ts";
-import { connectHttp2WebSocket } from "../../src/streams/node.ts";
+import { connectHttp2WebSocket } from "../../src/node/index.ts";
 import { BIG, expectedSteps, parseSummary, recordMatrix, runOurClient, startOurHttp2Server, type ConnectFunction } from "./harness.ts";
 
 const PEERS = `${ROOT}test/interop/peers/`;

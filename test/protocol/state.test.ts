@@ -5,7 +5,7 @@
 // message state, not the random stream). The expected matrix is written out
 // here from wsproto's spec (§2.1, §2.2), independently of the table.
 import t from "tap";
-import { Connection } from "../../src/protocol/connection.ts";
+import { Connection } from "../../src/protocol/frames/connection.ts";
 import { LocalProtocolError } from "../../src/protocol/errors.ts";
 import {
   AcceptConnection,
@@ -21,7 +21,7 @@ import {
   TextMessage,
   type Event,
 } from "../../src/protocol/events.ts";
-import { sequentialRandom } from "../../src/protocol/random.ts";
+import { sequentialRandom } from "../../src/protocol/bytes/random.ts";
 import { CONNECTION_SEND_ALLOWED, CONNECTION_TRANSITIONS, HANDSHAKE_TRANSITIONS, transition } from "../../src/protocol/state.ts";
 import { ConnectionState, ConnectionType, connectionStateName } from "../../src/protocol/types.ts";
 import { fromHex, toHex } from "../helpers/vectors.ts";

@@ -23,8 +23,8 @@ import {
 } from "../helpers/vectors.ts";
 import { PerMessageDeflate, type PerMessageDeflateOptions } from "../../src/protocol/extensions/permessage-deflate.ts";
 import { pakoCodec } from "../../src/protocol/extensions/deflate-codec.ts";
-import { serverExtensionsHandshake } from "../../src/protocol/handshake.ts";
-import { Connection } from "../../src/protocol/connection.ts";
+import { serverExtensionsHandshake } from "../../src/protocol/handshake/handshake.ts";
+import { Connection } from "../../src/protocol/frames/connection.ts";
 import { BytesMessage, CloseConnection, Ping, TextMessage } from "../../src/protocol/events.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";
 import type { Extension } from "../../src/protocol/extensions/extension.ts";

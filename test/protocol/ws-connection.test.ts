@@ -20,9 +20,9 @@ import {
   type Event,
 } from "../../src/protocol/events.ts";
 import { PerMessageDeflate } from "../../src/protocol/extensions/permessage-deflate.ts";
-import { H11Handshake } from "../../src/protocol/handshake.ts";
-import { Connection } from "../../src/protocol/connection.ts";
-import { sequentialRandom } from "../../src/protocol/random.ts";
+import { H11Handshake } from "../../src/protocol/handshake/handshake.ts";
+import { Connection } from "../../src/protocol/frames/connection.ts";
+import { sequentialRandom } from "../../src/protocol/bytes/random.ts";
 import { ConnectionState, ConnectionType } from "../../src/protocol/types.ts";
 import type { ConnectionOptions } from "../../src/protocol/options.ts";
 

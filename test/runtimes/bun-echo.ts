@@ -5,10 +5,10 @@
 // then our server and client talk over them, with and without
 // permessage-deflate. Then the same over node:net through our Node adapter,
 // which Bun runs too. Prints one JSON line.
-import { maskSelfCheck } from "../protocol/mask-check.ts";
+import { maskSelfCheck } from "../protocol/bytes/mask-check.ts";
 import { createConnection, createServer, type Socket as NetSocket } from "node:net";
 import { acceptWebSocket, connectWebSocket, type ByteTransport } from "../../src/streams/websocket-stream.ts";
-import { fromNodeSocket } from "../../src/streams/node.ts";
+import { fromNodeSocket } from "../../src/node/index.ts";
 import { PerMessageDeflate } from "../../src/protocol/extensions/index.ts";
 
 interface BunSocket {

@@ -2,7 +2,7 @@
 // own TCP streams (Deno.listen / Deno.connect: a Deno.Conn is a
 // { readable, writable } pair of byte streams), with and without
 // permessage-deflate. Prints one JSON line with what happened.
-import { maskSelfCheck } from "../protocol/mask-check.ts";
+import { maskSelfCheck } from "../protocol/bytes/mask-check.ts";
 import { acceptWebSocket, connectWebSocket } from "../../src/streams/websocket-stream.ts";
 import { PerMessageDeflate } from "../../src/protocol/extensions/index.ts";
 

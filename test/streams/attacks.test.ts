@@ -15,7 +15,7 @@ import { PerMessageDeflate } from "../../src/protocol/extensions/index.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";
 import { WSConnection } from "../../src/protocol/ws-connection.ts";
 import { WebSocketCodec } from "../../src/streams/codec.ts";
-import { connectNodeWebSocket, fromNodeSocket } from "../../src/streams/node.ts";
+import { connectNodeWebSocket, fromNodeSocket } from "../../src/node/index.ts";
 import { acceptWebSocket, WebSocketError, type AcceptWebSocketOptions, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
 import type { Teardown } from "../helpers/process.ts";
 import { liveBytes, sleep } from "./_helpers.ts";

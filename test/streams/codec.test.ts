@@ -2,7 +2,7 @@
 // and close replies through the encoder's output, batch mode, back-pressure,
 // and the end of the byte stream.
 import t from "tap";
-import { Connection } from "../../src/protocol/connection.ts";
+import { Connection } from "../../src/protocol/frames/connection.ts";
 import { RemoteProtocolError } from "../../src/protocol/errors.ts";
 import {
   AcceptConnection,

@@ -6,7 +6,7 @@ import { createServer, type Socket } from "node:net";
 import { WSConnection } from "../../src/protocol/ws-connection.ts";
 import { AcceptConnection } from "../../src/protocol/events.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";
-import { connectNodeWebSocket } from "../../src/streams/node.ts";
+import { connectNodeWebSocket } from "../../src/node/index.ts";
 import { liveBytes, sleep } from "./_helpers.ts";
 
 const MESSAGE = 64 * 1024;

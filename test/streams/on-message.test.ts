@@ -4,7 +4,7 @@
 import t from "tap";
 import { createServer } from "node:http";
 import { acceptWebSocket, connectWebSocket, WebSocketError, type MessageChunk } from "../../src/streams/websocket-stream.ts";
-import { acceptNodeUpgrade, connectNodeWebSocket } from "../../src/streams/node.ts";
+import { acceptNodeUpgrade, connectNodeWebSocket } from "../../src/node/index.ts";
 import { memoryPair, rejection, sleep } from "./_helpers.ts";
 
 const FAST = { closeTimeout: 2000, handshakeTimeout: 2000 } as const;

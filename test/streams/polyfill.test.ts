@@ -14,7 +14,7 @@ import {
 } from "../../src/streams/polyfill.ts";
 import { acceptWebSocket, connectWebSocket } from "../../src/streams/websocket-stream.ts";
 import { WebSocketCodec } from "../../src/streams/codec.ts";
-import { Connection } from "../../src/protocol/connection.ts";
+import { Connection } from "../../src/protocol/frames/connection.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";
 
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));

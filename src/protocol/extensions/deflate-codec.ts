@@ -30,7 +30,7 @@ import {
   Z_STREAM_END,
   Z_SYNC_FLUSH,
 } from "pako";
-import { concatBytes } from "../encoding.ts";
+import { concatBytes } from "../bytes/encoding.ts";
 import { LocalProtocolError } from "../errors.ts";
 
 /** Parameters of a raw-DEFLATE compressor. */

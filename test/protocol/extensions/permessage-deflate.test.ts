@@ -462,7 +462,7 @@ t.test("memory presets: \"medium\" and \"low\" release the compressor but prime 
 });
 
 t.test("every preset's stream inflates with Node's zlib as one context-takeover stream (fragments, sizes around the history)", async (t) => {
-  const { nodeZlibCodec } = await import("../../../src/streams/node-zlib.ts");
+  const { nodeZlibCodec } = await import("../../../src/node/zlib.ts");
   for (const codec of [pakoCodec, nodeZlibCodec]) {
     for (const memory of ["high", "medium", "low"] as const) {
       const ext = negotiatedServer("permessage-deflate", { memory, codec });
@@ -489,7 +489,7 @@ t.test("every preset's stream inflates with Node's zlib as one context-takeover 
 });
 
 t.test("pooled compressors shared by interleaved connections: every connection's stream stays valid", async (t) => {
-  const { nodeZlibCodec } = await import("../../../src/streams/node-zlib.ts");
+  const { nodeZlibCodec } = await import("../../../src/node/zlib.ts");
   for (const codec of [pakoCodec, nodeZlibCodec]) {
     for (const offer of ["permessage-deflate", "permessage-deflate; server_no_context_takeover"]) {
       // More connections than the pool keeps, sending in a pseudo-random interleaving.

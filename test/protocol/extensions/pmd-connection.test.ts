@@ -5,7 +5,7 @@
 import t, { type Test } from "tap";
 import zlib from "node:zlib";
 import { WSConnection } from "../../../src/protocol/ws-connection.ts";
-import { Connection } from "../../../src/protocol/connection.ts";
+import { Connection } from "../../../src/protocol/frames/connection.ts";
 import { PerMessageDeflate, type PerMessageDeflateOptions } from "../../../src/protocol/extensions/permessage-deflate.ts";
 import {
   AcceptConnection,

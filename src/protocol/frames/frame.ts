@@ -1,0 +1,628 @@
+/**
+ * RFC 6455 §5.2 framing: the header layout, the length rules, masking, a
+ * frame builder and an incremental frame reader.
+ *
+ * Invariants:
+ * - The reader never copies payload bytes that arrived in one chunk: it hands
+ *   out `subarray` views of the caller's chunks, and unmasks them in place (the
+ *   connection owns the chunks it is given). Bytes spanning chunks are gathered
+ *   into one fresh array (from the caller's `allocate` when given), unmasked
+ *   while copied. Data frames stream out in pieces as their bytes arrive,
+ *   except binary ones up to `wholeFramesUpTo` bytes, which wait (holding at
+ *   most that many payload bytes, in the chunks as received) and come out
+ *   whole. Text always streams (UTF-8 errors fail fast).
+ * - Header checks run in wsproto's order (spec §4.1) and as soon as the bytes
+ *   they need are present, so an error is reported at the same point as
+ *   wsproto reports it; the header hooks run exactly once per frame.
+ * - Unmasking keeps the key phase across chunk boundaries.
+ * - A built frame is one `Uint8Array` holding header, key and payload. Frames
+ *   up to {@link SLAB_MAX_FRAME} bytes are carved from a shared slab (one
+ *   `ArrayBuffer` allocation per {@link SLAB_SIZE} bytes of small frames, not
+ *   one per frame); a region of a slab is written only before it is handed
+ *   out, once, so a returned frame stays valid for as long as it is
+ *   referenced. Larger frames get an array of their own (from `allocate`
+ *   when given).
+ * @module
+ */
+import { LocalProtocolError } from "../errors.ts";
+import { maskCopy, maskInPlace, packKey } from "../bytes/mask.ts";
+import type { ConnectionOptions } from "../options.ts";
+import type { Opcode } from "../types.ts";
+
+/** Byte 0: the FIN bit. */
+const FIN_BIT = 0x80;
+/** Byte 0: the three reserved bits (RSV1 = 0x40, RSV2 = 0x20, RSV3 = 0x10). */
+const RSV_MASK = 0x70;
+/** Byte 0: the opcode nibble. */
+const OPCODE_MASK = 0x0f;
+/** Byte 1: the MASK bit. */
+const MASK_BIT = 0x80;
+/** Byte 1: the 7-bit length. */
+const LEN7_MASK = 0x7f;
+/** Largest payload a 7-bit length (and a control frame, RFC 6455 §5.5) carries. */
+const MAX_PAYLOAD_NORMAL = 125;
+/** Largest payload a 16-bit extended length carries. */
+const MAX_PAYLOAD_TWO_BYTE = 65535;
+/** The 7-bit length value announcing a 16-bit extended length. */
+const PAYLOAD_LENGTH_TWO_BYTE = 126;
+/** The 7-bit length value announcing a 64-bit extended length. */
+const PAYLOAD_LENGTH_EIGHT_BYTE = 127;
+
+/**
+ * A violation of the framing rules by the peer. `closeCode` is the close code
+ * to fail the connection with (1002 unless noted). Internal: the connection
+ * turns it into a `CloseConnection` event, it never reaches the application.
+ * @example
+ * ```ts
+ * throw new ParseFailed("Invalid opcode 0x3");
+ * ```
+ */
+export class ParseFailed extends Error {
+  readonly closeCode: number;
+  constructor(message: string, closeCode = 1002) {
+    super(message);
+    this.name = "ParseFailed";
+    this.closeCode = closeCode;
+  }
+}
+
+/**
+ * `true` for the six opcodes RFC 6455 §5.2 defines (the others are reserved).
+ * @example
+ * ```ts
+ * isKnownOpcode(0x9); // true
+ * isKnownOpcode(0x3); // false
+ * ```
+ */
+export function isKnownOpcode(opcode: number): opcode is Opcode {
+  return opcode <= 2 || (opcode >= 8 && opcode <= 10);
+}
+
+/**
+ * Length of the header (with the masking key when `masked`) of a frame
+ * carrying `payloadLength` bytes, using the minimal length encoding (§5.2).
+ * @example
+ * ```ts
+ * frameHeaderLength(200, true); // 2 + 2 + 4
+ * ```
+ */
+export function frameHeaderLength(payloadLength: number, masked: boolean): number {
+  const base = payloadLength <= MAX_PAYLOAD_NORMAL ? 2 : payloadLength <= MAX_PAYLOAD_TWO_BYTE ? 4 : 10;
+  return masked ? base + 4 : base;
+}
+
+/**
+ * XOR `buf[start, end)` in place with the 4-byte `key`, the first byte using
+ * `key[phase % 4]` (so a payload split across chunks keeps the key phase).
+ * RFC 6455 §5.3: octet i of the payload is XORed with octet i mod 4 of the key.
+ * WebAssembly SIMD for long ranges, JavaScript words for short ones (mask.ts).
+ * @example
+ * ```ts
+ * const data = new Uint8Array([1, 2, 3]);
+ * xorMask(data, 0, 3, new Uint8Array([1, 2, 3, 4]), 0); // data is now 0, 0, 0
+ * ```
+ */
+export function xorMask(buf: Uint8Array, start: number, end: number, key: Uint8Array, phase: number): void {
+  maskInPlace(buf, start, end, packKey(key), phase);
+}
+
+/** Bytes of small frames carved from one slab. */
+const SLAB_SIZE = 64 * 1024;
+/** Frames up to this many bytes come from the slab; larger ones get an allocation of their own. */
+const SLAB_MAX_FRAME = 8 * 1024;
+let slab: ArrayBuffer | null = null;
+/** The current slab as 32-bit words, for copying short payloads a word per store. */
+let slabWords: Int32Array | null = null;
+let slabUsed = SLAB_SIZE;
+/** Words assembled from bytes go into memory little-endian (so on every current platform); elsewhere bytes are copied one by one. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * `size` fresh bytes for a frame. Small frames are views of a shared slab:
+ * creating a view costs a fraction of allocating an `ArrayBuffer`, and the
+ * region is never handed out again (the next frame starts after it, at an
+ * 8-byte boundary), so the frame stays valid while referenced. A slab is
+ * freed once no frame cut from it is referenced.
+ */
+function allocateFrame(size: number, allocate: ((size: number) => Uint8Array) | null = null): Uint8Array {
+  if (size > SLAB_MAX_FRAME) return allocate === null ? new Uint8Array(size) : allocated(allocate, size);
+  let offset = slabUsed;
+  if (offset + size > SLAB_SIZE) {
+    newSlab();
+    offset = 0;
+  }
+  slabUsed = (offset + size + 7) & ~7;
+  return new Uint8Array(slab!, offset, size);
+}
+
+/** `size` bytes from a caller's allocator, checked (its misuse must not corrupt a frame or payload). */
+function allocated(allocate: (size: number) => Uint8Array, size: number): Uint8Array {
+  const out: unknown = allocate(size);
+  if (!(out instanceof Uint8Array) || out.length !== size) {
+    throw new LocalProtocolError(`allocate(${size}) must return a Uint8Array of ${size} bytes`, "WS_ERR_INVALID_OPTION");
+  }
+  return out;
+}
+
+function newSlab(): void {
+  slab = new ArrayBuffer(SLAB_SIZE);
+  slabWords = null;
+}
+
+/** Write the header of a frame up to its length field (the masking key, if any, follows it). */
+function writeHeader(out: Uint8Array, firstByte: number, len: number, maskBit: number): void {
+  out[0] = firstByte;
+  if (len <= MAX_PAYLOAD_NORMAL) {
+    out[1] = len | maskBit;
+  } else if (len <= MAX_PAYLOAD_TWO_BYTE) {
+    out[1] = PAYLOAD_LENGTH_TWO_BYTE | maskBit;
+    out[2] = len >>> 8;
+    out[3] = len & 0xff;
+  } else {
+    // RFC 6455 §5.2: the most significant bit of the 64-bit length MUST be 0.
+    // JS lengths stay below 2^53, so the high word fits in 21 bits.
+    const hi = Math.floor(len / 0x100000000);
+    const lo = len >>> 0;
+    out[1] = PAYLOAD_LENGTH_EIGHT_BYTE | maskBit;
+    out[2] = 0;
+    out[3] = 0;
+    out[4] = hi >>> 8;
+    out[5] = hi & 0xff;
+    out[6] = lo >>> 24;
+    out[7] = (lo >>> 16) & 0xff;
+    out[8] = (lo >>> 8) & 0xff;
+    out[9] = lo & 0xff;
+  }
+}
+
+/**
+ * The header alone of an unmasked frame carrying `payloadLength` bytes, for
+ * writing a large payload after it without copying it into the frame.
+ * @example
+ * ```ts
+ * socket.cork(); socket.write(buildFrameHeader(0x82, data.length)); socket.write(data); socket.uncork();
+ * ```
+ */
+export function buildFrameHeader(firstByte: number, payloadLength: number): Uint8Array {
+  const out = allocateFrame(frameHeaderLength(payloadLength, false));
+  writeHeader(out, firstByte, payloadLength, 0);
+  return out;
+}
+
+/**
+ * Build one frame into one `Uint8Array`: header, masking key (when `maskKey`
+ * is given) and payload (masked with it). `firstByte` is FIN | RSV | opcode.
+ * The result is fresh bytes (small frames share a slab's `ArrayBuffer`, see
+ * the module notes); the caller's payload is not modified. A frame too large
+ * for the slab comes from `allocate` when given (every byte of it is
+ * written, so it need not zero-fill), else from `new Uint8Array`.
+ * @example
+ * ```ts
+ * buildFrame(0x81, new TextEncoder().encode("Hello"), null); // 81 05 48 65 6c 6c 6f
+ * ```
+ */
+export function buildFrame(
+  firstByte: number,
+  payload: Uint8Array,
+  maskKey: Uint8Array | null,
+  allocate: ((size: number) => Uint8Array) | null = null,
+): Uint8Array {
+  if (maskKey === null) return buildUnmaskedFrame(firstByte, payload, allocate);
+  const len = payload.length;
+  const hdr = frameHeaderLength(len, true);
+  const out = allocateFrame(hdr + len, allocate);
+  writeHeader(out, firstByte, len, MASK_BIT);
+  // RFC 6455 §5.3: the key goes right before the payload, which is XORed with it.
+  const k0 = maskKey[0]!;
+  const k1 = maskKey[1]!;
+  const k2 = maskKey[2]!;
+  const k3 = maskKey[3]!;
+  out[hdr - 4] = k0;
+  out[hdr - 3] = k1;
+  out[hdr - 2] = k2;
+  out[hdr - 1] = k3;
+  if (len >= 32) {
+    // One masked copy into the frame (no copy-then-mask second pass).
+    maskCopy(payload, 0, out, hdr, len, (k0 << 24) | (k1 << 16) | (k2 << 8) | k3, 0);
+    return out;
+  }
+  let i = 0;
+  for (; i + 4 <= len; i = (i + 4) | 0) {
+    const o = (hdr + i) | 0;
+    out[o] = payload[i]! ^ k0;
+    out[(o + 1) | 0] = payload[(i + 1) | 0]! ^ k1;
+    out[(o + 2) | 0] = payload[(i + 2) | 0]! ^ k2;
+    out[(o + 3) | 0] = payload[(i + 3) | 0]! ^ k3;
+  }
+  for (; i < len; i++) out[hdr + i] = payload[i]! ^ maskKey[i & 3]!;
+  return out;
+}
+
+/**
+ * {@link buildFrame} without a masking key (a server's frame): header and
+ * payload in one `Uint8Array`. Small, so that it inlines into the send path.
+ * @example
+ * ```ts
+ * buildUnmaskedFrame(0x82, new Uint8Array([1, 2])); // 82 02 01 02
+ * ```
+ */
+export function buildUnmaskedFrame(
+  firstByte: number,
+  payload: Uint8Array,
+  allocate: ((size: number) => Uint8Array) | null = null,
+): Uint8Array {
+  const len = payload.length;
+  if (len > 32) return buildLongUnmaskedFrame(firstByte, payload, allocate);
+  // A short frame from the slab, placed so that its payload starts on a
+  // 4-byte boundary (2 bytes after an 8-byte one): the payload is copied a
+  // word per store (a loop beats the call into `set` at this size).
+  const size = (len + 2) | 0;
+  let o = (slabUsed + 2) | 0;
+  if (o + size > SLAB_SIZE) {
+    newSlab();
+    o = 2;
+  }
+  slabUsed = (o + size + 7) & ~7;
+  let i = 0;
+  if (LITTLE_ENDIAN) {
+    const words = (slabWords ??= new Int32Array(slab!));
+    // `| 0` keeps the indices small integers (see maskWords).
+    for (let w = (o + 2) >> 2; i + 4 <= len; i = (i + 4) | 0, w = (w + 1) | 0) {
+      words[w] = payload[i]! | (payload[(i + 1) | 0]! << 8) | (payload[(i + 2) | 0]! << 16) | (payload[(i + 3) | 0]! << 24);
+    }
+  }
+  const out = new Uint8Array(slab!, o, size);
+  out[0] = firstByte;
+  out[1] = len;
+  for (; i < len; i = (i + 1) | 0) out[(i + 2) | 0] = payload[i]!;
+  return out;
+}
+
+/** {@link buildUnmaskedFrame} for payloads over 32 bytes. */
+function buildLongUnmaskedFrame(firstByte: number, payload: Uint8Array, allocate: ((size: number) => Uint8Array) | null): Uint8Array {
+  const len = payload.length;
+  const hdr = frameHeaderLength(len, false);
+  const out = allocateFrame(hdr + len, allocate);
+  writeHeader(out, firstByte, len, 0);
+  out.set(payload, hdr);
+  return out;
+}
+
+/**
+ * One piece of a frame's payload handed out by {@link FrameReader.next}
+ * (the reader fills a caller-owned object, so parsing allocates no result).
+ * @example
+ * ```ts
+ * const piece = {} as FramePiece;
+ * while (reader.next(piece)) handle(piece.opcode, piece.payload, piece.frameFinished);
+ * ```
+ */
+export interface FramePiece {
+  /** The frame's opcode for its first piece, CONTINUATION for later pieces of a data frame. */
+  opcode: Opcode;
+  /** The frame's FIN bit. */
+  fin: boolean;
+  /** The frame's RSV bits (byte 0 & 0x70). */
+  rsv: number;
+  /** The unmasked payload bytes of this piece. */
+  payload: Uint8Array;
+  /** This piece ends its frame. */
+  frameFinished: boolean;
+}
+
+/**
+ * How a {@link FrameReader} hands out payloads (see the
+ * {@link ConnectionOptions} of the same names).
+ * @example
+ * ```ts
+ * const options: FrameReaderOptions = { wholeFramesUpTo: 1 << 20, allocate: (size) => new Uint8Array(size) };
+ * ```
+ */
+export interface FrameReaderOptions {
+  /** Data frames up to this payload size come out whole. @default 0 */
+  wholeFramesUpTo?: number;
+  /** Allocates gathered payloads. @default `new Uint8Array(size)` */
+  allocate?: ((size: number) => Uint8Array) | null;
+}
+
+/**
+ * Checks a frame reader leaves to its owner (the extension hooks, the limits).
+ * Each throws {@link ParseFailed} to fail the connection.
+ * @example
+ * ```ts
+ * const hooks: FrameReaderHooks = {
+ *   validateHeader(_opcode, rsv) { if (rsv) throw new ParseFailed("Reserved bit set unexpectedly"); },
+ *   admitFrame(_opcode, length) { if (length > 1024) throw new ParseFailed("too big", 1009); },
+ * };
+ * ```
+ */
+export interface FrameReaderHooks {
+  /** RFC 6455 §5.2 RSV check (wsproto check 5), called once the length is known, before the mask check. */
+  validateHeader(opcode: Opcode, rsv: number, payloadLength: number): void;
+  /** Called after every header check passed, before the masking key or payload is read (limits). */
+  admitFrame(opcode: Opcode, payloadLength: number): void;
+}
+
+// Hot paths use these module-local literals rather than `Opcode.X`: an
+// imported object costs a property load (and under some loaders a getter) per use.
+const OP_CONTINUATION = 0;
+const OP_TEXT = 1;
+const OP_BINARY = 2;
+
+const STAGE_HEADER = 0;
+const STAGE_KEY = 1;
+const STAGE_PAYLOAD = 2;
+const EMPTY: Uint8Array = new Uint8Array(0);
+// Header bytes that span chunks are gathered here; used only within one
+// synchronous call (every byte is read before a hook runs), so it is shared.
+const HEADER_SCRATCH = new Uint8Array(10);
+
+/**
+ * An incremental frame parser over a list of received chunks (never
+ * re-concatenated): {@link push} bytes, then call {@link next} until it
+ * returns `false`. Data frame payloads come out in pieces as they arrive;
+ * control frames only whole (RFC 6455 §5.4: control frames are not
+ * fragmented, and wsproto delivers them whole).
+ * @example
+ * ```ts
+ * const reader = new FrameReader(true, { validateHeader() {}, admitFrame() {} });
+ * reader.push(new Uint8Array([0x81, 0x02, 0x68, 0x69]));
+ * const piece = {} as FramePiece;
+ * reader.next(piece); // true; piece.payload is "hi"
+ * ```
+ */
+export class FrameReader {
+  readonly #client: boolean;
+  readonly #hooks: FrameReaderHooks;
+  readonly #wholeUpTo: number;
+  /** The data message in progress is binary (its first frame's opcode). */
+  #binaryMessage = false;
+  /** The current frame waits for its whole payload (control frames, and binary ones up to #wholeUpTo). */
+  #whole = false;
+  readonly #allocate: ((size: number) => Uint8Array) | null;
+  #chunks: Uint8Array[] = [];
+  #head = 0; // index of the first chunk with unread bytes
+  #pos = 0; // read offset into #chunks[#head]
+  #buffered = 0; // unread bytes in all chunks
+
+  #stage = STAGE_HEADER;
+  #fin = false;
+  #rsv = 0;
+  #opcode: Opcode = OP_CONTINUATION; // effective opcode of the next piece
+  #masked = false;
+  #maskKey = 0; // big-endian packed
+  #length = 0;
+  #consumed = 0;
+
+  /**
+   * `options.wholeFramesUpTo` and `options.allocate` are the
+   * {@link ConnectionOptions} of those names (default: every frame in pieces
+   * as it arrives; `new Uint8Array`).
+   */
+  constructor(client: boolean, hooks: FrameReaderHooks, options: FrameReaderOptions = {}) {
+    this.#client = client;
+    this.#hooks = hooks;
+    this.#wholeUpTo = options.wholeFramesUpTo ?? 0;
+    this.#allocate = options.allocate ?? null;
+  }
+
+  /** Unread bytes held. */
+  get buffered(): number {
+    return this.#buffered;
+  }
+
+  /**
+   * The opcode of the next frame when its first header byte is buffered and
+   * no frame is in progress, else -1. Looks without consuming anything.
+   */
+  peekOpcode(): number {
+    if (this.#stage !== STAGE_HEADER || this.#buffered === 0) return -1;
+    return this.#chunks[this.#head]![this.#pos]! & 0x0f;
+  }
+
+  /** Append a received chunk. The reader keeps it and may unmask it in place. */
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+  }
+
+  /** Drop every buffered byte (the parser is dead). */
+  clear(): void {
+    this.#chunks = [];
+    this.#head = 0;
+    this.#pos = 0;
+    this.#buffered = 0;
+  }
+
+  /**
+   * Parse as far as the buffered bytes allow and fill `out` with the next
+   * payload piece: `true` when a piece was produced, `false` when more bytes
+   * are needed. Throws {@link ParseFailed} on a framing violation.
+   */
+  next(out: FramePiece): boolean {
+    if (this.#stage === STAGE_HEADER && !this.#parseHeader()) return false;
+    if (this.#stage === STAGE_KEY) {
+      if (this.#buffered < 4) return false;
+      let c = this.#chunks[this.#head]!;
+      let p = this.#pos;
+      if (c.length - p < 4) {
+        this.#gather(HEADER_SCRATCH, 4);
+        c = HEADER_SCRATCH;
+        p = 0;
+      }
+      this.#maskKey = (c[p]! << 24) | (c[p + 1]! << 16) | (c[p + 2]! << 8) | c[p + 3]!;
+      this.#advance(4);
+      this.#stage = STAGE_PAYLOAD;
+    }
+    const remaining = this.#length - this.#consumed;
+    let n = remaining;
+    if (this.#buffered < remaining) {
+      // Control frames wait for their whole payload, and so do binary
+      // frames up to #wholeUpTo (gathered once complete); others stream.
+      if (this.#whole || this.#buffered === 0) return false;
+      n = this.#buffered;
+    }
+    const payload = n === 0 ? EMPTY : this.#take(n, this.#masked);
+    this.#consumed += n;
+    const finished = this.#consumed === this.#length;
+    out.opcode = this.#opcode;
+    out.fin = this.#fin;
+    out.rsv = this.#rsv;
+    out.payload = payload;
+    out.frameFinished = finished;
+    if (finished) this.#stage = STAGE_HEADER;
+    else this.#opcode = OP_CONTINUATION;
+    return true;
+  }
+
+  /** Parse and check a header (spec §4.1 order); `false` when bytes are missing. */
+  #parseHeader(): boolean {
+    if (this.#buffered < 2) return false;
+    let c = this.#chunks[this.#head]!;
+    let p = this.#pos;
+    if (c.length - p < 10 && this.#buffered > c.length - p) {
+      // The header may span chunks: look at it through the scratch buffer.
+      const n = Math.min(10, this.#buffered);
+      this.#gather(HEADER_SCRATCH, n);
+      c = HEADER_SCRATCH;
+      p = 0;
+    }
+    const b0 = c[p]!;
+    const b1 = c[p + 1]!;
+    const opcode = b0 & OPCODE_MASK;
+    // RFC 6455 §5.2: reserved opcodes MUST fail the connection.
+    if (!isKnownOpcode(opcode)) throw new ParseFailed(`Invalid opcode 0x${opcode.toString(16)}`);
+    const fin = (b0 & FIN_BIT) !== 0;
+    const control = opcode >= 8;
+    // RFC 6455 §5.5: control frames MUST NOT be fragmented.
+    if (control && !fin) throw new ParseFailed("Invalid attempt to fragment control frame");
+    const len7 = b1 & LEN7_MASK;
+    // RFC 6455 §5.5: control frames MUST have a payload length of 125 bytes or less.
+    if (control && len7 > MAX_PAYLOAD_NORMAL) throw new ParseFailed("Control frame with payload len > 125");
+    let length = len7;
+    let headerLength = 2;
+    if (len7 === PAYLOAD_LENGTH_TWO_BYTE) {
+      if (this.#buffered < 4) return false;
+      length = (c[p + 2]! << 8) | c[p + 3]!;
+      // RFC 6455 §5.2: the minimal number of bytes MUST be used to encode the length.
+      if (length <= MAX_PAYLOAD_NORMAL) throw new ParseFailed("Payload length used 2 bytes when 1 would have sufficed");
+      headerLength = 4;
+    } else if (len7 === PAYLOAD_LENGTH_EIGHT_BYTE) {
+      if (this.#buffered < 10) return false;
+      const hi = ((c[p + 2]! << 24) | (c[p + 3]! << 16) | (c[p + 4]! << 8) | c[p + 5]!) >>> 0;
+      const lo = ((c[p + 6]! << 24) | (c[p + 7]! << 16) | (c[p + 8]! << 8) | c[p + 9]!) >>> 0;
+      if (hi === 0 && lo <= MAX_PAYLOAD_TWO_BYTE) {
+        throw new ParseFailed("Payload length used 8 bytes when 2 would have sufficed");
+      }
+      // RFC 6455 §5.2: the most significant bit of a 64-bit length MUST be 0.
+      if (hi >= 0x80000000) throw new ParseFailed("8-byte payload length with non-zero MSB");
+      // Exact up to 2^53; beyond, the owner's admitFrame refuses the frame (it
+      // sees a number above Number.MAX_SAFE_INTEGER).
+      length = hi * 0x100000000 + lo;
+      headerLength = 10;
+    }
+    const rsv = b0 & RSV_MASK;
+    this.#hooks.validateHeader(opcode, rsv, length);
+    const masked = (b1 & MASK_BIT) !== 0;
+    // RFC 6455 §5.1: a server MUST NOT mask frames it sends to the client...
+    if (masked && this.#client) throw new ParseFailed("client received unexpected masked frame");
+    // ...and a client MUST mask every frame it sends to the server.
+    if (!masked && !this.#client) throw new ParseFailed("server received unexpected unmasked frame");
+    this.#hooks.admitFrame(opcode, length);
+    this.#advance(headerLength);
+    this.#fin = fin;
+    this.#rsv = rsv;
+    this.#opcode = opcode;
+    // Text always streams: invalid UTF-8 then fails the connection as soon
+    // as it arrives (Autobahn's fail-fast cases), not once the frame is whole.
+    if (opcode === OP_BINARY) this.#binaryMessage = true;
+    else if (opcode === OP_TEXT) this.#binaryMessage = false;
+    this.#whole = control || (this.#binaryMessage && length <= this.#wholeUpTo);
+    this.#masked = masked;
+    this.#length = length;
+    this.#consumed = 0;
+    this.#stage = masked ? STAGE_KEY : STAGE_PAYLOAD;
+    return true;
+  }
+
+  /** Copy the next `n` unread bytes (n <= buffered) into `into` without consuming them. */
+  #gather(into: Uint8Array, n: number): void {
+    let filled = 0;
+    let i = this.#head;
+    let p = this.#pos;
+    while (filled < n) {
+      const c = this.#chunks[i]!;
+      const m = Math.min(c.length - p, n - filled);
+      for (let j = 0; j < m; j++) into[filled + j] = c[p + j]!;
+      filled += m;
+      i++;
+      p = 0;
+    }
+  }
+
+  /** Consume the next `n` unread bytes (n <= buffered). */
+  #advance(n: number): void {
+    this.#buffered -= n;
+    if (this.#buffered === 0) {
+      this.#chunks.length = 0;
+      this.#head = 0;
+      this.#pos = 0;
+      return;
+    }
+    let p = this.#pos + n;
+    let h = this.#head;
+    const chunks = this.#chunks;
+    while (p >= chunks[h]!.length) {
+      p -= chunks[h]!.length;
+      h++;
+    }
+    this.#pos = p;
+    // Compact the list rarely, not on every consumed chunk.
+    if (h >= 64 && h * 2 >= chunks.length) {
+      chunks.splice(0, h);
+      h = 0;
+    }
+    this.#head = h;
+  }
+
+  /**
+   * Consume and return the next `n` unread payload bytes, unmasked when
+   * `masked`: a view (unmasked in place) when contiguous, else a gathered
+   * copy (unmasked while copying: one pass over each byte).
+   */
+  #take(n: number, masked: boolean): Uint8Array {
+    const c = this.#chunks[this.#head]!;
+    const p = this.#pos;
+    const key = this.#maskKey;
+    let phase = this.#consumed & 3;
+    let out: Uint8Array;
+    if (c.length - p >= n) {
+      // A plain view (not `subarray`, which goes through the species
+      // constructor, e.g. a Node buffer subclass, at several times the cost).
+      out = p === 0 && n === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + p, n);
+      if (masked) maskInPlace(out, 0, n, key, phase);
+    } else {
+      out = this.#allocate === null ? new Uint8Array(n) : allocated(this.#allocate, n);
+      let filled = 0;
+      let i = this.#head;
+      let q = p;
+      while (filled < n) {
+        const chunk = this.#chunks[i]!;
+        const m = Math.min(chunk.length - q, n - filled);
+        if (masked) {
+          maskCopy(chunk, q, out, filled, m, key, phase);
+          phase = (phase + m) & 3;
+        } else {
+          out.set(q === 0 && m === chunk.length ? chunk : chunk.subarray(q, q + m), filled);
+        }
+        filled += m;
+        i++;
+        q = 0;
+      }
+    }
+    this.#advance(n);
+    return out;
+  }
+
+}
