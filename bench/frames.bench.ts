@@ -38,12 +38,15 @@
  * ws copies nothing, so that row compares it with Connection.sendParts(event),
  * which does not copy either ([header, data]).
  *
+ * BENCH_CPU=1 times rounds by the process's CPU time instead of wall time
+ * (steadier on a machine shared with other work).
+ *
  * Run: `npm run bench -- frames` (or `node --import tsx bench/frames.bench.ts`);
  * FRAMES_ONLY=parse or FRAMES_ONLY=build for one half.
  */
 import { createRequire } from "node:module";
 import { compiledPackage, importCompiled } from "./compiled.ts";
-import { compare, median, printTable, rate, type Row } from "./util.ts";
+import { compare, median, printTable, rate as wallRate, type Row } from "./util.ts";
 
 type ConnectionModule = typeof import("../src/protocol/frames/connection.ts");
 type EventsModule = typeof import("../src/protocol/events.ts");
@@ -98,6 +101,25 @@ const wsBufferUtil = (() => {
     return "NOT available";
   }
 })();
+
+/**
+ * Units per second of `fn`, timed by this process's CPU time (user +
+ * system) when BENCH_CPU=1: on a machine shared with other work, time spent
+ * descheduled then does not count against either side. Otherwise wall time.
+ */
+async function rate(fn: () => unknown, units: number, ms = 300): Promise<number> {
+  if (process.env["BENCH_CPU"] !== "1") return wallRate(fn, units, ms);
+  for (let i = 0; i < 3; i++) fn();
+  let calls = 0;
+  const wallStart = performance.now();
+  const start = process.cpuUsage();
+  while (performance.now() - wallStart < ms) {
+    fn();
+    calls++;
+  }
+  const used = process.cpuUsage(start);
+  return (calls * units * 1e6) / (used.user + used.system);
+}
 
 const CHUNK = 64 * 1024;
 const ROUND_MS = Number(process.env["BENCH_MS"] ?? 250);

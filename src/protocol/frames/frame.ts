@@ -25,7 +25,7 @@
  * @module
  */
 import { LocalProtocolError } from "../errors.ts";
-import { maskCopy, maskInPlace, packKey } from "../bytes/mask.ts";
+import { NATIVE_MIN, maskCopy, maskCopyWith, maskInPlace, packKey, type MaskFunction } from "../bytes/mask.ts";
 import type { ConnectionOptions } from "../options.ts";
 import type { Opcode } from "../types.ts";
 
@@ -195,7 +195,9 @@ export function buildFrameHeader(firstByte: number, payloadLength: number): Uint
  * The result is fresh bytes (small frames share a slab's `ArrayBuffer`, see
  * the module notes); the caller's payload is not modified. A frame too large
  * for the slab comes from `allocate` when given (every byte of it is
- * written, so it need not zero-fill), else from `new Uint8Array`.
+ * written, so it need not zero-fill), else from `new Uint8Array`. A
+ * payload of {@link NATIVE_MIN} bytes or more is masked by `mask` when
+ * given (`ConnectionOptions.mask`), straight from the payload into the frame.
  * @example
  * ```ts
  * buildFrame(0x81, new TextEncoder().encode("Hello"), null); // 81 05 48 65 6c 6c 6f
@@ -206,6 +208,7 @@ export function buildFrame(
   payload: Uint8Array,
   maskKey: Uint8Array | null,
   allocate: ((size: number) => Uint8Array) | null = null,
+  mask: MaskFunction | null = null,
 ): Uint8Array {
   if (maskKey === null) return buildUnmaskedFrame(firstByte, payload, allocate);
   const len = payload.length;
@@ -223,7 +226,8 @@ export function buildFrame(
   out[hdr - 1] = k3;
   if (len >= 32) {
     // One masked copy into the frame (no copy-then-mask second pass).
-    maskCopy(payload, 0, out, hdr, len, (k0 << 24) | (k1 << 16) | (k2 << 8) | k3, 0);
+    if (mask !== null && len >= NATIVE_MIN) mask(payload, maskKey, out, hdr, len);
+    else maskCopy(payload, 0, out, hdr, len, (k0 << 24) | (k1 << 16) | (k2 << 8) | k3, 0);
     return out;
   }
   let i = 0;
@@ -323,6 +327,8 @@ export interface FrameReaderOptions {
   wholeFramesUpTo?: number;
   /** Allocates gathered payloads. @default `new Uint8Array(size)` */
   allocate?: ((size: number) => Uint8Array) | null;
+  /** Unmasks payloads from 64 bytes on (`ConnectionOptions.mask`). @default the built-in masking */
+  mask?: MaskFunction | null;
 }
 
 /**
@@ -380,6 +386,7 @@ export class FrameReader {
   /** The current frame waits for its whole payload (control frames, and binary ones up to #wholeUpTo). */
   #whole = false;
   readonly #allocate: ((size: number) => Uint8Array) | null;
+  readonly #mask: MaskFunction | null;
   #chunks: Uint8Array[] = [];
   #head = 0; // index of the first chunk with unread bytes
   #pos = 0; // read offset into #chunks[#head]
@@ -404,6 +411,7 @@ export class FrameReader {
     this.#hooks = hooks;
     this.#wholeUpTo = options.wholeFramesUpTo ?? 0;
     this.#allocate = options.allocate ?? null;
+    this.#mask = options.mask ?? null;
   }
 
   /** Unread bytes held. */
@@ -601,7 +609,10 @@ export class FrameReader {
       // A plain view (not `subarray`, which goes through the species
       // constructor, e.g. a Node buffer subclass, at several times the cost).
       out = p === 0 && n === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + p, n);
-      if (masked) maskInPlace(out, 0, n, key, phase);
+      if (masked) {
+        if (n < NATIVE_MIN || this.#mask === null) maskInPlace(out, 0, n, key, phase);
+        else maskCopyWith(this.#mask, out, 0, out, 0, n, key, phase);
+      }
     } else {
       out = this.#allocate === null ? new Uint8Array(n) : allocated(this.#allocate, n);
       let filled = 0;
@@ -611,7 +622,8 @@ export class FrameReader {
         const chunk = this.#chunks[i]!;
         const m = Math.min(chunk.length - q, n - filled);
         if (masked) {
-          maskCopy(chunk, q, out, filled, m, key, phase);
+          // Unmasked while copied, from the chunk straight into the payload's array.
+          maskCopyWith(this.#mask, chunk, q, out, filled, m, key, phase);
           phase = (phase + m) & 3;
         } else {
           out.set(q === 0 && m === chunk.length ? chunk : chunk.subarray(q, q + m), filled);
