@@ -38,6 +38,8 @@
  * ws copies nothing, so that row compares it with Connection.sendParts(event),
  * which does not copy either ([header, data]).
  *
+ * BENCH_DIST=dir loads a package compiled elsewhere (say, another commit's
+ * `tsc -p tsconfig.build.json --outDir dir`), to compare before and after.
  * BENCH_CPU=1 times rounds by the process's CPU time instead of wall time
  * (steadier on a machine shared with other work).
  *
@@ -65,7 +67,8 @@ async function loadOurs(): Promise<[ConnectionModule, EventsModule, TypesModule,
       import("../src/node/masker.ts"),
     ]);
   }
-  const dist = compiledPackage();
+  // BENCH_DIST=dir measures a package compiled elsewhere (another commit, for before/after).
+  const dist = process.env["BENCH_DIST"] ?? compiledPackage();
   const load = (path: string) => importCompiled<never>(dist, path);
   return Promise.all([
     load("protocol/frames/connection.js"),

@@ -7,7 +7,8 @@
  *   out `subarray` views of the caller's chunks, and unmasks them in place (the
  *   connection owns the chunks it is given). Bytes spanning chunks are gathered
  *   into one fresh array (from the caller's `allocate` when given), unmasked
- *   while copied. Data frames stream out in pieces as their bytes arrive,
+ *   while copied: one pass over each byte, through the caller's `mask`
+ *   (bufferutil's on Node) from 64 bytes on when given. Data frames stream out in pieces as their bytes arrive,
  *   except binary ones up to `wholeFramesUpTo` bytes, which wait (holding at
  *   most that many payload bytes, in the chunks as received) and come out
  *   whole. Text always streams (UTF-8 errors fail fast).
