@@ -647,7 +647,8 @@ export class FrameReader {
           maskCopyWith(this.#mask, chunk, q, out, filled, m, key, phase);
           phase = (phase + m) & 3;
         } else {
-          out.set(q === 0 && m === chunk.length ? chunk : chunk.subarray(q, q + m), filled);
+          // A plain view, not `subarray` (a Node Buffer's goes through its species constructor).
+          out.set(q === 0 && m === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + q, m), filled);
         }
         filled += m;
         i++;
