@@ -112,6 +112,7 @@ await run(process.execPath, [join(root, "scripts/readme-blocks.mjs")]);
 const bin = (name) => join(root, "node_modules/.bin", name);
 await step("type-check (sources, tests, examples, bench, README blocks)", bin("tsc"), ["-p", "tsconfig.json"]);
 await step("type-check src/protocol against the portable platform surface", bin("tsc"), ["-p", "tsconfig.protocol.json"]);
+await step("type-check src/streams without Node types (portable: ES2022 + DOM)", bin("tsc"), ["-p", "tsconfig.streams.json"]);
 const files = findTests(join(root, "test"));
 const extra = process.argv.slice(2);
 const { code } = await run(
