@@ -144,6 +144,11 @@ export class WebSocketSession<R = string | Uint8Array> {
     close(this.#s, info);
   }
 
+  /** The peer's address and port, when the adapter knew them (`acceptNodeUpgrade`, `WebSocketServer`, the `peer` option); else `null`. */
+  get peer(): { readonly address: string; readonly port: number; readonly family: string } | null {
+    return this.#s.options.peer ?? null;
+  }
+
   /**
    * Send a ping; resolves with the round-trip time in milliseconds when the
    * matching pong arrives (a pong also acknowledges every earlier ping).

@@ -164,6 +164,8 @@ export interface WebSocketSessionOptions<F extends boolean = false> extends Conn
   extensions?: Extension[];
   /** The streams implementation to build the application's streams with. @default streamsImplementation() */
   streams?: StreamsImplementation;
+  /** The peer's address as the adapter saw it (`acceptNodeUpgrade` sets it; Node: `peerAddress(socket)`); read back as `session.peer`. */
+  peer?: { readonly address: string; readonly port: number; readonly family: string } | null;
 }
 
 /** Options of {@link connectWebSocket}. */
