@@ -11,11 +11,11 @@
  * - zlib.ts: permessage-deflate on Node's native zlib.
  * @module
  */
-export { fromNodeSocket, peerAddress, type NodeSocketOptions, type PeerAddress } from "./socket.ts";
+export { fromNodeSocket, peerAddress, type NodeSocketOptions } from "./socket.ts";
 export { acceptNodeUpgrade, rawHeadersToHeaders, type NodeUpgradeOptions } from "./upgrade.ts";
 export { WebSocketServer, type WebSocketServerOptions, type BroadcastOptions, type ServerCloseOptions } from "./server.ts";
 export type { HttpHandler } from "../streams/plain-http.ts";
-export type { HandlerErrorContext, HandlerErrorReporter } from "../streams/app-errors.ts";
+export type { HandlerContext, PeerInfo } from "../streams/session/types.ts";
 export { connectNodeWebSocket, type NodeConnectOptions, type NodeConnectTarget } from "./connect.ts";
 export { proxyFromEnvironment } from "./proxy.ts";
 export { acceptHttp2WebSocket, isHttp2WebSocketRequest, HTTP2_WEBSOCKET_SETTINGS, type Http2AcceptOptions } from "./http2.ts";

@@ -25,7 +25,7 @@ import type { Duplex } from "node:stream";
 import { LocalProtocolError } from "../protocol/errors.ts";
 import { streamsImplementation, type StreamsImplementation } from "../streams/polyfill.ts";
 import { TRANSPORT_PORT, type ByteTransport, type PortProvider, type TransportHandler, type TransportPort } from "../streams/transport.ts";
-import type { WebSocketSessionOptions } from "../streams/session/types.ts";
+import type { PeerInfo } from "../streams/session/types.ts";
 import { socketStreams } from "./socket-streams.ts";
 
 /** Options of {@link fromNodeSocket}. */
@@ -372,9 +372,6 @@ function highWaterMark(value: number | undefined, name: string): number {
   return value;
 }
 
-/** Where the peer of a connection is: what `session.peer` gives (see {@link peerAddress}). */
-export type PeerAddress = NonNullable<WebSocketSessionOptions["peer"]>;
-
 /**
  * The remote address, port and family of a connected socket (a TLS socket's
  * too; an HTTP/2 stream's connection for a stream), or `null` when the
@@ -388,7 +385,7 @@ export type PeerAddress = NonNullable<WebSocketSessionOptions["peer"]>;
  * console.log(ws.peer?.address, ws.peer?.port);
  * ```
  */
-export function peerAddress(socket: Socket | Duplex): PeerAddress | null {
+export function peerAddress(socket: Socket | Duplex): PeerInfo | null {
   const tcp = socket as Partial<Pick<Socket, "remoteAddress" | "remotePort" | "remoteFamily">>;
   const address = tcp.remoteAddress;
   const port = tcp.remotePort;

@@ -6,33 +6,32 @@
  * header shape.
  *
  * Invariants:
- * - The handlers `acceptNodeUpgrade` is given are owned: a throw or a
- *   rejection of `handleRequest` or `handleHttp` answers HTTP 500, of
- *   `onMessage`, `onPing` or `onPong` closes that connection with 1011; the
- *   error goes to `onError(error, context)` (default: one line on stderr
- *   naming the handler and the peer), and never reaches the process as an
- *   uncaught exception or an unhandled rejection. An error that only reports
- *   the connection's end (1006, the peer's close) is not reported.
- * - `closed` is observed here, so a session nobody awaits never crashes the
- *   process; `session.peer` is the socket's remote address, read once.
+ * - The handlers given to `acceptNodeUpgrade` are the session's to own (a
+ *   throw or a rejection answers 500 before the upgrade or closes with
+ *   1011, and goes to `onError`); this module adds the socket's remote
+ *   address: as `session.peer`, in `onError`'s context, and in the default
+ *   stderr line (`wsproto: onMessage failed (peer 127.0.0.1:50123): ...`).
+ *   A throwing `onError` is reported there too; nothing reaches the process.
+ * - Holds nothing of its own: the socket belongs to the socket adapter, the
+ *   request is fed to the session as Node parsed it.
  * @module
  */
 import type { IncomingMessage } from "node:http";
 import type { Socket } from "node:net";
 import { Readable, type Duplex } from "node:stream";
-import type { Request } from "../protocol/events.ts";
 import type { Headers } from "../protocol/types.ts";
-import { reportHandlerError, isConnectionEnd, type HandlerErrorContext, type HandlerErrorReporter } from "../streams/app-errors.ts";
-import { fetchRequest, type HttpHandler } from "../streams/plain-http.ts";
+import { reportToStderr } from "../streams/app-errors.ts";
+import { fetchRequest } from "../streams/plain-http.ts";
 import {
-  WebSocketError,
   acceptWebSocket,
   type AcceptWebSocketOptions,
+  type HandlerContext,
   type MessageChunk,
+  type PeerInfo,
   type WebSocketSession,
 } from "../streams/websocket-stream.ts";
 import { adapterOptionsOf, nodeExtensions } from "./options.ts";
-import { fromNodeSocket, peerAddress, type NodeSocketOptions, type PeerAddress } from "./socket.ts";
+import { fromNodeSocket, peerAddress, type NodeSocketOptions } from "./socket.ts";
 
 /**
  * Node's `req.rawHeaders` (`[name, value, name, value, ...]`) as a
@@ -78,25 +77,18 @@ export function nodeToFetchRequest(req: IncomingMessage, secure: boolean): globa
   return fetchRequest(head, scheme, Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>);
 }
 
-/** Options of {@link acceptNodeUpgrade}: those of `acceptWebSocket` plus the adapter's, and `onError` with a context. */
-export type NodeUpgradeOptions<F extends boolean = false> = Omit<AcceptWebSocketOptions<F>, "onError"> &
-  Pick<NodeSocketOptions, "readableHighWaterMark" | "writableHighWaterMark"> & {
-    /**
-     * Where failures of the handlers given here go (`handleRequest`,
-     * `handleHttp`, `onMessage`, `onPing`, `onPong`), with which handler
-     * failed, its session and the peer's address. The connection is
-     * answered 500 (before the upgrade) or closed with 1011 either way.
-     * @default one line on stderr naming the handler and the peer
-     */
-    onError?: HandlerErrorReporter;
-  };
+/** Options of {@link acceptNodeUpgrade}: those of `acceptWebSocket` plus the adapter's. */
+export type NodeUpgradeOptions<F extends boolean = false> = AcceptWebSocketOptions<F> &
+  Pick<NodeSocketOptions, "readableHighWaterMark" | "writableHighWaterMark">;
 
 /**
  * Accept a WebSocket from a Node HTTP server's `'upgrade'` event: the request
  * Node already parsed goes through `initiateUpgradeConnection`, the `head`
  * bytes are delivered first, and the answer (101 or a rejection) is written
- * to the socket. The handlers in `options` are owned (see `onError`); the
- * session's `peer` is the socket's remote address.
+ * to the socket. The handlers in `options` are owned by the session (a
+ * failure answers 500 or closes with 1011, and goes to `onError`, whose
+ * context and default stderr line name the peer); `session.peer` is the
+ * socket's remote address.
  * @example
  * ```ts
  * import { createServer } from "node:http";
@@ -135,13 +127,10 @@ export function acceptNodeUpgrade(
   const tcp = socket as Partial<Pick<Socket, "setTimeout" | "setNoDelay">>;
   tcp.setTimeout?.(0);
   tcp.setNoDelay?.(true);
-  const peer = options.peer !== undefined ? options.peer : peerAddress(socket);
-  const owner = new HandlerOwner(options.onError, peer);
-  const { onError: _onError, ...rest } = options;
+  const peer = options.peer ?? peerAddress(socket);
   const session = acceptWebSocket(fromNodeSocket(socket, adapterOptionsOf(options, head)), {
-    ...rest,
-    ...owner.wrap(options),
-    peer,
+    ...options,
+    ...(peer === null ? {} : { peer, onError: withPeer(options.onError, peer) }),
     extensions: options.extensions ?? nodeExtensions(),
     // The request line too: RFC 6455 §4.1's GET and HTTP/1.1 are checked as on the bare-TCP path.
     upgradeRequest: {
@@ -151,91 +140,21 @@ export function acceptNodeUpgrade(
       httpVersion: req.httpVersion ?? "1.1",
     },
   } as AcceptWebSocketOptions);
-  owner.session = session;
-  owner.watch(session);
   return session;
 }
 
-type AnySession = WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk>;
-
-/** The handlers of one `acceptNodeUpgrade` call, called inside a boundary that owns their failures. */
-class HandlerOwner {
-  readonly #onError: HandlerErrorReporter | undefined;
-  readonly #peer: PeerAddress | null;
-  session: AnySession | null = null;
-
-  constructor(onError: HandlerErrorReporter | undefined, peer: PeerAddress | null) {
-    this.#onError = onError;
-    this.#peer = peer;
-  }
-
-  report(handler: string, error: unknown): void {
-    const context: HandlerErrorContext = { handler };
-    if (this.session !== null) context.session = this.session;
-    if (this.#peer !== null) context.remoteAddress = this.#peer.address;
-    reportHandlerError(this.#onError, error, context);
-  }
-
-  /** The options with each handler given wrapped (absent ones stay absent: no handleRequest means no turn before the 101). */
-  wrap(options: NodeUpgradeOptions<boolean>): Partial<AcceptWebSocketOptions<boolean>> {
-    const wrapped: Partial<AcceptWebSocketOptions<boolean>> = {};
-    const { handleRequest, handleHttp, onPing, onPong } = options;
-    if (handleRequest !== undefined) {
-      // A failure answers 500 (the session's rule) and is reported here, once.
-      wrapped.handleRequest = async (request: Request) => {
-        try {
-          return await handleRequest(request);
-        } catch (error) {
-          this.report("handleRequest", error);
-          throw error;
-        }
-      };
-    }
-    if (handleHttp !== undefined) wrapped.handleHttp = this.#ownHttp(handleHttp);
-    if (onPing !== undefined) wrapped.onPing = this.#ownCallback("onPing", onPing);
-    if (onPong !== undefined) wrapped.onPong = this.#ownCallback("onPong", onPong);
-    return wrapped;
-  }
-
-  #ownHttp(handleHttp: HttpHandler): HttpHandler {
-    return async (request) => {
+/** `onError` with the peer in its context; without one, the default line names the peer too. */
+function withPeer(onError: AcceptWebSocketOptions["onError"], peer: PeerInfo): (error: unknown, context: HandlerContext) => void {
+  return (error, context) => {
+    const withAddress = context.peer === undefined ? { ...context, peer } : context;
+    if (onError !== undefined) {
       try {
-        const response = await handleHttp(request);
-        if (!(response instanceof Response)) throw new TypeError("handleHttp must return a Response");
-        return response;
-      } catch (error) {
-        this.report("handleHttp", error); // the client gets a 500
-        throw error;
+        onError(error, withAddress);
+        return;
+      } catch (failure) {
+        reportToStderr(failure, { handler: "onError", peer });
       }
-    };
-  }
-
-  #ownCallback(handler: string, callback: (payload: Uint8Array) => void): (payload: Uint8Array) => void {
-    return (payload) => {
-      try {
-        callback(payload);
-      } catch (error) {
-        this.report(handler, error);
-        this.#fail();
-      }
-    };
-  }
-
-  /** RFC 6455 §7.4.1: 1011, the server met a condition that kept it from fulfilling the request. */
-  #fail(): void {
-    try {
-      this.session?.close({ closeCode: 1011, reason: "Internal error" });
-    } catch {
-      // Already closing.
     }
-  }
-
-  /** `onMessage` failures are the session's (1011, `closed` rejects with their cause): reported from there. */
-  watch(session: AnySession): void {
-    session.closed.then(undefined, (error: unknown) => {
-      if (error instanceof WebSocketError && error.code === "WS_ERR_MESSAGE_HANDLER" && !isConnectionEnd(error.cause)) {
-        this.report("onMessage", error.cause);
-      }
-    });
-  }
+    reportToStderr(error, withAddress);
+  };
 }
