@@ -1,6 +1,7 @@
 /**
  * WebSockets over HTTP/2 (RFC 8441, extended CONNECT), both roles, as the
- * same {@link WebSocketSession} the HTTP/1.1 helpers return.
+ * same {@link WebSocketSession} the HTTP/1.1 helpers return: the rules both
+ * share and the server side here, the client side in http2-client.ts.
  *
  * How: HTTP/2 carries the opening handshake in its own headers (a CONNECT
  * request with `:protocol: websocket`, answered by a 2xx; no key, no accept,
