@@ -18,12 +18,8 @@ import type { DeferredPortControl } from "./deferred-port.ts";
 import { readResponseHead, statusLine } from "./http-head.ts";
 import { bareHostname, parseWebSocketUrl, type WebSocketTarget } from "./url.ts";
 
-/** A parsed proxy URL. */
-export interface ProxyTarget {
-  url: URL;
-  secure: boolean;
-  hostname: string;
-  port: number;
+/** A parsed proxy URL: where it is (as a WebSocket target is), and its credentials. */
+export interface ProxyTarget extends Omit<WebSocketTarget, "servername"> {
   /** The Basic `Proxy-Authorization` value, from the URL's credentials. */
   authorization: string | null;
 }

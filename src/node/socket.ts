@@ -251,17 +251,8 @@ class NodeSocketPort implements TransportPort {
     const pending = this.#pending;
     if (pending === null) return true;
     const socket = this.#socket;
-    let chunk: Uint8Array;
-    if (!Array.isArray(pending)) chunk = pending;
-    else {
-      const out = Buffer.allocUnsafe(this.#pendingBytes);
-      let offset = 0;
-      for (const part of pending) {
-        out.set(part, offset);
-        offset += part.byteLength;
-      }
-      chunk = out;
-    }
+    // Several frames: one buffer (uninitialised, then filled), one system call.
+    const chunk = Array.isArray(pending) ? Buffer.concat(pending, this.#pendingBytes) : pending;
     this.#pending = null;
     this.#pendingBytes = 0;
     if (socket.destroyed || socket.writableEnded) return true; // 'close' reports the failure
