@@ -8,6 +8,7 @@
  * - server.ts: `WebSocketServer` (connections, broadcast, shutdown, plain HTTP beside it).
  * - connect.ts, proxy.ts, url.ts: the client (`connectNodeWebSocket`), proxies, redirects.
  * - http2.ts, http2-client.ts: WebSockets over HTTP/2 (RFC 8441), both roles.
+ * - websocket-stream.ts: the WHATWG `WebSocketStream` class (and its `WebSocketError`).
  * - zlib.ts: permessage-deflate on Node's native zlib.
  * @module
  */
@@ -21,3 +22,4 @@ export { proxyFromEnvironment } from "./proxy.ts";
 export { acceptHttp2WebSocket, isHttp2WebSocketRequest, HTTP2_WEBSOCKET_SETTINGS, type Http2AcceptOptions } from "./http2.ts";
 export { connectHttp2WebSocket, type Http2ConnectOptions } from "./http2-client.ts";
 export { nodeZlibCodec, nodeZlibNative } from "./zlib.ts";
+export { WebSocketStream, WebSocketError, type WebSocketStreamOptions, type WebSocketStreamOpenInfo, type WebSocketStreamCloseInfo, type WebSocketStreamConnectOptions } from "./websocket-stream.ts";

@@ -30,14 +30,16 @@ export function describeError(error: unknown): string {
  * @example
  * ```ts
  * reportToStderr(new Error("boom"), { handler: "onMessage", peer: { address: "127.0.0.1", port: 50123, family: "IPv4" } });
- * // wsproto: onMessage failed (peer 127.0.0.1:50123): boom
+ * // wsproto: onMessage failed (peer 127.0.0.1:50123): Error: boom
  * ```
  */
 export function reportToStderr(error: unknown, context: HandlerContext): void {
   const peer = context.peer;
   const from = peer === undefined ? "" : peer.family === "IPv6" ? ` (peer [${peer.address}]:${peer.port})` : ` (peer ${peer.address}:${peer.port})`;
   try {
-    console.error(`wsproto: ${context.handler} failed${from}: ${describeError(error)}`);
+    // As the session's own default line, with the peer: the error's first stack line ("TypeError: ...").
+    const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`).split("\n")[0] : String(error);
+    console.error(`wsproto: ${context.handler} failed${from}: ${text}`);
   } catch {
     // stderr itself is gone: nothing more to do.
   }

@@ -177,8 +177,8 @@ t.test("onPing / onPong: a throw closes with 1011 and is reported; a throwing on
   t.same(await wsOutcome(loud.url, (ws) => ws.pong("y")), { code: 1011 });
   console.error = original;
   t.equal(lines.length, 2, "two lines on stderr: onError's failure, and the failure it was given");
-  t.match(lines[0], /^wsproto: onError failed \(peer 127\.0\.0\.1:\d+\): onError boom$/);
-  t.match(lines[1], /^wsproto: onPong failed \(peer 127\.0\.0\.1:\d+\): pong boom$/);
+  t.match(lines[0], /^wsproto: onError failed \(peer 127\.0\.0\.1:\d+\): Error: onError boom$/);
+  t.match(lines[1], /^wsproto: onPong failed \(peer 127\.0\.0\.1:\d+\): Error: pong boom$/);
 });
 
 t.test("without onError: one line on stderr naming the handler and the peer", async (t) => {
@@ -201,7 +201,7 @@ t.test("without onError: one line on stderr naming the handler and the peer", as
   t.same(await wsOutcome(`ws://127.0.0.1:${port}/`), { status: 500 });
   console.error = original;
   t.equal(lines.length, 1);
-  t.match(lines[0], /^wsproto: handleRequest failed \(peer 127\.0\.0\.1:\d+\): no access$/);
+  t.match(lines[0], /^wsproto: handleRequest failed \(peer 127\.0\.0\.1:\d+\): Error: no access$/);
 });
 
 t.test("peer: session.peer is the client's address and port (acceptNodeUpgrade, and fromNodeSocket through peerAddress)", async (t) => {
