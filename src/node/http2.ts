@@ -32,8 +32,8 @@
 import * as http2 from "node:http2";
 import { STATUS_CODES } from "node:http";
 import type { ClientHttp2Session, IncomingHttpHeaders, ServerHttp2Stream, SecureClientSessionOptions } from "node:http2";
-import { generateAcceptToken } from "../protocol/http/headers.ts";
-import { HttpReader } from "../protocol/http/http.ts";
+import { generateAcceptToken } from "../protocol/handshake/accept-key.ts";
+import { HttpReader } from "../protocol/http/reader.ts";
 import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
 import type { Headers } from "../protocol/types.ts";
 import { nodeZlibCodec } from "./zlib.ts";

@@ -40,7 +40,7 @@ import { LocalProtocolError } from "../protocol/errors.ts";
 import { Message, type Request } from "../protocol/events.ts";
 import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
 import { buildFrame } from "../protocol/frames/frame.ts";
-import { reasonPhrase } from "../protocol/http/http.ts";
+import { reasonPhrase } from "../protocol/http/status.ts";
 import { ConnectionState } from "../protocol/types.ts";
 import { encodeUtf8, isWellFormed } from "../protocol/bytes/utf8.ts";
 import { acceptNodeUpgrade, type NodeUpgradeOptions } from "./index.ts";

@@ -11,6 +11,9 @@ export * from "./extensions/extension.ts";
 // Each module below owns its own exports:
 export * from "./frames/connection.ts";
 export * from "./handshake/handshake.ts";
+export type { ReceivedRequestLine } from "./handshake/server.ts";
+export { clientExtensionsHandshake, serverExtensionsHandshake } from "./handshake/negotiation.ts";
+export * from "./handshake/accept-key.ts";
 export * from "./ws-connection.ts";
 export * from "./http/headers.ts";
 export * from "./extensions/index.ts";

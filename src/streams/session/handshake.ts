@@ -20,7 +20,7 @@
 import { AcceptConnection, RejectConnection, RejectData, Request } from "../../protocol/events.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../../protocol/errors.ts";
 import type { WSConnection } from "../../protocol/ws-connection.ts";
-import { reasonPhrase } from "../../protocol/http/http.ts";
+import { reasonPhrase } from "../../protocol/http/status.ts";
 import { answerForRefusal, answerPlainRequest, asksForWebSocket, type HttpAnswer } from "../plain-http.ts";
 import { streamsImplementation } from "../polyfill.ts";
 import { finish, removeAbortListener } from "./close.ts";

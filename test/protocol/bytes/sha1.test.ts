@@ -4,7 +4,7 @@ import t from "tap";
 import { createHash, randomBytes } from "node:crypto";
 import { sha1, sha1Into } from "../../../src/protocol/bytes/sha1.ts";
 import { base64Decode, base64DecodedLength, base64Encode, concatBytes, isLatin1, latin1Decode, latin1Encode } from "../../../src/protocol/bytes/encoding.ts";
-import { generateAcceptToken, generateNonce, isValidNonce } from "../../../src/protocol/http/headers.ts";
+import { generateAcceptToken, generateNonce, isValidNonce } from "../../../src/protocol/handshake/accept-key.ts";
 import { sequentialRandom } from "../../../src/protocol/bytes/random.ts";
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");

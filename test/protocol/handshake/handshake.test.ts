@@ -3,7 +3,8 @@
 // wsproto's order with its hints, the deliberate differences, rejections in
 // every framing, security checks on what we send, limits, trailing data.
 import t, { type Test } from "tap";
-import { H11Handshake, clientExtensionsHandshake, serverExtensionsHandshake } from "../../../src/protocol/handshake/handshake.ts";
+import { H11Handshake } from "../../../src/protocol/handshake/handshake.ts";
+import { clientExtensionsHandshake, serverExtensionsHandshake } from "../../../src/protocol/handshake/negotiation.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../../../src/protocol/errors.ts";
 import {
   AcceptConnection,

@@ -1,19 +1,18 @@
 // The strict incremental HTTP/1.1 reader and the head writer
-// (src/protocol/http/http.ts): every input fed whole and split at every offset.
+// (src/protocol/http/{message,reader,writer,status}.ts): every input fed whole and split at every offset.
 import t, { type Test } from "tap";
 import { LocalProtocolError } from "../../../src/protocol/errors.ts";
+import { HttpError, type HttpEvent } from "../../../src/protocol/http/message.ts";
+import { HttpReader } from "../../../src/protocol/http/reader.ts";
+import { reasonPhrase } from "../../../src/protocol/http/status.ts";
 import {
-  HttpError,
-  HttpReader,
   LAST_CHUNK,
   isValidHeaderValue,
   validateHeaders,
-  reasonPhrase,
   writeChunk,
   writeRequestHead,
   writeResponseHead,
-  type HttpEvent,
-} from "../../../src/protocol/http/http.ts";
+} from "../../../src/protocol/http/writer.ts";
 
 const enc = (s: string): Uint8Array => {
   const out = new Uint8Array(s.length);

@@ -1,9 +1,9 @@
 /**
- * A small strict HTTP/1.1 message reader and writer for the opening handshake
- * (wsproto leans on h11 for this; here it is ours). It reads one request head
- * (server) or response heads (client) and the bodies a rejection may carry
- * (Content-Length, chunked, or until the connection closes), and writes heads
- * and chunked bodies.
+ * `HttpReader`: a small strict incremental HTTP/1.1 message reader for the
+ * opening handshake (wsproto leans on h11 for this; here it is ours). It
+ * reads one request head (server) or response heads (client) and the bodies
+ * a rejection may carry (Content-Length, chunked, or until the connection
+ * closes). The line grammar and framing rules are in `message.ts`.
  *
  * Invariants:
  * - Incremental: bytes may arrive one at a time; every byte is examined a
@@ -31,55 +31,19 @@
  * @module
  */
 import { LocalProtocolError } from "../errors.ts";
-import { concatBytes, isLatin1, latin1Decode, latin1Encode } from "../bytes/encoding.ts";
-import { isToken, parseTokenList } from "./headers.ts";
+import { concatBytes, latin1Decode } from "../bytes/encoding.ts";
+import {
+  BAD_VALUE_CHAR,
+  CHUNK_SIZE_LINE,
+  HttpError,
+  MAX_CHUNK_LINE,
+  REQUEST_LINE,
+  STATUS_LINE,
+  parseHeaderLine,
+  readFraming,
+  type HttpEvent,
+} from "./message.ts";
 import type { Headers } from "../types.ts";
-
-/** A request head as received (names lower-cased, values stripped). */
-export interface RequestHead {
-  readonly kind: "request";
-  readonly method: string;
-  readonly target: string;
-  /** `"1.1"`, `"1.0"`, ... (the digits after `HTTP/`). */
-  readonly httpVersion: string;
-  readonly headers: Headers;
-}
-
-/** A response head as received (names lower-cased, values stripped). */
-export interface ResponseHead {
-  readonly kind: "response";
-  readonly httpVersion: string;
-  readonly statusCode: number;
-  readonly reason: string;
-  readonly headers: Headers;
-}
-
-/** What the reader produces, in order. */
-export type HttpEvent =
-  | { readonly type: "head"; readonly head: RequestHead | ResponseHead }
-  | { readonly type: "data"; readonly data: Uint8Array }
-  | { readonly type: "end" };
-
-/**
- * A malformed or oversized message. `status` is the answer a server would
- * give: 431 for a head over the limits, else 400; `tooMuchData` marks more
- * bytes after a complete request than the reader may keep.
- * @example
- * ```ts
- * try { reader.push(bytes); }
- * catch (e) { if (e instanceof HttpError) console.log(e.status, e.message); }
- * ```
- */
-export class HttpError extends Error {
-  readonly status: 400 | 431;
-  readonly tooMuchData: boolean;
-  constructor(message: string, status: 400 | 431 = 400, tooMuchData = false) {
-    super(message);
-    this.name = "HttpError";
-    this.status = status;
-    this.tooMuchData = tooMuchData;
-  }
-}
 
 /** Limits of an {@link HttpReader}. */
 export interface HttpReaderLimits {
@@ -106,44 +70,6 @@ const CR = 0x0d;
 const EMPTY = new Uint8Array(0);
 /** Shared: the end event carries nothing. */
 const END: HttpEvent = Object.freeze({ type: "end" });
-
-// h11's ABNF (h11/_abnf.py), expressed over latin-1 strings.
-const REQUEST_LINE = /^([-!#$%&'*+.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/([0-9]\.[0-9])$/;
-const STATUS_LINE = /^HTTP\/([0-9]\.[0-9]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
-// RFC 7230 §3.2: field-value = *( field-content / obs-fold ): VCHAR, obs-text, SP, HTAB.
-// eslint-disable-next-line no-control-regex
-const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
-
-function isBadValueChar(code: number): boolean {
-  return (code < 0x20 && code !== 0x09) || code === 0x7f;
-}
-
-/**
- * A header line `name:[ \t]*value[ \t]*` (h11's header_field: the name a
- * token, the value free of controls but HTAB) as `[lower-cased name, value]`,
- * or `null` if it is not one. Scanned by hand: a regex match per line would
- * allocate its match array and captures for every field.
- */
-function parseHeaderLine(line: string): [string, string] | null {
-  const colon = line.indexOf(":");
-  if (colon <= 0) return null;
-  const name = line.slice(0, colon);
-  if (!isToken(name)) return null;
-  let start = colon + 1;
-  let end = line.length;
-  while (start < end && isOws(line.charCodeAt(start))) start++;
-  while (end > start && isOws(line.charCodeAt(end - 1))) end--;
-  for (let i = start; i < end; i++) if (isBadValueChar(line.charCodeAt(i))) return null;
-  return [name.toLowerCase(), line.slice(start, end)];
-}
-
-function isOws(code: number): boolean {
-  return code === 0x20 || code === 0x09;
-}
-const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
-
-/** Longest chunk-size line (with extensions) accepted. */
-const MAX_CHUNK_LINE = 1024;
 
 /**
  * Incremental reader of one side of an HTTP/1.1 exchange: requests
@@ -449,37 +375,7 @@ export class HttpReader {
     this.#headers = [];
     this.#headBytes = 0;
 
-    let contentLength: number | null = null;
-    let transferEncoding: string[] | null = null;
-    let hosts = 0;
-    for (let i = 0; i < headers.length; i++) {
-      const field = headers[i]!;
-      const name = field[0];
-      const value = field[1];
-      if (name === "content-length") {
-        // RFC 7230 §3.3.2: repeated or list-valued Content-Length is a framing attack.
-        if (contentLength !== null) throw new HttpError("repeated Content-Length");
-        if (!/^[0-9]{1,15}$/.test(value)) throw new HttpError(`invalid Content-Length ${JSON.stringify(value)}`);
-        contentLength = Number(value);
-      } else if (name === "transfer-encoding") {
-        let codings: string[];
-        try {
-          codings = parseTokenList(value);
-        } catch {
-          throw new HttpError(`invalid Transfer-Encoding ${JSON.stringify(value)}`);
-        }
-        transferEncoding = [...(transferEncoding ?? []), ...codings.map((c) => c.toLowerCase())];
-      } else if (name === "host") {
-        hosts++;
-      }
-    }
-    // RFC 7230 §3.3.3: a message with both is a smuggling attempt; refuse it.
-    if (transferEncoding !== null && contentLength !== null) {
-      throw new HttpError("both Transfer-Encoding and Content-Length");
-    }
-    if (transferEncoding !== null && (transferEncoding.length !== 1 || transferEncoding[0] !== "chunked")) {
-      throw new HttpError("only Transfer-Encoding: chunked is supported");
-    }
+    const { contentLength, chunked, hosts } = readFraming(headers);
 
     if (this.#kind === "request") {
       if (method === undefined || target === undefined || version === undefined) {
@@ -493,7 +389,7 @@ export class HttpReader {
       if (hosts > 1) throw new HttpError("repeated Host header");
       if (hosts === 0 && version >= "1.1") throw new HttpError("missing Host header");
       events.push({ type: "head", head: { kind: "request", method, target, httpVersion: version, headers } });
-      if (transferEncoding !== null) this.#startChunked();
+      if (chunked) this.#startChunked();
       else if (contentLength !== null && contentLength > 0) this.#startLength(contentLength);
       else this.#finish(events);
       return;
@@ -513,7 +409,7 @@ export class HttpReader {
       this.#mode = "head"; // interim response: the real one follows
     } else if (statusCode === 204 || statusCode === 304) {
       this.#finish(events); // RFC 7230 §3.3.3 rule 1: never a body
-    } else if (transferEncoding !== null) {
+    } else if (chunked) {
       this.#startChunked();
     } else if (contentLength !== null) {
       if (contentLength > 0) this.#startLength(contentLength);
@@ -536,237 +432,4 @@ export class HttpReader {
     this.#mode = "done";
     events.push(END);
   }
-}
-
-// ---------------------------------------------------------------------------
-// Writing
-
-const TARGET = /^[\x21-\x7e]+$/;
-// h11's field_value: empty, or field-vchars with single SP/HTAB runs inside.
-const VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?$/;
-
-/**
- * Check a header name we are about to send: it must be a token (RFC 7230 §3.2).
- * @throws LocalProtocolError (code `WS_ERR_INVALID_HEADER`).
- * @example
- * ```ts
- * validateHeaderName("X-Trace-Id"); // ok
- * validateHeaderName("X Trace");    // throws LocalProtocolError
- * ```
- */
-export function validateHeaderName(name: string): void {
-  if (typeof name !== "string" || !isToken(name)) {
-    throw new LocalProtocolError(`Illegal header name ${JSON.stringify(name)}`, "WS_ERR_INVALID_HEADER");
-  }
-}
-
-/**
- * Check a header value we are about to send: visible latin-1 characters with
- * inner spaces or tabs only; in particular no CR, LF or NUL, which would let
- * the value inject header lines (RFC 7230 §3.2).
- * @throws LocalProtocolError (code `WS_ERR_INVALID_HEADER`).
- * @example
- * ```ts
- * validateHeaderValue("X-A", "1");          // ok
- * validateHeaderValue("X-A", "1\r\nX-B: 2"); // throws LocalProtocolError
- * ```
- */
-export function validateHeaderValue(name: string, value: string): void {
-  if (typeof value !== "string" || !VALUE.test(value)) {
-    throw new LocalProtocolError(
-      `Illegal value for header ${name}: ${JSON.stringify(value)} (no CR, LF, NUL, controls, ` +
-        `leading or trailing whitespace, or characters above U+00FF)`,
-      "WS_ERR_INVALID_HEADER",
-    );
-  }
-}
-
-/**
- * Validate every header of a list (names tokens, values safe).
- * @example
- * ```ts
- * validateHeaders([["Origin", "https://example.com"]]);
- * ```
- */
-export function validateHeaders(headers: Headers): void {
-  if (!Array.isArray(headers)) throw new LocalProtocolError("Headers must be an array of [name, value] pairs", "WS_ERR_INVALID_HEADER");
-  for (let i = 0; i < headers.length; i++) {
-    const pair = headers[i];
-    if (!Array.isArray(pair) || pair.length !== 2) {
-      throw new LocalProtocolError("Headers must be an array of [name, value] pairs", "WS_ERR_INVALID_HEADER");
-    }
-    validateHeaderName(pair[0]);
-    validateHeaderValue(pair[0], pair[1]);
-  }
-}
-
-/** The head's bytes written straight into one array of the right size (no intermediate string). */
-function writeHead(startLine: string, headers: Headers): Uint8Array {
-  let length = startLine.length + 4;
-  for (let i = 0; i < headers.length; i++) {
-    const field = headers[i]!;
-    const name = field[0];
-    const value = field[1];
-    length += name.length + value.length + 4;
-  }
-  const out = new Uint8Array(length);
-  let o = putLatin1(out, 0, startLine);
-  out[o++] = CR;
-  out[o++] = LF;
-  for (let i = 0; i < headers.length; i++) {
-    const field = headers[i]!;
-    const name = field[0];
-    const value = field[1];
-    o = putLatin1(out, o, name);
-    out[o++] = 0x3a; // ":"
-    out[o++] = 0x20;
-    o = putLatin1(out, o, value);
-    out[o++] = CR;
-    out[o++] = LF;
-  }
-  out[o++] = CR;
-  out[o] = LF;
-  return out;
-}
-
-/** Write `text` (checked latin-1) at `offset`, one byte per code unit; returns the offset after it. */
-function putLatin1(out: Uint8Array, offset: number, text: string): number {
-  for (let i = 0; i < text.length; i++) out[offset + i] = text.charCodeAt(i);
-  return offset + text.length;
-}
-
-/**
- * Check a request line we are about to send or take as received: the method
- * a token, the version `d.d`, the target printable ASCII without spaces.
- * @throws LocalProtocolError (code `WS_ERR_INVALID_HEADER` or `WS_ERR_INVALID_TARGET`).
- * @example
- * ```ts
- * validateRequestLine("GET", "/chat", "1.1"); // ok
- * validateRequestLine("GET", "/a b", "1.1");  // throws LocalProtocolError
- * ```
- */
-export function validateRequestLine(method: string, target: string, httpVersion: string): void {
-  if (!isToken(method)) throw new LocalProtocolError(`Illegal method ${JSON.stringify(method)}`, "WS_ERR_INVALID_HEADER");
-  if (typeof httpVersion !== "string" || !/^[0-9]\.[0-9]$/.test(httpVersion)) {
-    throw new LocalProtocolError(`Illegal HTTP version ${JSON.stringify(httpVersion)}`, "WS_ERR_INVALID_HEADER");
-  }
-  if (typeof target !== "string" || !TARGET.test(target)) {
-    throw new LocalProtocolError(
-      `Illegal request target ${JSON.stringify(target)}: printable ASCII without spaces required`,
-      "WS_ERR_INVALID_TARGET",
-    );
-  }
-}
-
-/**
- * Serialize a request head (`METHOD target HTTP/1.1`, headers, blank line).
- * `httpVersion` (digits only, as {@link RequestHead.httpVersion}) re-creates
- * a request another HTTP stack parsed, version included.
- * @throws LocalProtocolError if the method, target, version or a header is invalid; nothing is produced.
- * @example
- * ```ts
- * writeRequestHead("GET", "/chat", [["Host", "example.com"]]);
- * ```
- */
-export function writeRequestHead(method: string, target: string, headers: Headers, httpVersion = "1.1"): Uint8Array {
-  validateRequestLine(method, target, httpVersion);
-  validateHeaders(headers);
-  return writeHead(`${method} ${target} HTTP/${httpVersion}`, headers);
-}
-
-// RFC 9110 §15: the reason phrases of the status codes a WebSocket server
-// sends or an application is likely to reject with.
-const REASONS: ReadonlyMap<number, string> = new Map([
-  [100, "Continue"], [101, "Switching Protocols"],
-  [200, "OK"], [201, "Created"], [202, "Accepted"], [204, "No Content"],
-  [301, "Moved Permanently"], [302, "Found"], [303, "See Other"], [304, "Not Modified"],
-  [307, "Temporary Redirect"], [308, "Permanent Redirect"],
-  [400, "Bad Request"], [401, "Unauthorized"], [402, "Payment Required"], [403, "Forbidden"], [404, "Not Found"],
-  [405, "Method Not Allowed"], [406, "Not Acceptable"], [407, "Proxy Authentication Required"],
-  [408, "Request Timeout"], [409, "Conflict"], [410, "Gone"], [411, "Length Required"], [413, "Content Too Large"],
-  [414, "URI Too Long"], [415, "Unsupported Media Type"], [421, "Misdirected Request"], [426, "Upgrade Required"],
-  [428, "Precondition Required"], [429, "Too Many Requests"], [431, "Request Header Fields Too Large"],
-  [500, "Internal Server Error"], [501, "Not Implemented"], [502, "Bad Gateway"], [503, "Service Unavailable"],
-  [504, "Gateway Timeout"], [505, "HTTP Version Not Supported"],
-]);
-const CLASS_REASONS = ["Unknown", "Informational", "Success", "Redirection", "Client Error", "Server Error"];
-
-/**
- * The reason phrase sent after `statusCode` on our status lines: RFC 9110's
- * name for the code, else the name of its class ("Client Error"), else
- * "Unknown". Never empty: some clients reject `HTTP/1.1 101 ` (RFC 9112 §4
- * allows it, but a reason phrase costs nothing).
- * @example
- * ```ts
- * reasonPhrase(101); // "Switching Protocols"
- * reasonPhrase(499); // "Client Error"
- * ```
- */
-export function reasonPhrase(statusCode: number): string {
-  return REASONS.get(statusCode) ?? CLASS_REASONS[Math.floor(statusCode / 100)] ?? "Unknown";
-}
-
-/**
- * Serialize a response head. The status line is `HTTP/1.1 <code> <reason>`
- * with the code's reason phrase ({@link reasonPhrase}); wsproto 1.2 sends an
- * empty one, which some clients reject. A non-empty `reason` replaces it.
- * @throws LocalProtocolError if the status, the reason or a header is invalid.
- * @example
- * ```ts
- * writeResponseHead(403, [["content-length", "0"]]); // "HTTP/1.1 403 Forbidden\r\ncontent-length: 0\r\n\r\n"
- * ```
- */
-export function writeResponseHead(statusCode: number, headers: Headers, reason = ""): Uint8Array {
-  if (!Number.isInteger(statusCode) || statusCode < 100 || statusCode > 999) {
-    throw new LocalProtocolError(`Illegal status code ${String(statusCode)}`, "WS_ERR_INVALID_STATUS");
-  }
-  // RFC 9112 §4: reason-phrase = 1*( HTAB / SP / VCHAR / obs-text ).
-  if (typeof reason !== "string" || !/^[\t\x20-\x7e\x80-\xff]*$/.test(reason)) {
-    throw new LocalProtocolError(`Illegal reason phrase ${JSON.stringify(reason)}`, "WS_ERR_INVALID_STATUS");
-  }
-  validateHeaders(headers);
-  return writeHead(reason === "" ? statusLine(statusCode) : `HTTP/1.1 ${statusCode} ${reason}`, headers);
-}
-
-// Status lines with the default reason, built once per code (at most 900).
-const STATUS_LINES = new Map<number, string>();
-
-function statusLine(statusCode: number): string {
-  let line = STATUS_LINES.get(statusCode);
-  if (line === undefined) STATUS_LINES.set(statusCode, (line = `HTTP/1.1 ${statusCode} ${reasonPhrase(statusCode)}`));
-  return line;
-}
-
-/**
- * One chunk of a chunked body (RFC 7230 §4.1); an empty `data` writes nothing
- * (the zero-size chunk would end the body).
- * @example
- * ```ts
- * writeChunk(new TextEncoder().encode("Hello")); // "5\r\nHello\r\n"
- * ```
- */
-export function writeChunk(data: Uint8Array): Uint8Array {
-  if (data.length === 0) return new Uint8Array(0);
-  const head = latin1Encode(`${data.length.toString(16)}\r\n`);
-  const out = new Uint8Array(head.length + data.length + 2);
-  out.set(head);
-  out.set(data, head.length);
-  out[out.length - 2] = CR;
-  out[out.length - 1] = LF;
-  return out;
-}
-
-/** The last chunk and an empty trailer section. */
-export const LAST_CHUNK: Uint8Array = latin1Encode("0\r\n\r\n");
-
-/**
- * `true` when `value` can be sent as a header value (see {@link validateHeaderValue}).
- * @example
- * ```ts
- * isValidHeaderValue("text/plain"); // true
- * isValidHeaderValue("a\nb");       // false
- * ```
- */
-export function isValidHeaderValue(value: string): boolean {
-  return typeof value === "string" && VALUE.test(value) && isLatin1(value);
 }
