@@ -359,6 +359,46 @@ t.test("client extension negotiation works on forks", async (t) => {
   t.notOk(pmd.enabled(), "the configured object is untouched");
   t.same(hs.extensions, accept.extensions);
   t.same(hs.connection!.extensions, accept.extensions);
+  t.equal(hs.extensionsHeader, "permessage-deflate; server_no_context_takeover", "the value received, for the layer above");
+});
+
+t.test("extensionsHeader: the negotiated Sec-WebSocket-Extensions value, for both roles", async (t) => {
+  // Client: "" until OPEN; the values of every Sec-WebSocket-Extensions header, joined.
+  const hs = client();
+  hs.send(new Request({ host: "h", target: "/", extensions: [new Marker("a"), new Marker("b")] }));
+  t.equal(hs.extensionsHeader, "");
+  hs.receiveData(enc(response("Sec-WebSocket-Extensions: a; x=1\r\nX-Other: 1\r\nSec-WebSocket-Extensions: b\r\n")));
+  t.equal(hs.extensionsHeader, "a; x=1, b");
+  const accept = events(hs)[0] as AcceptConnection;
+  t.notOk(accept.extraHeaders.some(([n]) => n === "sec-websocket-extensions"), "still not among extraHeaders");
+  // Client, nothing agreed.
+  const none = client();
+  none.send(new Request({ host: "h", target: "/", extensions: [new Marker("a")] }));
+  none.receiveData(enc(response()));
+  t.equal(none.state, ConnectionState.OPEN);
+  t.equal(none.extensionsHeader, "");
+  // Client, rejected: never set.
+  const rejected = client();
+  rejected.send(new Request({ host: "h", target: "/", extensions: [new Marker("a")] }));
+  rejected.receiveData(enc("HTTP/1.1 403 Forbidden\r\nSec-WebSocket-Extensions: a\r\ncontent-length: 0\r\n\r\n"));
+  t.equal(rejected.extensionsHeader, "");
+  // Server: exactly the value written in the 101.
+  const srv = server();
+  srv.receiveData(enc(request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, x-b\r\n")));
+  events(srv);
+  t.equal(srv.extensionsHeader, "");
+  const bytes = dec(srv.send(new AcceptConnection({ extensions: [new PerMessageDeflate(), new Marker("x-b", true, "q=2")] })));
+  t.equal(srv.extensionsHeader, "permessage-deflate; client_max_window_bits=15, x-b; q=2");
+  t.match(bytes, `\r\nSec-WebSocket-Extensions: ${srv.extensionsHeader}\r\n`);
+  // Server: extensions configured but none offered, or none configured.
+  for (const extensions of [[new PerMessageDeflate()], []]) {
+    const plain = server();
+    plain.receiveData(enc(request()));
+    events(plain);
+    const head = dec(plain.send(new AcceptConnection({ extensions })));
+    t.notMatch(head, /Sec-WebSocket-Extensions/i);
+    t.equal(plain.extensionsHeader, "");
+  }
 });
 
 t.test("client: repeated Sec-WebSocket-Extensions headers are joined (deviation)", async (t) => {
