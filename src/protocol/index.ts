@@ -4,6 +4,7 @@
  */
 export * from "./types.ts";
 export * from "./errors.ts";
+export { MAX_CLOSE_REASON_BYTES, checkCloseReason, isSendableCloseCode } from "./close-codes.ts";
 export * from "./events.ts";
 export { pooledRandom, sequentialRandom } from "./bytes/random.ts";
 export type { ConnectionOptions } from "./options.ts";
