@@ -1,8 +1,8 @@
 /**
  * wsproto 0.x's buffered style, as `WSConnection` offers it beside the event
- * style: the queue of bytes that `bytesToSend()` hands out, the answers that
- * `receiveBytes()` queues by itself, and the request a client built with
- * `options.host` queues at construction.
+ * style: the queue of bytes that `bytesToSend()` hands out (with the answers
+ * `receiveBytes()` queues by itself, chosen by `auto-reply.ts`), and the
+ * request a client built with `options.host` queues at construction.
  *
  * Invariants:
  * - Bound: the queue holds what the caller's own calls produced (and the
@@ -13,9 +13,9 @@
  * @module
  */
 import { LocalProtocolError } from "./errors.ts";
-import { CloseConnection, Request, type Event } from "./events.ts";
+import { Request } from "./events.ts";
 import type { Extension } from "./extensions/extension.ts";
-import { ConnectionState, type Headers } from "./types.ts";
+import type { Headers } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
 
@@ -96,25 +96,4 @@ export class OutgoingQueue {
     }
     return out;
   }
-}
-
-/**
- * What wsproto 0.x answered by itself after reading `event` in `state` (the
- * state after the event): a ping with its pong while OPEN, a peer's close
- * with the closing reply, a protocol violation with the close frame it
- * calls for; else `null`.
- * @example
- * ```ts
- * autoReply(new Ping({ payload }), ConnectionState.OPEN); // a Pong with the same payload
- * ```
- */
-export function autoReply(event: Event, state: ConnectionState): Event | null {
-  if (event.type === "Ping") return state === ConnectionState.OPEN ? event.response() : null;
-  if (event.type !== "CloseConnection") return null;
-  // (A received 1005, "no code", is answered with an empty close frame.)
-  if (event.origin === "remote" && state === ConnectionState.REMOTE_CLOSING) return event.response();
-  if (event.origin === "protocol-error" && state === ConnectionState.OPEN) {
-    return new CloseConnection({ code: event.code, reason: event.reason });
-  }
-  return null;
 }

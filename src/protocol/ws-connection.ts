@@ -14,7 +14,8 @@
  * @module
  */
 import type { Connection } from "./frames/connection.ts";
-import { OutgoingQueue, autoReply, queuedRequest, type BufferedRequestOptions } from "./buffered.ts";
+import { autoReply } from "./auto-reply.ts";
+import { OutgoingQueue, queuedRequest, type BufferedRequestOptions } from "./buffered.ts";
 import { LocalProtocolError } from "./errors.ts";
 import { BytesMessage, CloseConnection, Ping, Pong, TextMessage, type Event } from "./events.ts";
 import type { Extension } from "./extensions/extension.ts";
@@ -24,6 +25,8 @@ import type { ConnectionOptions } from "./options.ts";
 import { CloseReason, ConnectionState, ConnectionType, type Headers } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
+/** wsproto 0.x answered pings and closes itself. */
+const ANSWER_ALL = { autoPong: true, autoCloseReply: true } as const;
 
 /**
  * Options of a {@link WSConnection}: the limits and randomness of every
@@ -226,7 +229,7 @@ export class WSConnection {
     if (this.connection !== null) live.push(...this.connection.events());
     for (const event of live) {
       this.#pending.push(event);
-      const answer = autoReply(event, this.state);
+      const answer = autoReply(event, this.state, ANSWER_ALL);
       if (answer !== null) this.#outgoing.push(this.send(answer));
     }
   }

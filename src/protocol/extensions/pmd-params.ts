@@ -123,9 +123,9 @@ export interface Config {
 
 export const DEFAULT_WINDOW_BITS = 15;
 /** The `"low"` preset's compression window and the client window its server asks for. */
-export const LOW_WINDOW_BITS = 12;
+const LOW_WINDOW_BITS = 12;
 /** The `"low"` preset's memLevel. */
-export const LOW_MEM_LEVEL = 5;
+const LOW_MEM_LEVEL = 5;
 /**
  * Bytes of sent history kept between messages under context takeover by the
  * presets that release their compressor ("medium", "low"): the next

@@ -157,11 +157,12 @@ export function parseTokenList(value: string): string[] {
  * ```
  */
 export function buildTokenList(tokens: readonly string[]): string {
-  for (const t of tokens) {
-    if (typeof t !== "string" || !isToken(t)) {
-      throw new LocalProtocolError(`Not a token: ${JSON.stringify(t)}`, HEADER_ERROR);
-    }
-  }
+  return joinTokens(tokens, (t) => new LocalProtocolError(`Not a token: ${JSON.stringify(t)}`, HEADER_ERROR));
+}
+
+/** `tokens` joined as a list, or the error `refuse` makes for the first that is not a token. */
+function joinTokens(tokens: readonly unknown[], refuse: (item: unknown) => LocalProtocolError): string {
+  for (const t of tokens) if (typeof t !== "string" || !isToken(t)) throw refuse(t);
   return tokens.join(", ");
 }
 
@@ -226,15 +227,10 @@ export function parseSubprotocols(value: string): string[] {
  * ```
  */
 export function buildSubprotocols(subprotocols: readonly string[]): string {
-  for (const s of subprotocols) {
-    if (typeof s !== "string" || !isToken(s)) {
-      throw new LocalProtocolError(
-        `Invalid subprotocol ${JSON.stringify(s)}: RFC 6455 §4.1 requires a token`,
-        "WS_ERR_INVALID_SUBPROTOCOL",
-      );
-    }
-  }
-  return subprotocols.join(", ");
+  return joinTokens(
+    subprotocols,
+    (s) => new LocalProtocolError(`Invalid subprotocol ${JSON.stringify(s)}: RFC 6455 §4.1 requires a token`, "WS_ERR_INVALID_SUBPROTOCOL"),
+  );
 }
 
 function readExtensionItem(value: string, pos: number): [ExtensionItem, number] {

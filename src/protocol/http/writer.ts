@@ -29,7 +29,7 @@ const VALUE = /^(?:[\x21-\x7e\x80-\xff](?:[ \t]*[\x21-\x7e\x80-\xff])*)?$/;
  * validateHeaderName("X Trace");    // throws LocalProtocolError
  * ```
  */
-export function validateHeaderName(name: string): void {
+function validateHeaderName(name: string): void {
   if (typeof name !== "string" || !isToken(name)) {
     throw new LocalProtocolError(`Illegal header name ${JSON.stringify(name)}`, "WS_ERR_INVALID_HEADER");
   }
@@ -46,7 +46,7 @@ export function validateHeaderName(name: string): void {
  * validateHeaderValue("X-A", "1\r\nX-B: 2"); // throws LocalProtocolError
  * ```
  */
-export function validateHeaderValue(name: string, value: string): void {
+function validateHeaderValue(name: string, value: string): void {
   if (typeof value !== "string" || !VALUE.test(value)) {
     throw new LocalProtocolError(
       `Illegal value for header ${name}: ${JSON.stringify(value)} (no CR, LF, NUL, controls, ` +
