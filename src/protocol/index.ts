@@ -1,5 +1,7 @@
 /**
  * The sans-I/O core: pure computation over Uint8Arrays and strings.
+ *
+ * Invariant: a barrel, the public set of `wsproto/protocol`; it defines nothing.
  * @module
  */
 export * from "./types.ts";

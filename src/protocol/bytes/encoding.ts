@@ -5,6 +5,9 @@
  *
  * `TextDecoder("latin1")` cannot be used: the WHATWG Encoding Standard maps
  * that label to windows-1252, which rewrites bytes 0x80–0x9F.
+ *
+ * Invariants: pure; `base64Decode` returns `null` for anything but canonical
+ * base64; latin-1 maps each byte to one code unit both ways.
  * @module
  */
 

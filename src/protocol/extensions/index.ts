@@ -1,6 +1,8 @@
 /**
  * The extensions this library implements (the `Extension` contract itself is
  * exported from `./extension.ts`).
+ *
+ * Invariant: a barrel; it defines nothing.
  * @module
  */
 export { PerMessageDeflate, SUPPORTED_EXTENSIONS } from "./permessage-deflate.ts";
