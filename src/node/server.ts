@@ -45,7 +45,6 @@ import { ConnectionState } from "../protocol/types.ts";
 import { encodeUtf8, isWellFormed } from "../protocol/bytes/utf8.ts";
 import { acceptNodeUpgrade, type NodeUpgradeOptions } from "./index.ts";
 import { shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "../streams/plain-http.ts";
-import { callBack } from "../streams/session/util.ts";
 import type { AcceptDecision, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
 
 /** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */
@@ -435,7 +434,12 @@ export class WebSocketServer {
       if (!(response instanceof Response)) throw new TypeError("handleHttp must return a Response");
     } catch (error) {
       // The client gets a 500; the application gets the exception (as for handleRequest).
-      callBack(this.#options.onError, error);
+      try {
+        if (this.#options.onError) this.#options.onError(error, { handler: "handleHttp" });
+        else console.error(`wsproto: handleHttp failed: ${error instanceof Error ? error.message : String(error)}`);
+      } catch (failure) {
+        console.error(`wsproto: onError failed: ${failure instanceof Error ? failure.message : String(failure)}`);
+      }
       if (!res.headersSent) writeAnswer(res, shortAnswer(500, "The request handler failed."));
       return;
     }

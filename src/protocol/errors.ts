@@ -140,6 +140,8 @@ export const WS_ERROR_CODES = [
   "WS_ERR_INTERNAL",
   /** The application's `onMessage` handler threw or rejected (closed with 1011). */
   "WS_ERR_MESSAGE_HANDLER",
+  /** The application's `onPing` or `onPong` callback threw (closed with 1011). */
+  "WS_ERR_HANDLER",
   // --- Node adapters ---------------------------------------------------------
   /** The HTTP/2 extended CONNECT (RFC 8441) failed. */
   "WS_ERR_HTTP2",
