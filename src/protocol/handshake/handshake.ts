@@ -129,11 +129,9 @@ export class H11Handshake {
   }
 
   /**
-   * The negotiated `Sec-WebSocket-Extensions` value, once OPEN: as a server
-   * wrote it in its 101, or as a client received it (every such header of
-   * the 101, joined with `", "`); `""` when no extension was agreed. What an
-   * I/O layer reports as `WebSocketStream`'s `extensions`, without reading
-   * the handshake's bytes again.
+   * The negotiated `Sec-WebSocket-Extensions` value once OPEN, as the server
+   * wrote it (a client: every such header of the 101, joined with `", "`);
+   * `""` when none was agreed. What `WebSocketStream`'s `extensions` reports.
    * @example
    * ```ts
    * hs.extensionsHeader; // "permessage-deflate; server_no_context_takeover" (or "")
@@ -197,15 +195,7 @@ export class H11Handshake {
     }
     // The request is handed to the reader as parsed fields: the same limits,
     // checks and events as its bytes, without writing and re-reading them.
-    const events: HttpEvent[] = [];
-    let error: unknown = null;
-    try {
-      reader.pushRequestHead(method, path, httpVersion, headers, events);
-    } catch (e) {
-      error = e;
-    }
-    this.#process(events);
-    if (error !== null) this.#httpFailure(error);
+    this.#read((events) => reader.pushRequestHead(method, path, httpVersion, headers, events));
   }
 
   /**
@@ -269,15 +259,8 @@ export class H11Handshake {
     if (this.client && this.#request === null) {
       this.#fail(reject400("Bad HTTP message", "WS_ERR_BAD_HTTP"), new HttpError("data received before the request was sent"));
     }
-    const events: HttpEvent[] = [];
-    let error: unknown = null;
-    try {
-      this.#reader!.push(data, events);
-    } catch (e) {
-      error = e;
-    }
-    this.#process(events);
-    if (error !== null) this.#httpFailure(error);
+    const reader = this.#reader!;
+    this.#read((events) => reader.push(data, events));
   }
 
   /** The events received so far (each yielded once; stopping early keeps the rest queued). */
@@ -326,6 +309,19 @@ export class H11Handshake {
     if (cause !== undefined) (error as { cause?: unknown }).cause = cause;
     this.#failure = error;
     throw error;
+  }
+
+  /** Let the reader append events; those completed before a fault are processed before the fault is raised. */
+  #read(read: (events: HttpEvent[]) => unknown): void {
+    const events: HttpEvent[] = [];
+    let error: unknown = null;
+    try {
+      read(events);
+    } catch (e) {
+      error = e;
+    }
+    this.#process(events);
+    if (error !== null) this.#httpFailure(error);
   }
 
   #process(events: HttpEvent[]): void {

@@ -7,6 +7,15 @@
  *
  * Invariants: pure; every check is linear in its line; nothing here throws
  * but {@link HttpError}, whose `status` is the answer a server would give.
+ *
+ * Tolerated as h11 does: bare LF line ends, obs-fold continuation lines
+ * (joined with one space), any `HTTP/d.d` version, absolute-form targets, tabs
+ * in values, empty values, a missing reason phrase. Rejected: whitespace
+ * before `:`, illegal name characters, control characters in values, a
+ * non-ASCII or empty target, an empty line before the start line, a missing
+ * (HTTP/1.1) or repeated Host, repeated or invalid Content-Length,
+ * Content-Length together with Transfer-Encoding, any Transfer-Encoding but
+ * `chunked`. Received header names are lower-cased, values stripped.
  * @module
  */
 import { isToken, parseTokenList } from "./headers.ts";
@@ -60,11 +69,42 @@ export class HttpError extends Error {
 
 // h11's ABNF (h11/_abnf.py), expressed over latin-1 strings.
 /** RFC 7230 §3.1.1: `method SP target SP HTTP/d.d`. */
-export const REQUEST_LINE = /^([-!#$%&'*+.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/([0-9]\.[0-9])$/;
-export const STATUS_LINE = /^HTTP\/([0-9]\.[0-9]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+const REQUEST_LINE = /^([-!#$%&'*+.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/([0-9]\.[0-9])$/;
+/** RFC 7230 §3.1.2: `HTTP/d.d SP 3DIGIT [SP reason]` (a missing reason tolerated). */
+const STATUS_LINE = /^HTTP\/([0-9]\.[0-9]) ([0-9]{3})(?: ([\t\x20-\x7e\x80-\xff]*))?$/;
+
+/**
+ * A request line as `[method, target, version]`.
+ * @throws HttpError (400) for anything else.
+ * @example
+ * ```ts
+ * parseRequestLine("GET /chat HTTP/1.1"); // ["GET", "/chat", "1.1"]
+ * ```
+ */
+export function parseRequestLine(line: string): [string, string, string] {
+  const m = REQUEST_LINE.exec(line);
+  if (!m) throw new HttpError(`illegal request line ${JSON.stringify(line.slice(0, 64))}`);
+  return [m[1]!, m[2]!, m[3]!];
+}
+
+/**
+ * A status line as `[version, status code, reason]`.
+ * @throws HttpError (400) for anything else, or a status below 100.
+ * @example
+ * ```ts
+ * parseStatusLine("HTTP/1.1 101 Switching Protocols"); // ["1.1", 101, "Switching Protocols"]
+ * ```
+ */
+export function parseStatusLine(line: string): [string, number, string] {
+  const m = STATUS_LINE.exec(line);
+  if (!m) throw new HttpError(`illegal status line ${JSON.stringify(line.slice(0, 64))}`);
+  const statusCode = Number(m[2]!);
+  if (statusCode < 100) throw new HttpError(`invalid status code ${statusCode}`);
+  return [m[1]!, statusCode, m[3] ?? ""];
+}
 // RFC 7230 §3.2: field-value = *( field-content / obs-fold ): VCHAR, obs-text, SP, HTAB.
 // eslint-disable-next-line no-control-regex
-export const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
+const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]/;
 
 function isBadValueChar(code: number): boolean {
   return (code < 0x20 && code !== 0x09) || code === 0x7f;
@@ -92,7 +132,39 @@ export function parseHeaderLine(line: string): [string, string] | null {
 function isOws(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
-export const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+const CHUNK_SIZE_LINE = /^([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?$/;
+
+/**
+ * The size of a chunk-size line (RFC 7230 §4.1: hex digits, optional
+ * chunk extensions, which are ignored).
+ * @throws HttpError (400) for anything else, or a size beyond 2^53.
+ * @example
+ * ```ts
+ * parseChunkSize("1a;name=value"); // 26
+ * ```
+ */
+export function parseChunkSize(line: string): number {
+  const m = CHUNK_SIZE_LINE.exec(line);
+  if (!m) throw new HttpError(`illegal chunk header ${JSON.stringify(line.slice(0, 64))}`);
+  const size = parseInt(m[1]!, 16);
+  if (!Number.isSafeInteger(size)) throw new HttpError("chunk size too large");
+  return size;
+}
+
+/**
+ * A header value continued by an obs-fold line (RFC 7230 §3.2.4: a recipient
+ * may replace the fold with one space).
+ * @throws HttpError (400) when the continuation has control characters.
+ * @example
+ * ```ts
+ * unfold("a", "  b"); // "a b"
+ * ```
+ */
+export function unfold(value: string, line: string): string {
+  const more = line.trim();
+  if (BAD_VALUE_CHAR.test(more)) throw new HttpError(`illegal header line ${JSON.stringify(line.slice(0, 64))}`);
+  return value === "" ? more : more === "" ? value : `${value} ${more}`;
+}
 
 /** Longest chunk-size line (with extensions) accepted. */
 export const MAX_CHUNK_LINE = 1024;

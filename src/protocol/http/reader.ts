@@ -19,28 +19,21 @@
  *   as its bytes would be, without being written and read back.
  * - Errors are {@link HttpError}s carrying the status a server would answer
  *   with (400 or 431); the handshake converts them to `RemoteProtocolError`s.
- *
- * Tolerated as h11 does: bare LF line ends, obs-fold continuation lines
- * (joined with one space), any `HTTP/d.d` version, absolute-form targets, tabs
- * in values, empty values, a missing reason phrase. Rejected: whitespace
- * before `:`, illegal name characters, control characters in values, a
- * non-ASCII or empty target, an empty line before the start line, a missing
- * (HTTP/1.1) or repeated Host, repeated or invalid Content-Length,
- * Content-Length together with Transfer-Encoding, any Transfer-Encoding but
- * `chunked`. Received header names are lower-cased, values stripped.
+
+ * What is tolerated and what rejected (h11's choices) is listed in `message.ts`.
  * @module
  */
 import { LocalProtocolError } from "../errors.ts";
 import { concatBytes, latin1Decode } from "../bytes/encoding.ts";
 import {
-  BAD_VALUE_CHAR,
-  CHUNK_SIZE_LINE,
   HttpError,
   MAX_CHUNK_LINE,
-  REQUEST_LINE,
-  STATUS_LINE,
+  parseChunkSize,
   parseHeaderLine,
+  parseRequestLine,
+  parseStatusLine,
   readFraming,
+  unfold,
   type HttpEvent,
 } from "./message.ts";
 import type { Headers } from "../types.ts";
@@ -271,10 +264,7 @@ export class HttpReader {
 
   #line(line: string, events: HttpEvent[]): void {
     if (this.#mode === "chunk-size") {
-      const m = CHUNK_SIZE_LINE.exec(line);
-      if (!m) throw new HttpError(`illegal chunk header ${JSON.stringify(line.slice(0, 64))}`);
-      const size = parseInt(m[1]!, 16);
-      if (!Number.isSafeInteger(size)) throw new HttpError("chunk size too large");
+      const size = parseChunkSize(line);
       if (size === 0) {
         this.#mode = "trailer";
         this.#trailerBytes = 0;
@@ -312,9 +302,7 @@ export class HttpReader {
       // RFC 7230 §3.2.4: obs-fold; a recipient may replace it with SP.
       const last = this.#headers[this.#headers.length - 1];
       if (!last) throw new HttpError("continuation line at start of headers");
-      const more = line.trim();
-      if (BAD_VALUE_CHAR.test(more)) throw new HttpError(`illegal header line ${JSON.stringify(line.slice(0, 64))}`);
-      last[1] = last[1] === "" ? more : more === "" ? last[1] : `${last[1]} ${more}`;
+      last[1] = unfold(last[1], line);
       return;
     }
     const field = parseHeaderLine(line);
@@ -379,11 +367,7 @@ export class HttpReader {
 
     if (this.#kind === "request") {
       if (method === undefined || target === undefined || version === undefined) {
-        const m = REQUEST_LINE.exec(startLine!);
-        if (!m) throw new HttpError(`illegal request line ${JSON.stringify(startLine!.slice(0, 64))}`);
-        method = m[1]!;
-        target = m[2]!;
-        version = m[3]!;
+        [method, target, version] = parseRequestLine(startLine!);
       }
       // RFC 7230 §5.4: exactly one Host in HTTP/1.1, never more than one.
       if (hosts > 1) throw new HttpError("repeated Host header");
@@ -395,14 +379,8 @@ export class HttpReader {
       return;
     }
 
-    const m = STATUS_LINE.exec(startLine!);
-    if (!m) throw new HttpError(`illegal status line ${JSON.stringify(startLine!.slice(0, 64))}`);
-    const statusCode = Number(m[2]!);
-    if (statusCode < 100) throw new HttpError(`invalid status code ${statusCode}`);
-    events.push({
-      type: "head",
-      head: { kind: "response", httpVersion: m[1]!, statusCode, reason: m[3] ?? "", headers },
-    });
+    const [httpVersion, statusCode, reason] = parseStatusLine(startLine!);
+    events.push({ type: "head", head: { kind: "response", httpVersion, statusCode, reason, headers } });
     if (statusCode === 101) {
       this.#mode = "switched";
     } else if (statusCode < 200) {
