@@ -277,13 +277,8 @@ export class H11Handshake {
     if (this.#failure !== null) return;
     if (this.client && this.#request === null) return;
     if (!this.client && this.#state === ConnectionState.REJECTING) return;
-    let events: HttpEvent[];
-    try {
-      events = this.#reader!.end();
-    } catch (e) {
-      this.#httpFailure(e);
-    }
-    this.#process(events);
+    const reader = this.#reader!;
+    this.#read((events) => events.push(...reader.end()));
     // RFC 6455 §4.1: a client that gets no response fails the connection.
     if (this.client && this.#state === ConnectionState.CONNECTING) {
       this.#fail(reject400("Bad HTTP message", "WS_ERR_BAD_HTTP"), new HttpError("connection closed before a response"));
