@@ -10,6 +10,7 @@ export { MAX_CLOSE_REASON_BYTES, checkCloseReason, isSendableCloseCode } from ".
 export * from "./events.ts";
 export { pooledRandom, sequentialRandom } from "./bytes/random.ts";
 export type { ConnectionOptions } from "./options.ts";
+export { builtinMask, type MaskFunction } from "./bytes/mask.ts";
 export * from "./extensions/extension.ts";
 // Each module below owns its own exports:
 export * from "./frames/connection.ts";
