@@ -67,7 +67,7 @@ export interface NodeSocketOptions {
 }
 
 export { nodeZlibCodec, nodeZlibNative } from "./zlib.ts";
-export { WebSocketServer, type WebSocketServerOptions, type BroadcastOptions, type ServerCloseOptions } from "./server.ts";
+export { WebSocketServer, type WebSocketServerOptions, type BroadcastOptions, type ServerCloseOptions, type ServerErrorContext } from "./server.ts";
 export type { HttpHandler } from "../streams/plain-http.ts";
 
 /** The default extensions of the Node helpers: those of the streams layer, on native zlib. */
