@@ -35,13 +35,17 @@ import { ConnectionState } from "../protocol/types.ts";
 import { encodeUtf8, isWellFormed } from "../protocol/bytes/utf8.ts";
 import type { WebSocketSession } from "./session/session.ts";
 
-/** What {@link broadcast} uses of a session (any `WebSocketSession` is one). */
-export type BroadcastTarget = Pick<WebSocketSession<unknown>, "connection" | "bufferedAmount" | "writeFrames" | "close">;
+/**
+ * What {@link broadcast} uses of a session: `connection`, and two members
+ * the session marks internal (`bufferedAmount`, `writeFrames`), so the
+ * published signature names `WebSocketSession` itself.
+ */
+type BroadcastTarget = Pick<WebSocketSession<unknown>, "connection" | "bufferedAmount" | "writeFrames" | "close">;
 
 /** Options of {@link broadcast} (`WebSocketServer.broadcast` takes `except` and `compress`). */
 export interface BroadcastOptions {
   /** A session not to send to (usually the sender). */
-  except?: BroadcastTarget;
+  except?: WebSocketSession<unknown>;
   /** `false` sends the message uncompressed to every connection. @default permessage-deflate's own rule */
   compress?: boolean;
   /** Bytes a connection may have waiting to be written before it is skipped. @default 1048576 */
@@ -66,7 +70,7 @@ const FIN = 0x80;
  * const delivered = broadcast(sessions, "hello everyone");
  * ```
  */
-export function broadcast(sessions: Iterable<BroadcastTarget>, message: string | Uint8Array, options: BroadcastOptions = {}): number {
+export function broadcast(sessions: Iterable<WebSocketSession<unknown>>, message: string | Uint8Array, options: BroadcastOptions = {}): number {
   let payload: Uint8Array;
   let opcode: number;
   if (typeof message === "string") {
@@ -87,7 +91,7 @@ export function broadcast(sessions: Iterable<BroadcastTarget>, message: string |
   const shared = new Map<unknown, Map<string, Uint8Array>>(); // codec -> parameters -> compressed frame
   const event = (): Message => (compress === undefined ? new Message({ data: message }) : new Message({ data: message, compress }));
   let delivered = 0;
-  for (const session of sessions) {
+  for (const session of sessions as Iterable<BroadcastTarget>) {
     if (session === options.except) continue;
     const engine = session.connection;
     const connection = engine instanceof Connection ? engine : engine.connection;
