@@ -29,7 +29,7 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import { LocalProtocolError } from "../protocol/errors.ts";
 import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
 import { nodeZlibCodec } from "./zlib.ts";
-import { describeError } from "../streams/session/util.ts";
+import { describeError } from "../streams/session/failures.ts";
 import { fromNodeSocket, type NodeSocketOptions } from "./index.ts";
 import { DeferredClientPort, headEnd, type DeferredPortControl } from "./deferred-port.ts";
 import { TRANSPORT_PORT, transportPort, type ByteTransport, type PortProvider, type TransportPort } from "../streams/transport.ts";

@@ -40,7 +40,7 @@ import { nodeZlibCodec } from "./zlib.ts";
 import { fromNodeSocket, type NodeSocketOptions } from "./index.ts";
 import { DeferredClientPort, headEnd, type DeferredPortControl } from "./deferred-port.ts";
 import { deferredTransport, parseWebSocketUrl, type WebSocketTarget } from "./connect.ts";
-import { describeError } from "../streams/session/util.ts";
+import { describeError } from "../streams/session/failures.ts";
 import { transportPort, type TransportHandler, type TransportPort } from "../streams/transport.ts";
 import {
   WebSocketError,

@@ -42,7 +42,8 @@ import { encodeUtf8 } from "../protocol/bytes/utf8.ts";
 import { acceptNodeUpgrade, type NodeUpgradeOptions } from "./index.ts";
 import { broadcast, DEFAULT_BACKPRESSURE_LIMIT, type BroadcastOptions as StreamsBroadcastOptions } from "../streams/broadcast.ts";
 import { shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "../streams/plain-http.ts";
-import { WebSocketError, type AcceptDecision, type RejectDecision, type WebSocketSession } from "../streams/websocket-stream.ts";
+import type { AcceptDecision, HandlerContext, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
+import { endsConnection } from "../streams/session/failures.ts";
 
 /** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */
 export interface WebSocketServerOptions extends Omit<NodeUpgradeOptions, "onError"> {
@@ -72,9 +73,9 @@ export interface WebSocketServerOptions extends Omit<NodeUpgradeOptions, "onErro
   onSession?: (session: WebSocketSession, request: Request) => void | PromiseLike<void>;
   /**
    * Called with each failure of application code the server called
-   * (`onSession`, `handleRequest`, `handleHttp`, `onMessage`), after the
-   * session was closed with 1011 (or the request answered 500). A throw
-   * here is written to stderr, never to the process.
+   * (`onSession`, `handleRequest`, `handleHttp`, `onMessage`, `onPing`,
+   * `onPong`), after the session was closed with 1011 (or the request
+   * answered 500). A throw here is written to stderr, never to the process.
    * @default one line on stderr naming the handler and the peer's address
    */
   onError?: (error: unknown, context: ServerErrorContext) => void;
@@ -98,10 +99,10 @@ export interface WebSocketServerOptions extends Omit<NodeUpgradeOptions, "onErro
 }
 
 /** Where an application failure reported to {@link WebSocketServerOptions.onError} happened. */
-export interface ServerErrorContext {
-  /** The handler that threw or rejected. */
-  handler: "onSession" | "handleRequest" | "handleHttp" | "onMessage";
-  /** The session it ran for (absent for `handleHttp` on a plain request, and for `handleRequest`). */
+export interface ServerErrorContext extends HandlerContext {
+  /** The handler that threw or rejected: `"onSession"`, `"handleRequest"`, `"handleHttp"`, `"onMessage"`, `"onPing"`, `"onPong"`. */
+  readonly handler: string;
+  /** The session it ran for (absent for `handleHttp` on a plain request). */
   session?: WebSocketSession;
   /** The peer's IP address, when the socket knows it. */
   remoteAddress?: string;
@@ -250,47 +251,32 @@ export class WebSocketServer {
     const tracked: Tracked = { socket, request: null };
     const options = this.#sessionOptions;
     const userDecide = options.handleRequest;
-    const userHttp = options.handleHttp;
+    let session: WebSocketSession | undefined;
     const upgradeOptions: NodeUpgradeOptions = {
       ...options,
       handleRequest: async (request: Request): Promise<AcceptDecision | RejectDecision | void> => {
         const refusal = this.#refusal(request);
         if (refusal !== null) return refusal;
-        let decision: AcceptDecision | RejectDecision | void;
-        try {
-          decision = userDecide === undefined ? undefined : await userDecide(request);
-        } catch (error) {
-          // The session answers 500; the application hears of it here.
-          this.#failed(error, "handleRequest", socket);
-          throw error;
-        }
+        // A throw answers 500 and reaches onError below (the session owns handleRequest).
+        const decision = userDecide === undefined ? undefined : await userDecide(request);
         if (this.#closing !== null) return { status: 503, body: "The server is shutting down.\n" };
         tracked.request = request;
         return decision;
       },
+      // What the session owns (handleRequest, handleHttp on the upgrade path, onMessage, onPing, onPong)
+      // failed: the session closed with 1011 or answered 500; the server's onError hears of it with its context.
+      onError: (error, context) => this.#report(error, context.handler, socket, session),
     };
-    if (userHttp !== undefined) {
-      // A plain request on the upgrade path (`Upgrade: h2c`): the session answers 500 on a failure.
-      upgradeOptions.handleHttp = async (request) => {
-        try {
-          return await userHttp(request);
-        } catch (error) {
-          this.#failed(error, "handleHttp", socket);
-          throw error;
-        }
-      };
-    }
-    const session = acceptNodeUpgrade(req, socket, head, upgradeOptions);
-    this.#sessions.set(session, tracked);
-    session.opened.then(() => this.#opened(session, tracked), noop);
-    const forget = (error?: unknown): void => {
-      this.#sessions.delete(session);
-      this.#open.delete(session);
-      // onMessage's failures: the session closed itself with 1011 and says why.
-      if (error instanceof WebSocketError && error.code === "WS_ERR_MESSAGE_HANDLER") this.#failed(error.cause, "onMessage", socket, session, false);
+    session = acceptNodeUpgrade(req, socket, head, upgradeOptions);
+    const opened = session;
+    this.#sessions.set(opened, tracked);
+    opened.opened.then(() => this.#opened(opened, tracked), noop);
+    const forget = (): void => {
+      this.#sessions.delete(opened);
+      this.#open.delete(opened);
     };
-    session.closed.then(() => forget(), forget);
-    return session;
+    opened.closed.then(forget, forget);
+    return opened;
   }
 
   /** The handshake succeeded: the session is open, and `onSession` runs inside the server's boundary. */
@@ -315,20 +301,28 @@ export class WebSocketServer {
    * Application code failed: close its session with 1011 (unless the error
    * only reports the connection's own end), and tell `onError`.
    */
-  #failed(error: unknown, handler: ServerErrorContext["handler"], socket: Duplex, session?: WebSocketSession, close = true): void {
-    if (isConnectionEnd(error)) return;
-    if (session !== undefined && close) {
+  #failed(error: unknown, handler: string, socket: Duplex, session?: WebSocketSession): void {
+    if (endsConnection(error)) return; // the peer left or the session ended meanwhile: no application failure
+    if (session !== undefined) {
       try {
         session.close({ closeCode: 1011, reason: "Internal error" });
       } catch {
         // Already closed or closing: nothing more to send.
       }
     }
-    const context: ServerErrorContext = { handler };
+    this.#report(error, handler, socket, session);
+  }
+
+  /** Tell `onError` (default: one line on stderr) with the server's context. */
+  #report(error: unknown, handler: string, socket: Duplex, session?: WebSocketSession): void {
+    const context: { -readonly [K in keyof ServerErrorContext]: ServerErrorContext[K] } = { handler };
     if (session !== undefined) context.session = session;
-    const net = socket as Partial<Pick<Socket, "remoteAddress" | "remotePort">>;
+    const net = socket as Partial<Pick<Socket, "remoteAddress" | "remotePort" | "remoteFamily">>;
     if (net.remoteAddress !== undefined) context.remoteAddress = net.remoteAddress;
     if (net.remotePort !== undefined) context.remotePort = net.remotePort;
+    if (net.remoteAddress !== undefined && net.remotePort !== undefined) {
+      context.peer = { address: net.remoteAddress, port: net.remotePort, family: net.remoteFamily ?? "" };
+    }
     const onError = this.#options.onError;
     if (onError !== undefined) {
       try {
@@ -336,6 +330,7 @@ export class WebSocketServer {
         return;
       } catch (thrown) {
         error = thrown; // onError itself failed: written below, never to the process
+        context.handler = "onError";
       }
     }
     reportToStderr(error, context);
@@ -474,34 +469,12 @@ export class WebSocketServer {
   }
 }
 
-/**
- * Whether an error escaping a handler only reports the connection's own end
- * (the peer vanished, or the session was closed meanwhile): reading or
- * sending on a session that ended rejects, and that is no application failure.
- */
-function isConnectionEnd(error: unknown): boolean {
-  if (error instanceof WebSocketError) return CONNECTION_END_CODES.has(error.code);
-  // ping() and friends on a session that ended (a LocalProtocolError today).
-  return error instanceof LocalProtocolError && error.code === "WS_ERR_INVALID_STATE";
-}
-
-const CONNECTION_END_CODES: ReadonlySet<string> = new Set([
-  "WS_ERR_ABNORMAL_CLOSURE",
-  "WS_ERR_TRANSPORT",
-  "WS_ERR_CLOSED",
-  "WS_ERR_CLOSING",
-  "WS_ERR_CLOSE_TIMEOUT",
-  "WS_ERR_KEEPALIVE_TIMEOUT",
-  "WS_ERR_PROTOCOL",
-  "WS_ERR_TOO_MANY_FRAGMENTS",
-]);
-
 /** The default `onError`: one line on stderr naming the handler and the peer. */
 function reportToStderr(error: unknown, context: ServerErrorContext): void {
   const peer = context.remoteAddress === undefined ? "an unknown peer" : `${context.remoteAddress}:${String(context.remotePort ?? "?")}`;
   const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
   try {
-    process.stderr.write(`wsproto WebSocketServer: ${context.handler} failed for ${peer}: ${what.replaceAll("\n", " ")}\n`);
+    process.stderr.write(`wsproto: ${context.handler} failed for ${peer}: ${what.replaceAll("\n", " ")}\n`);
   } catch {
     // No stderr: nothing else to tell.
   }

@@ -131,6 +131,11 @@ export class WSConnection {
     return this.handshake.extensions;
   }
 
+  /** The negotiated `Sec-WebSocket-Extensions` value once OPEN (`""` when none). */
+  get extensionsHeader(): string {
+    return this.handshake.extensionsHeader;
+  }
+
   /**
    * Server only: start from a request an HTTP server already parsed (see
    * {@link H11Handshake.initiateUpgradeConnection}).

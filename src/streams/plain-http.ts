@@ -135,13 +135,18 @@ export function fetchRequest(head: RequestHead, scheme: "http:" | "https:" = "ht
  * Hand a plain request to `handleHttp` and turn its `Response` into an
  * answer (body read whole; `HEAD` gets the headers only). No handler: 426. A
  * request with a body: 413 (a server reading its own requests does not keep
- * bodies). A handler that throws or returns something else: 500.
+ * bodies). A handler that throws or returns something else: 500 (and the
+ * error goes to `report`).
  * @example
  * ```ts
  * const answer = await answerPlainRequest(head, (request) => new Response("ok"));
  * ```
  */
-export async function answerPlainRequest(head: RequestHead, handleHttp: HttpHandler | undefined): Promise<HttpAnswer> {
+export async function answerPlainRequest(
+  head: RequestHead,
+  handleHttp: HttpHandler | undefined,
+  report?: (error: unknown) => void,
+): Promise<HttpAnswer> {
   if (handleHttp === undefined) return upgradeRequired();
   if (hasBody(head)) return shortAnswer(413, "Request bodies are not accepted here.");
   let response: Response;
@@ -149,7 +154,8 @@ export async function answerPlainRequest(head: RequestHead, handleHttp: HttpHand
     const request = fetchRequest(head);
     response = await handleHttp(request);
     if (!(response instanceof Response)) throw new TypeError("handleHttp must return a Response");
-  } catch {
+  } catch (error) {
+    report?.(error);
     return shortAnswer(500, "The request handler failed.");
   }
   return answerFromResponse(response, head.method);

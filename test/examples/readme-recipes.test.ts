@@ -167,7 +167,7 @@ t.test("WebSocketServer: the broadcast recipe survives vanishing clients and a h
   t.equal(code, 1011, "the throwing session is closed with 1011");
   await wait(50);
   alive(t, server, "after the throw");
-  t.match(server.stderr(), /wsproto WebSocketServer: onSession failed for 127\.0\.0\.1:\d+: Error: injected failure in the handler/, "one line on stderr");
+  t.match(server.stderr(), /wsproto: onSession failed for 127\.0\.0\.1:\d+: Error: injected failure in the handler/, "one line on stderr");
   t.notMatch(server.stderr(), /WS_ERR_ABNORMAL_CLOSURE|Unhandled|uncaught/i, "vanished clients were not reported");
   const response = await fetch(`http://127.0.0.1:${port}/`);
   t.equal(await response.text(), "ok\n", "handleHttp answers beside");

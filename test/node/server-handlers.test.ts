@@ -249,7 +249,7 @@ t.test("default onError: one line on stderr naming the handler and the peer; a t
   t.equal(await closeCodeOf(`ws://127.0.0.1:${port}/`), 1011);
   await until("a line", () => lines.length > 0);
   t.equal(lines.length, 1, "one write");
-  t.match(lines[0], /^wsproto WebSocketServer: onSession failed for 127\.0\.0\.1:\d+: Error: unlogged bug\n$/, "one line");
+  t.match(lines[0], /^wsproto: onSession failed for 127\.0\.0\.1:\d+: Error: unlogged bug\n$/, "one line");
 
   lines.length = 0;
   const throwing = await serve(t, {
@@ -262,5 +262,5 @@ t.test("default onError: one line on stderr naming the handler and the peer; a t
   });
   t.equal(await closeCodeOf(throwing.url), 1011);
   await until("a line", () => lines.length > 0);
-  t.match(lines[0], /onSession failed for 127\.0\.0\.1:\d+: Error: onError broke too/, "the onError failure is written instead");
+  t.match(lines[0], /^wsproto: onError failed for 127\.0\.0\.1:\d+: Error: onError broke too\n$/, "the onError failure is written instead");
 });

@@ -62,30 +62,61 @@ t.test("a server that closes before answering: the client's error says so", asyn
   }
 });
 
-t.test("operations after close() say the WebSocket is closed", async (t) => {
+t.test("one vocabulary for using a closing or closed session: write, send and ping say the same", async (t) => {
+  const CLOSING = "Cannot send: the WebSocket is closing (the closing handshake has started)";
+  const CLOSED = "Cannot send: the WebSocket is closed";
   const { client, server } = await pair(t);
   const [{ writable }] = await Promise.all([client.opened, server.opened]);
   const writer = writable.getWriter();
   client.close();
   // Closing: the closing handshake has started.
-  const closing = await rejection<WebSocketError>(writer.write("late"));
-  t.equal(closing.message, "Cannot send: the WebSocket was closed (the closing handshake has started)");
-  t.equal(closing.code, "WS_ERR_CLOSING");
-  const sendClosing = await rejection<WebSocketError>(client.send("late"));
-  t.equal(sendClosing.message, "Cannot send: the WebSocket was closed (the closing handshake has started)");
-  const pingClosing = (await rejection<WebSocketError>(client.ping())) as unknown as LocalProtocolError;
-  t.type(pingClosing, LocalProtocolError);
-  t.equal(pingClosing.message, "Cannot ping: the WebSocket was closed (the closing handshake has started)");
+  for (const [what, pending] of [
+    ["writer.write", writer.write("late")],
+    ["send", client.send("late")],
+    ["ping", client.ping()],
+  ] as const) {
+    const error = await rejection<WebSocketError>(pending as Promise<unknown>);
+    t.type(error, WebSocketError, `${what} while closing`);
+    t.equal(error.message, CLOSING, `${what} while closing`);
+    t.equal(error.code, "WS_ERR_CLOSING", `${what} while closing`);
+  }
   await client.closed;
   // Closed: the session has ended.
-  t.equal((await rejection<WebSocketError>(client.send("later"))).message, "The WebSocket is closed");
-  t.equal(((await rejection<WebSocketError>(client.ping())) as unknown as LocalProtocolError).message, "Cannot ping: the WebSocket is closed");
   const { writable: serverWritable } = await server.opened;
   await server.closed;
-  const closed = await rejection<WebSocketError>(serverWritable.getWriter().write("after"));
-  t.equal(closed.message, "The WebSocket is closed");
-  t.equal(closed.code, "WS_ERR_CLOSED");
+  for (const [what, pending] of [
+    ["send", client.send("later")],
+    ["ping", client.ping()],
+    ["writer.write", serverWritable.getWriter().write("after")],
+  ] as const) {
+    const error = await rejection<WebSocketError>(pending as Promise<unknown>);
+    t.type(error, WebSocketError, `${what} once closed`);
+    t.equal(error.message, CLOSED, `${what} once closed`);
+    t.equal(error.code, "WS_ERR_CLOSED", `${what} once closed`);
+  }
   t.doesNotThrow(() => client.close(), "close() again does nothing");
+  t.doesNotThrow(() => server.close({ closeCode: 1000 }), "close() after the end does nothing");
+});
+
+t.test("send() and ping() rejections nobody awaits crash nothing", async (t) => {
+  const { client, server } = await pair(t);
+  await Promise.all([client.opened, server.opened]);
+  let unhandled = 0;
+  const count = (): void => {
+    unhandled++;
+  };
+  process.on("unhandledRejection", count);
+  t.teardown(() => {
+    process.off("unhandledRejection", count);
+  });
+  client.close();
+  void client.send("while closing");
+  void client.ping();
+  await client.closed;
+  void client.send("once closed");
+  void client.ping();
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(unhandled, 0, "no unhandled rejection");
 });
 
 t.test("a write of the wrong type over TCP: the write rejects, the peer gets 1011, closed rejects", async (t) => {

@@ -186,6 +186,7 @@ export class H11Handshake {
   // Server.
   #received: ReceivedRequest | null = null;
   #requestHead: RequestHead | null = null;
+  #extensionsHeader = "";
   #framing: RejectFraming | null = null;
   // Negotiated.
   #subprotocol: string | null = null;
@@ -226,6 +227,14 @@ export class H11Handshake {
   /** The extension instances negotiated (enabled forks), once OPEN. */
   get extensions(): readonly Extension[] {
     return this.#extensions;
+  }
+
+  /**
+   * The negotiated `Sec-WebSocket-Extensions` value once OPEN, as the server
+   * sent it (`""` when none): what `WebSocketStream`'s `extensions` reports.
+   */
+  get extensionsHeader(): string {
+    return this.#extensionsHeader;
   }
 
   /** wsproto's repr. */
@@ -625,6 +634,7 @@ export class H11Handshake {
     }
     // Deviation from wsproto 1.2: every Sec-WebSocket-Extensions header counts.
     const accepted = headers.filter(([n]) => n === "sec-websocket-extensions").map(([, v]) => v);
+    this.#extensionsHeader = accepted.join(", ");
     let extensions: Extension[];
     try {
       extensions = clientExtensionsHandshake(accepted, this.#offered);
@@ -760,7 +770,10 @@ export class H11Handshake {
     const forks = extensions.map(forkOf);
     if (forks.length > 0) {
       const accepts = serverExtensionsHandshake(received.offers, forks);
-      if (accepts !== null) headers.push(["Sec-WebSocket-Extensions", accepts]);
+      if (accepts !== null) {
+        headers.push(["Sec-WebSocket-Extensions", accepts]);
+        this.#extensionsHeader = accepts;
+      }
     }
     for (let i = 0; i < extraHeaders.length; i++) headers.push(extraHeaders[i]!);
     const bytes = writeResponseHead(101, headers);

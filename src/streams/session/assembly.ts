@@ -18,7 +18,7 @@
  * @module
  */
 import type { BytesMessage, TextMessage } from "../../protocol/events.ts";
-import { allocUninitialised, concat } from "./util.ts";
+import { allocUninitialised, concat, plainBytes } from "./messages.ts";
 
 /**
  * Pieces kept as they are before switching to the growing buffer: a large
@@ -39,7 +39,7 @@ export class MessageAssembler {
   #buffer: Uint8Array | null = null;
   #size = 0;
   /** Frames received so far (a frame read in several chunks counts once). */
-  frames = 0;
+  frameCount = 0;
 
   constructor(text: boolean) {
     this.text = text;
@@ -47,7 +47,7 @@ export class MessageAssembler {
 
   /** Add one piece; the whole message when `event` finishes it. */
   add(event: TextMessage | BytesMessage): string | Uint8Array | null {
-    if (event.frameFinished) this.frames++;
+    if (event.frameFinished) this.frameCount++;
     const data = event.data;
     const length = typeof data === "string" ? data.length : data.byteLength;
     const pieces = this.#pieces;
@@ -75,9 +75,7 @@ export class MessageAssembler {
   #joinPieces(pieces: Array<string | Uint8Array>): string | Uint8Array {
     if (this.text) return (pieces as string[]).join("");
     if (pieces.length === 1) {
-      const only = pieces[0] as Uint8Array;
-      // A view of a Node Buffer is a Buffer, whose slice() shares memory: hand out a plain Uint8Array.
-      return only.constructor === Uint8Array ? only : new Uint8Array(only.buffer, only.byteOffset, only.byteLength);
+      return plainBytes(pieces[0] as Uint8Array);
     }
     return pieces.length === 0 ? new Uint8Array(0) : concat(pieces as Uint8Array[], this.#piecesSize);
   }

@@ -1,226 +1,427 @@
 /**
- * `SessionCore`: the state of one WebSocket session, shared by its parts
- * (handshake.ts, inbound.ts, outbound.ts, keepalive.ts, close.ts), which are
- * functions over it. The public {@link WebSocketSession} (session.ts) wraps
- * one core and holds nothing else.
+ * `SessionCore`: a session's state (state.ts) plus the few operations every
+ * part needs: writing to the transport, the read gate, the automatic pong,
+ * calling the application's code, and ending. The parts (handshake.ts,
+ * inbound.ts, outbound.ts, keepalive.ts, close.ts, pipe.ts) import this file
+ * and never each other; the core reaches them only through the
+ * {@link SessionParts} table it is given at construction (session.ts).
+ *
+ * Answers: how does a session end (`finish`), and how is the transport
+ * released; how does the close timeout work (`armCloseTimer`); when is the
+ * transport read and when paused (the read gate: `updateReading`,
+ * `resumeReading`, `mustWaitForDemand`, `waitForDrain`); what happens when
+ * application code throws (`callApplication`, `applicationFailed`).
  *
  * Invariants:
- * - Holds references only: the engine (which owns the receive buffer, bounded
- *   by `maxMessageSize`/`maxFrameSize`), the transport port, the application's
- *   two streams once made, timers once armed. What each part may hold in
- *   bytes is stated in that part's invariants.
- * - Fields are written only by the part named in their comment; every part
- *   may read them.
+ * - The session ends in `finish` exactly once: the application's streams are
+ *   settled, the transport is released (`"release"`: our FIN once everything
+ *   queued is written, then the peer's EOF, both bounded by `closeTimeout`;
+ *   or `"abort"`: dropped now), and only then does `closed` settle.
+ * - Once finished, the session holds no message bytes: assembly buffers,
+ *   pending pings and the pending pong are dropped.
+ * - The transport is read only while nothing is full: not while the
+ *   application's readable is at its mark (`readPaused`), an automatic reply
+ *   waits for the outbound side to drain (`writePaused`), a server decides on
+ *   a request (`deciding`) or answers one with plain HTTP (`answering`).
+ * - At most one automatic pong waits while the outbound side is above its
+ *   mark (auto-reply.ts): a peer that floods pings and never reads costs at
+ *   most 127 bytes beyond the high-water mark.
  * @internal
  * @module
  */
 import type { Connection } from "../../protocol/frames/connection.ts";
-import type { Headers } from "../../protocol/types.ts";
+import { CloseConnection, Pong, type AcceptConnection, type RejectConnection, type RejectData, type Request } from "../../protocol/events.ts";
+import { ConnectionState } from "../../protocol/types.ts";
 import type { WSConnection } from "../../protocol/ws-connection.ts";
-import type { StreamsImplementation } from "../polyfill.ts";
-import type { Timer } from "../timers.ts";
+import { Timer } from "../timers.ts";
 import type { TransportHandler, TransportPort } from "../transport.ts";
-import type { AcceptWebSocketOptions, ConnectWebSocketOptions, WebSocketCloseInfo, WebSocketOpenInfo, WebSocketWritable } from "./types.ts";
-import type { MessageAssembler } from "./assembly.ts";
-import type { DirectPipe } from "./pipe.ts";
-import { DEFAULT_MAX_FRAGMENTS, DEFAULT_READABLE_HWM, deferred, type Deferred, type Outcome, type PendingPing, type Phase } from "./util.ts";
-
-/** Every option of either role. */
-export type AnySessionOptions = ConnectWebSocketOptions<boolean> & AcceptWebSocketOptions<boolean>;
-
-/** The engine a session drives: a `WSConnection` (HTTP/1.1 handshake first) or an already open `Connection`. */
-export type SessionEngine = WSConnection | Connection;
+import * as failures from "./failures.ts";
+import type { AnySessionOptions, ResolvedSessionOptions } from "./options.ts";
+import { noop } from "./promises.ts";
+import { SessionState, type DirectPipe, type Outcome } from "./state.ts";
+import type { HandlerContext, WebSocketWritable } from "./types.ts";
 
 /**
- * The state of one session (see the module notes).
- * @internal
+ * What the core and the parts call of each other, one table shared by every
+ * session (session.ts fills it from the part modules).
  */
-export class SessionCore {
-  readonly client: boolean;
-  /** The caller's options (handshake.ts swaps in a copy without `upgradeRequest` once it is fed). */
-  options: AnySessionOptions;
-  readonly engine: SessionEngine;
-  /** The frame-level connection once open (the engine itself when it is a `Connection`). */
-  frames: Connection | null;
-  port!: TransportPort;
-  /** What the port calls (inbound.ts). */
-  handler!: TransportHandler;
-  /** Settles `opened`; dropped once it has (handshake.ts, close.ts). */
-  openedDeferred: Deferred<WebSocketOpenInfo<unknown>> | null = deferred<WebSocketOpenInfo<unknown>>();
-  readonly closedDeferred = deferred<WebSocketCloseInfo>();
-  readonly fragments: boolean;
-  readonly autoPong: boolean;
-  /** The session answers a close itself (auto-reply.ts policy). */
-  get autoCloseReply(): true {
-    return true;
-  }
-  closeTimeout = Infinity;
-  pingInterval = Infinity;
-  pingTimeout = Infinity;
-
-  phase: Phase = "handshake";
-  /** How the session ended, once it has (for streams made afterwards). */
-  outcome: Outcome | null = null;
-  streams: StreamsImplementation | null = null;
-  readable: ReadableStream<unknown> | null = null;
-  writable: WritableStream<WebSocketWritable> | null = null;
-  readController: ReadableStreamDefaultController<unknown> | null = null;
-  /** The readable's high-water mark (bytes): its queue is empty when desiredSize equals it. */
-  readableHwm = DEFAULT_READABLE_HWM;
-  /**
-   * A failure that came while whole messages were still queued for the
-   * application: they are delivered first, then the readable errors (in `pull`
-   * once the queue is empty), so nothing that arrived intact is lost.
-   */
-  deferredReadError: { error: unknown } | null = null;
-  /** Fails the connection one turn after a protocol error (see close.ts `onClose`). */
-  failTimer: Timer | null = null;
-  /** Reads the rest of a batch one turn later (see inbound.ts `drainEvents`). */
-  drainTimer: Timer | null = null;
-  writeController: WritableStreamDefaultController | null = null;
-  eofWaiter: (() => void) | null = null;
-
-  // Messages written vs handed to the connection (see close()).
-  writesQueued = 0;
-  writesSent = 0;
-  pendingClose: { code: number | null; reason: string; after: number } | null = null;
-
-  /** A message being assembled (assembly.ts), made when one comes in pieces. */
-  assembler: MessageAssembler | null = null;
-  /** Frames of the message being delivered in pieces (`fragments: true`). */
-  pieces = 0;
-  /** Frames one message may come in. */
-  readonly maxFragments: number;
-  /** The application's `onMessage`, or `null` (messages go to the readable). */
-  readonly onMessage: ((message: never, session: never) => unknown) | null;
-  /** The public session (the second argument of `onMessage`). */
-  session: unknown = null;
-  /** `readable.pipeTo(a session's writable)` running the direct way (pipe.ts). */
-  pipe: DirectPipe | null = null;
-  /** The one automatic pong waiting for the outbound side to drain (the latest ping's payload). */
-  pendingPong: Uint8Array | null = null;
-
-  // Client: what was read during the handshake (for the raw extensions header).
-  handshakeBytes: Uint8Array[] | null = null;
-  handshakeSize = 0;
-
-  // Client rejection being received.
-  rejection: { status: number; headers: Headers; body: Uint8Array[]; size: number } | null = null;
-
-  // Timers (created lazily: an idle connection holds as little as it can).
-  handshakeTimer: Timer | null = null;
-  closeTimer: Timer | null = null;
-  pongTimer: Timer | null = null;
-  keepalivePing: string | null = null;
-  pings: PendingPing[] | null = null;
-  pingCounter = 0;
-  abortListener: (() => void) | null = null;
-
-  // Booleans packed in one number (accessors below): an open connection holds
-  // one field for all of them instead of one each.
-  #flags = 0;
-
-  /** Whether the events being handled now handed a message to the application. */
-  get messagesInBatch(): boolean {
-    return (this.#flags & 1) !== 0;
-  }
-  set messagesInBatch(on: boolean) {
-    this.#flags = on ? this.#flags | 1 : this.#flags & ~1;
-  }
-  get readableCancelled(): boolean {
-    return (this.#flags & 2) !== 0;
-  }
-  set readableCancelled(on: boolean) {
-    this.#flags = on ? this.#flags | 2 : this.#flags & ~2;
-  }
-  get writableClosing(): boolean {
-    return (this.#flags & 4) !== 0;
-  }
-  set writableClosing(on: boolean) {
-    this.#flags = on ? this.#flags | 4 : this.#flags & ~4;
-  }
-  /** Reading is paused because the application's readable is full. */
-  get readPaused(): boolean {
-    return (this.#flags & 8) !== 0;
-  }
-  set readPaused(on: boolean) {
-    this.#flags = on ? this.#flags | 8 : this.#flags & ~8;
-  }
-  /** Events are not drained while the server's handleRequest decides. */
-  get deciding(): boolean {
-    return (this.#flags & 16) !== 0;
-  }
-  set deciding(on: boolean) {
-    this.#flags = on ? this.#flags | 16 : this.#flags & ~16;
-  }
-  /** A server is answering a request that will not become a WebSocket (handleHttp, or a refusal). */
-  get answering(): boolean {
-    return (this.#flags & 32) !== 0;
-  }
-  set answering(on: boolean) {
-    this.#flags = on ? this.#flags | 32 : this.#flags & ~32;
-  }
-  /** The transport reported its end (or failed, or was aborted). */
-  get eof(): boolean {
-    return (this.#flags & 64) !== 0;
-  }
-  set eof(on: boolean) {
-    this.#flags = on ? this.#flags | 64 : this.#flags & ~64;
-  }
-  get transportReleased(): boolean {
-    return (this.#flags & 128) !== 0;
-  }
-  set transportReleased(on: boolean) {
-    this.#flags = on ? this.#flags | 128 : this.#flags & ~128;
-  }
-  /** Reading is paused because the outbound side is above its high-water mark (outbound.ts). */
-  get writePaused(): boolean {
-    return (this.#flags & 256) !== 0;
-  }
-  set writePaused(on: boolean) {
-    this.#flags = on ? this.#flags | 256 : this.#flags & ~256;
-  }
-  /** The port is paused (for either reason above). */
-  get portPaused(): boolean {
-    return (this.#flags & 512) !== 0;
-  }
-  set portPaused(on: boolean) {
-    this.#flags = on ? this.#flags | 512 : this.#flags & ~512;
-  }
-  /** `drainEvents` is running (inbound.ts). */
-  get draining(): boolean {
-    return (this.#flags & 1024) !== 0;
-  }
-  set draining(on: boolean) {
-    this.#flags = on ? this.#flags | 1024 : this.#flags & ~1024;
-  }
-  /** A promise `onMessage` returned is pending: no message is delivered meanwhile (inbound.ts). */
-  get handlerBusy(): boolean {
-    return (this.#flags & 2048) !== 0;
-  }
-  set handlerBusy(on: boolean) {
-    this.#flags = on ? this.#flags | 2048 : this.#flags & ~2048;
-  }
-  /** Waiting for its keepalive ping on the shared clock (keepalive.ts). */
-  get keepaliveScheduled(): boolean {
-    return (this.#flags & 4096) !== 0;
-  }
-  set keepaliveScheduled(on: boolean) {
-    this.#flags = on ? this.#flags | 4096 : this.#flags & ~4096;
-  }
-  constructor(client: boolean, engine: SessionEngine, options: AnySessionOptions) {
-    this.client = client;
-    this.engine = engine;
-    this.frames = "handshake" in engine ? null : engine;
-    this.options = options;
-    this.fragments = options.fragments === true;
-    this.autoPong = options.autoPong ?? true;
-    this.onMessage = typeof options.onMessage === "function" ? (options.onMessage as never) : null;
-    this.maxFragments = options.maxFragments === 0 ? Infinity : (options.maxFragments ?? DEFAULT_MAX_FRAGMENTS);
-  }
+export interface SessionParts {
+  // handshake.ts
+  /** Begin: a client sends its request; a server feeds `upgradeRequest` if given; the port starts. */
+  start(s: SessionCore): void;
+  /** A server's decision on a request (`handleRequest`). */
+  decide(s: SessionCore, request: Request): void;
+  /** A client got its 101. */
+  accepted(s: SessionCore, event: AcceptConnection): void;
+  /** A client got a refusal head / a piece of its body. */
+  refused(s: SessionCore, event: RejectConnection): void;
+  refusalBody(s: SessionCore, event: RejectData): void;
+  /** An exception from the engine during the handshake (a bad head from the peer). */
+  handshakeFailed(s: SessionCore, error: unknown): void;
+  // inbound.ts
+  /** Bytes (or EOF, or a custom feed) into the engine, then its events. */
+  receive(s: SessionCore, data: Uint8Array | null, feed?: () => void): void;
+  /** Take events from the engine while there is room. */
+  drainEvents(s: SessionCore): void;
+  /** The transport's end of stream reached the session. */
+  transportEnded(s: SessionCore): void;
+  /** The application's readable (made on first use). */
+  readable(s: SessionCore): ReadableStream<unknown>;
+  // outbound.ts
+  /** The application's writable (made on first use). */
+  writable(s: SessionCore): WritableStream<WebSocketWritable>;
+  /** One message from a direct pipe into this session (counted as the writable's size function counts a write). */
+  pipeWrite(s: SessionCore, chunk: WebSocketWritable): Promise<void> | undefined;
+  /** Send the close `close()` asked for once every earlier write went out. */
+  maybeSendClose(s: SessionCore): void;
+  // keepalive.ts
+  startKeepalive(s: SessionCore): void;
+  stopKeepalive(s: SessionCore): void;
+  pongReceived(s: SessionCore, payload: Uint8Array): void;
+  // close.ts
+  closeReceived(s: SessionCore, event: CloseConnection): void;
+  /** `cancel()` / `abort()` of the application's streams: close, with a WebSocketError's code and reason if given one. */
+  closeUsingReason(s: SessionCore, reason: unknown): void;
+  // pipe.ts
+  /** Start `readable.pipeTo(writable)` between two sessions the direct way, or `null`. */
+  pipeDirect(
+    s: SessionCore,
+    dest: SessionCore,
+    readable: ReadableStream<unknown>,
+    writable: WritableStream<WebSocketWritable>,
+    options: StreamPipeOptions | undefined,
+  ): Promise<void> | null;
+  /** One received message into a direct pipe. */
+  pipeMessage(s: SessionCore, pipe: DirectPipe, message: unknown): void;
 }
 
-/** The frame-level connection, once the handshake made it (`null` before). */
-export function frames(s: SessionCore): Connection | null {
-  return s.frames ?? (s.frames = (s.engine as WSConnection).connection);
+/**
+ * One session's state and the operations every part needs (see the module notes).
+ * @internal
+ */
+export class SessionCore extends SessionState implements TransportHandler {
+  readonly parts: SessionParts;
+  #connection: Connection | null = null;
+
+  constructor(
+    client: boolean,
+    engine: WSConnection,
+    options: ResolvedSessionOptions,
+    init: AnySessionOptions,
+    port: TransportPort,
+    parts: SessionParts,
+  ) {
+    super(client, engine, options, init, port);
+    this.parts = parts;
+  }
+
+  /** The frame-level connection, once the handshake made it (`null` before). */
+  get connection(): Connection | null {
+    return (this.#connection ??= this.engine.connection);
+  }
+
+  // TransportHandler: what the port calls.
+
+  /** Bytes from the peer (discarded once done: we only wait for the peer's EOF). */
+  data(chunk: Uint8Array): void {
+    if (this.phase !== "done") this.parts.receive(this, chunk);
+  }
+  /** The peer's end of stream. */
+  end(): void {
+    this.parts.transportEnded(this);
+    this.reachedEof();
+  }
+  /** The transport failed. */
+  error(error: unknown): void {
+    if (this.phase !== "done") this.finish({ error: failures.transportFailed(error) }, "abort");
+    this.reachedEof();
+  }
+
+  // Writing.
+
+  /** Hand bytes to the transport; `false` when above its high-water mark. */
+  write(bytes: Uint8Array): boolean {
+    if (this.transportReleased || bytes.byteLength === 0) return true;
+    return this.port.write(bytes);
+  }
+
+  /** Send a close frame if one may still be sent (the reason was validated by `close()`). */
+  sendClose(code: number | null, reason: string): void {
+    if (this.engine.state !== ConnectionState.OPEN) return;
+    try {
+      // A close without a code is sent as 1005 (no status), which the frame layer sends as an empty payload.
+      this.write(this.engine.send(new CloseConnection({ code: code ?? 1005, reason: code === null ? null : reason })));
+    } catch {
+      // The code was validated in close(); nothing else can go wrong here.
+    }
+  }
+
+  /**
+   * The automatic answer to a ping: sent now, or (while the outbound side is
+   * above its mark) kept as the one pending pong, replacing an older one.
+   */
+  sendPong(payload: Uint8Array): void {
+    if (this.engine.state !== ConnectionState.OPEN || this.phase === "done") return;
+    if (this.writePaused) {
+      this.pendingPong = payload;
+      return;
+    }
+    if (!this.write(this.engine.send(new Pong({ payload })))) this.#waitForDrain();
+  }
+
+  /** Fail the connection from our side: send `code` (when a close can still be sent), then end with a WebSocketError. */
+  failConnection(code: number, reason: string, errorCode: string, cause: unknown): void {
+    if (this.phase === "done") return;
+    this.sendClose(code, reason);
+    this.finish({ error: failures.failedWith(code, reason, errorCode, cause) }, "release");
+  }
+
+  /**
+   * What a write that could not complete rejects with: the session's own
+   * failure once it has one (the close timeout, the transport's error...), a
+   * `WS_ERR_TRANSPORT` error for a transport failure not yet reported, or
+   * `WS_ERR_CLOSED` when the session ended cleanly but dropped the transport
+   * before these bytes went out.
+   */
+  writeFailure(cause: unknown): unknown {
+    const outcome = this.outcome;
+    if (outcome !== null) return "error" in outcome ? outcome.error : failures.closedError();
+    return failures.transportFailed(cause);
+  }
+
+  // The read gate.
+
+  /** The application's readable (or handler, or pipe) is full while it promised to read: take no more events. */
+  mustWaitForDemand(): boolean {
+    if (this.phase !== "open" || this.pendingClose !== null) return false;
+    if (this.options.onMessage !== null) return this.handlerBusy;
+    const controller = this.readController;
+    if (this.readableCancelled || controller === null) return false;
+    // A direct pipe keeps the queue empty: it waits only for its destination.
+    const pipe = this.pipe;
+    return pipe !== null ? pipe.blocked : (controller.desiredSize ?? 1) <= 0;
+  }
+
+  /** Pause or resume the transport: it is read only while nothing is full. */
+  updateReading(): void {
+    // Once done, read regardless (and discard) until the peer's end of stream.
+    const paused = this.phase !== "done" && (this.readPaused || this.writePaused || this.deciding || this.answering);
+    if (paused === this.portPaused || this.transportReleased) return;
+    this.portPaused = paused;
+    if (paused) this.port.pause();
+    else this.port.resume();
+  }
+
+  /** The application made room (or stopped promising to read): take the events waiting in the engine, then read on. */
+  resumeReading(): void {
+    if (!this.readPaused) return;
+    this.readPaused = false;
+    if (this.phase !== "done" && !this.deciding && !this.draining) this.parts.drainEvents(this);
+    this.updateReading();
+  }
+
+  /**
+   * An automatic reply found the transport above its high-water mark: do not
+   * read it until it drains, so a peer that does not read what we send (our
+   * pongs, say) stops being read. (The application's own writes wait through
+   * the writable instead; an application that waits for them stops reading.)
+   */
+  #waitForDrain(): void {
+    if (this.writePaused) return;
+    this.writePaused = true;
+    this.updateReading();
+    this.port.drain().then(() => {
+      this.writePaused = false;
+      const payload = this.pendingPong;
+      this.pendingPong = null;
+      if (payload !== null) this.sendPong(payload);
+      this.updateReading();
+    }, noop); // a failed transport is reported by the port's handler
+  }
+
+  // The application's code.
+
+  /**
+   * Call an application callback inside a boundary that owns its failure: a
+   * throw is reported (`onError`) and fails this connection with 1011; it
+   * never unwinds through the session or reaches the process.
+   */
+  callApplication<T>(callback: ((value: T) => void) | undefined, payload: T, handler: string): void {
+    if (callback === undefined) return;
+    try {
+      callback(payload);
+    } catch (error) {
+      this.applicationFailed(error, handler, "WS_ERR_HANDLER");
+    }
+  }
+
+  /**
+   * Application code failed: report it (unless the error only says that this
+   * connection ended), then fail the connection with 1011 (RFC 6455 §7.4.1:
+   * an unexpected condition).
+   */
+  applicationFailed(error: unknown, handler: string, errorCode: string): void {
+    if (!failures.endsConnection(error)) this.report(error, handler);
+    this.failConnection(1011, "Internal error", errorCode, error);
+  }
+
+  /** Give an application error to `onError` (or, without one, one line on stderr); a throwing `onError` is reported there too. */
+  report(error: unknown, handler: string): void {
+    const onError = this.options.onError;
+    const context: HandlerContext = { handler };
+    if (onError !== undefined) {
+      try {
+        onError(error, context);
+        return;
+      } catch (failure) {
+        failures.reportToConsole(failure, "onError");
+      }
+    }
+    failures.reportToConsole(error, handler);
+  }
+
+  // Phases.
+
+  /** The handshake succeeded. */
+  markOpen(): void {
+    this.phase = "open";
+    this.handshakeTimer?.stop();
+    this.handshakeTimer = null;
+    this.#removeAbortListener();
+  }
+
+  /** Our close frame went out: from now on, read regardless of demand to see the peer's. */
+  markClosing(): void {
+    this.phase = "closing";
+    this.parts.stopKeepalive(this);
+    this.resumeReading();
+  }
+
+  /** Fail the handshake after `ms` (armed only while it is still running). */
+  armHandshakeTimer(ms: number): void {
+    if (this.phase !== "handshake" || !Number.isFinite(ms)) return;
+    this.handshakeTimer = new Timer(() => {
+      if (this.phase === "handshake") this.finish({ error: failures.handshakeTimedOut() }, "abort");
+    });
+    this.handshakeTimer.start(ms);
+  }
+
+  /** Abort the handshake when `signal` fires (it reports the signal's reason). */
+  listenForAbort(signal: AbortSignal): void {
+    const listener = (): void => {
+      if (this.phase === "handshake") this.finish({ error: signal.reason }, "abort");
+    };
+    this.abortListener = { signal, listener };
+    signal.addEventListener("abort", listener, { once: true });
+  }
+
+  #removeAbortListener(): void {
+    const abort = this.abortListener;
+    if (abort !== null) {
+      abort.signal.removeEventListener("abort", abort.listener);
+      this.abortListener = null;
+    }
+  }
+
+  // Ending.
+
+  /**
+   * Settle everything once; release the transport (`"release"`: gracefully,
+   * bounded by `closeTimeout`; `"abort"`: now); then settle `closed`.
+   */
+  finish(outcome: Outcome, transport: "release" | "abort"): void {
+    if (this.phase === "done") return;
+    const wasHandshake = this.phase === "handshake";
+    this.phase = "done";
+    this.outcome = outcome;
+    this.init = null;
+    this.handshakeTimer?.stop();
+    this.failTimer?.stop();
+    this.drainTimer?.stop();
+    this.parts.stopKeepalive(this);
+    this.#removeAbortListener();
+
+    const error = "error" in outcome ? outcome.error : null;
+    if (wasHandshake) {
+      this.openedDeferred!.reject(error);
+      this.openedDeferred = null;
+    }
+    const readController = this.readController;
+    const writeController = this.writeController;
+    if (error === null) {
+      // Clean: the readable ends. The writable is left to fail each later
+      // write (WS_ERR_CLOSED) rather than errored now, so that an echo's
+      // `readable.pipeTo(writable)` resolves instead of rejecting.
+      if (readController !== null && !this.readableCancelled) readController.close();
+    } else {
+      if (readController !== null && !this.readableCancelled) {
+        // Messages that arrived whole before the failure are still delivered.
+        const queued = readController.desiredSize !== null && readController.desiredSize < this.options.readableHighWaterMark;
+        if (queued) this.deferredReadError = { error };
+        else readController.error(error);
+      }
+      if (writeController !== null) writeController.error(error);
+    }
+    const pingError = error ?? failures.pongLost();
+    for (const ping of this.pings ?? []) ping.reject(pingError);
+    this.pings = null;
+    this.assembler = null;
+    this.pendingPong = null;
+
+    const settle = (): void => {
+      this.closeTimer?.stop();
+      if ("ok" in outcome) this.closedDeferred.resolve(outcome.ok);
+      else this.closedDeferred.reject(outcome.error);
+    };
+    if (transport === "abort") {
+      this.abortTransport();
+      settle();
+      return;
+    }
+    this.armCloseTimer();
+    this.resumeReading();
+    this.#releaseGracefully().then(settle, settle);
+  }
+
+  /** Bound the closing handshake and the peer's end of stream by `closeTimeout`. */
+  armCloseTimer(): void {
+    const ms = this.options.closeTimeout;
+    if (!Number.isFinite(ms) || this.closeTimer?.active === true) return;
+    this.closeTimer ??= new Timer(() => this.#closeTimedOut());
+    this.closeTimer.start(ms);
+  }
+
+  /** The closing handshake took longer than `closeTimeout`: end with 1006 and drop the transport. */
+  #closeTimedOut(): void {
+    if (this.phase !== "done") this.finish({ error: failures.closeTimedOut() }, "abort");
+    else this.abortTransport();
+  }
+
+  /** Our FIN once everything queued is written, then the peer's EOF, then drop the transport. */
+  async #releaseGracefully(): Promise<void> {
+    try {
+      await this.port.end(); // our FIN, once every queued frame is out
+    } catch {
+      // Aborted by the close timer or failed: nothing more to flush.
+    }
+    // Wait for the peer's EOF (incoming bytes are discarded until then).
+    if (!this.eof) await new Promise<void>((resolve) => (this.eofWaiter = resolve));
+    this.abortTransport();
+  }
+
+  /** Drop the transport now (idempotent). */
+  abortTransport(): void {
+    if (this.transportReleased) return;
+    this.transportReleased = true;
+    this.port.abort();
+    this.reachedEof();
+  }
+
+  /** The transport reported its end (or failed, or was aborted). */
+  reachedEof(): void {
+    this.eof = true;
+    const waiter = this.eofWaiter;
+    this.eofWaiter = null;
+    waiter?.();
+  }
 }

@@ -1,12 +1,14 @@
 /**
  * The opening handshake: the client's request, the server's accept/reject
- * decision (`handleRequest`), a rejection received by a client, and the move
- * to OPEN that resolves `opened`.
+ * decision (`handleRequest`), a refusal received by a client, plain HTTP
+ * answered by a server, and the move to OPEN that resolves `opened`.
+ *
+ * Answers: what does a client send; how does a server decide and answer;
+ * what does `opened` resolve or reject with.
  *
  * Invariants:
- * - Holds at most `HANDSHAKE_COPY_LIMIT` (256 KiB) of the client's handshake
- *   bytes (to read the raw extensions header) and `maxRejectionBodySize` of a
- *   rejection body; the engine's own buffer is bounded by `maxHandshakeSize`.
+ * - Holds at most `maxRejectionBodySize` of a refusal's body; the engine's
+ *   own buffer is bounded by `maxHandshakeSize`.
  * - While a server's `handleRequest` decides, the transport is paused and no
  *   event is drained: what the client sent behind its request waits in the
  *   engine.
@@ -14,50 +16,45 @@
  *   whole HTTP response (plain-http.ts): plain HTTP goes to `handleHttp` (else
  *   426), a bad upgrade gets the handshake's status, reason phrase and a
  *   one-line body; input is paused and ignored meanwhile (`answering`).
- * - Every failure ends in close.ts `finish`; `opened` settles exactly once.
+ * - A throwing or rejecting `handleRequest` or `handleHttp` is owned: the
+ *   client gets a 500, the error goes to `onError`, the process lives.
+ * - Every failure ends in core.ts `finish`; `opened` settles exactly once.
  * @module
  */
 import { AcceptConnection, RejectConnection, RejectData, Request } from "../../protocol/events.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../../protocol/errors.ts";
-import type { WSConnection } from "../../protocol/ws-connection.ts";
 import { reasonPhrase } from "../../protocol/http/http.ts";
 import { answerForRefusal, answerPlainRequest, asksForWebSocket, type HttpAnswer } from "../plain-http.ts";
 import { streamsImplementation } from "../polyfill.ts";
-import { finish, removeAbortListener } from "./close.ts";
 import type { SessionCore } from "./core.ts";
-import { drainEvents, makeReadable, receive, updateReading } from "./inbound.ts";
-import { scheduleKeepalive } from "./keepalive.ts";
-import { makeWritable, send } from "./outbound.ts";
-import { WebSocketError, type AcceptDecision, type AcceptWebSocketOptions, type RejectDecision, type WebSocketErrorInit, type WebSocketOpenInfo, type WebSocketWritable } from "./types.ts";
-import { DEFAULT_MAX_REJECTION_BODY, EMPTY, callBack, concat, defaultExtensions, encoder, headerOfHead, type Phase } from "./util.ts";
+import * as failures from "./failures.ts";
+import { EMPTY, concat, encoder } from "./messages.ts";
+import { defaultExtensions } from "./options.ts";
+import type { Phase } from "./state.ts";
+import type { AcceptDecision, AcceptWebSocketOptions, RejectDecision, WebSocketErrorInit, WebSocketOpenInfo, WebSocketWritable } from "./types.ts";
 
 /** Begin: a client sends its request; a server feeds `upgradeRequest` if given; then the port starts delivering bytes. */
 export function start(s: SessionCore): void {
+  const init = s.init!;
   if (s.client) {
     try {
-      send(s, s.engine.send(buildRequest(s)));
+      s.write(s.engine.send(buildRequest(init)));
     } catch (error) {
-      finish(s, { error }, false);
+      s.finish({ error }, "abort");
       return;
     }
-  } else if (s.options.upgradeRequest) {
-    // Fed once, then forgotten: the session keeps a copy of the options
-    // without it (the options object is the caller's), so an open connection
-    // does not hold the request's headers for its whole life (~800 B).
-    const { upgradeRequest, ...options } = s.options;
-    s.options = options;
-    const { headers, path, method, httpVersion } = upgradeRequest;
+  } else if (init.upgradeRequest) {
+    const { headers, path, method, httpVersion } = init.upgradeRequest;
     // The peer's request line, when known, is checked as on any other path (RFC 6455 §4.1: GET, HTTP/1.1+).
     const line = method === undefined && httpVersion === undefined ? undefined : { method: method ?? "GET", httpVersion: httpVersion ?? "1.1" };
-    receive(s, null, () => (s.engine as WSConnection).initiateUpgradeConnection(headers, path, line));
+    s.parts.receive(s, null, () => s.engine.initiateUpgradeConnection(headers, path, line));
     if (s.phase === "done" && s.transportReleased) return;
   }
-  s.port.start(s.handler);
+  s.port.start(s);
 }
 
 /** The client's `Request` from `url` / `host` / `path` and the options. */
-export function buildRequest(s: SessionCore): Request {
-  const options = s.options;
+function buildRequest(options: AcceptWebSocketOptions<boolean> & { url?: string | URL; host?: string; path?: string }): Request {
   let host = options.host;
   let target = options.path;
   if (options.url !== undefined) {
@@ -86,7 +83,7 @@ export function buildRequest(s: SessionCore): Request {
  * then the request is accepted or rejected.
  */
 export function decide(s: SessionCore, request: Request): void {
-  const handleRequest = s.options.handleRequest;
+  const handleRequest = s.init!.handleRequest;
   if (handleRequest === undefined) {
     answer(s, request, undefined, null);
     return;
@@ -98,7 +95,7 @@ async function decideAsync(s: SessionCore, request: Request, handleRequest: NonN
   let decision: AcceptDecision | RejectDecision | void;
   let failure: unknown = null;
   s.deciding = true;
-  updateReading(s); // nothing more to read until we answer
+  s.updateReading(); // nothing more to read until we answer
   try {
     decision = await handleRequest(request);
   } catch (error) {
@@ -106,7 +103,7 @@ async function decideAsync(s: SessionCore, request: Request, handleRequest: NonN
     // and as the cause of the WebSocketError `opened` and `closed` reject with).
     failure = error;
     decision = { status: 500 };
-    callBack(s.options.onError, error);
+    s.report(error, "handleRequest");
   }
   s.deciding = false;
   if (s.phase !== "handshake") return;
@@ -115,21 +112,21 @@ async function decideAsync(s: SessionCore, request: Request, handleRequest: NonN
 
 /** Accept (and open) or reject, as decided. */
 function answer(s: SessionCore, request: Request, decision: AcceptDecision | RejectDecision | void, failure: unknown): void {
-  const options = s.options;
   if (decision && "status" in decision) {
     reject(s, decision, failure);
     return;
   }
+  const init = s.init!;
   const offered = request.subprotocols;
-  const protocols = options.protocols;
+  const protocols = init.protocols;
   const subprotocol =
     decision?.subprotocol !== undefined
       ? decision.subprotocol
       : offered.length === 0 || protocols === undefined
         ? null
         : (offered.find((p) => protocols.includes(p)) ?? null);
-  const extensions = decision?.extensions ?? options.extensions ?? defaultExtensions();
-  const headers = options.headers;
+  const extensions = decision?.extensions ?? init.extensions ?? defaultExtensions();
+  const headers = init.headers;
   const extra = decision?.headers;
   let head: Uint8Array;
   try {
@@ -144,46 +141,46 @@ function answer(s: SessionCore, request: Request, decision: AcceptDecision | Rej
     reject(s, { status: 500 }, error);
     return;
   }
-  send(s, head);
-  // The negotiated extensions are in the response head (none when none were on offer to accept).
-  open(s, subprotocol ?? "", extensions.length === 0 ? "" : headerOfHead([head], "sec-websocket-extensions"));
-  updateReading(s);
+  s.write(head);
+  open(s, subprotocol ?? "");
+  s.updateReading();
   // Frames the client sent right behind its request are already buffered.
-  drainEvents(s);
+  s.parts.drainEvents(s);
   // ... and so may be its end of stream, which reached only the handshake.
-  if (s.eof && (s.phase as Phase) === "open") receive(s, null);
+  if (s.eof && (s.phase as Phase) === "open") s.parts.receive(s, null);
 }
 
 /** Answer the request with an HTTP rejection and end the session. */
-export function reject(s: SessionCore, decision: RejectDecision, cause: unknown): void {
+function reject(s: SessionCore, decision: RejectDecision, cause: unknown): void {
   const body = typeof decision.body === "string" ? encoder.encode(decision.body) : (decision.body ?? EMPTY);
   const headers = decision.headers ?? [];
   try {
-    send(s, 
-      s.engine.send(
-        new RejectConnection({ statusCode: decision.status, headers, hasBody: body.byteLength > 0, reason: reasonPhrase(decision.status) }),
-      ),
+    s.write(
+      s.engine.send(new RejectConnection({ statusCode: decision.status, headers, hasBody: body.byteLength > 0, reason: reasonPhrase(decision.status) })),
     );
-    if (body.byteLength > 0) send(s, s.engine.send(new RejectData({ data: body })));
+    if (body.byteLength > 0) s.write(s.engine.send(new RejectData({ data: body })));
   } catch (error) {
     cause ??= error;
   }
-  const init: WebSocketErrorInit = { closeCode: 1006, code: "WS_ERR_HANDSHAKE_REJECTED", status: decision.status, headers, body };
+  const init: WebSocketErrorInit = { status: decision.status, headers, body };
   if (cause !== null) init.cause = cause;
-  updateReading(s);
-  finish(s, { error: new WebSocketError(`The opening handshake was rejected with HTTP ${decision.status}`, init) }, true);
+  s.updateReading();
+  s.finish({ error: failures.handshakeRefused(`The opening handshake was rejected with HTTP ${decision.status}`, "WS_ERR_HANDSHAKE_REJECTED", init) }, "release");
+}
+
+/** A client got its 101. */
+export function accepted(s: SessionCore, event: AcceptConnection): void {
+  open(s, event.subprotocol ?? "");
 }
 
 /** The handshake succeeded: resolve `opened` (its streams are made on first use) and start keepalive. */
-export function open(s: SessionCore, protocol: string, extensions: string): void {
-  s.phase = "open";
-  s.handshakeTimer?.stop();
-  s.handshakeTimer = null;
-  removeAbortListener(s);
-  s.streams = s.options.streams ?? streamsImplementation();
-  s.openedDeferred!.resolve(new OpenInfo(s, protocol, extensions));
+function open(s: SessionCore, protocol: string): void {
+  s.streams = s.init!.streams ?? streamsImplementation();
+  s.init = null; // the handshake's inputs (an upgrade request's headers...) are not kept for the connection's life
+  s.markOpen();
+  s.openedDeferred!.resolve(new OpenInfo(s, protocol, s.engine.extensionsHeader));
   s.openedDeferred = null;
-  scheduleKeepalive(s);
+  s.parts.startKeepalive(s);
 }
 
 /**
@@ -203,10 +200,12 @@ class OpenInfo implements WebSocketOpenInfo<unknown> {
     this.extensions = extensions;
   }
   get readable(): ReadableStream<unknown> {
-    return makeReadable(this.#s);
+    const s = this.#s;
+    return s.parts.readable(s);
   }
   get writable(): WritableStream<WebSocketWritable> {
-    return makeWritable(this.#s);
+    const s = this.#s;
+    return s.parts.writable(s);
   }
 }
 
@@ -214,13 +213,13 @@ class OpenInfo implements WebSocketOpenInfo<unknown> {
 export function handshakeFailed(s: SessionCore, error: unknown): void {
   if (s.phase === "done" || s.answering) return;
   if (!s.client && error instanceof RemoteProtocolError && error.eventHint instanceof RejectConnection) {
-    const head = (s.engine as WSConnection).handshake.requestHead;
+    const head = s.engine.handshake.requestHead;
     if (head !== null && !asksForWebSocket(head.headers)) {
       // Plain HTTP beside the WebSocket: handleHttp answers it, or 426.
       s.answering = true;
-      updateReading(s);
+      s.updateReading();
       const message = "The request was not a WebSocket upgrade";
-      answerPlainRequest(head, s.options.handleHttp).then(
+      answerPlainRequest(head, s.init?.handleHttp, (failure) => s.report(failure, "handleHttp")).then(
         (answer) => answerWith(s, answer, "WS_ERR_PLAIN_HTTP", message, null),
         (cause: unknown) => answerWith(s, answerForRefusal(error), "WS_ERR_PLAIN_HTTP", message, cause),
       );
@@ -232,22 +231,22 @@ export function handshakeFailed(s: SessionCore, error: unknown): void {
     return;
   }
   let status: number | undefined;
-  let graceful = false;
+  let transport: "release" | "abort" = "abort";
   if (error instanceof RemoteProtocolError && error.eventHint && !s.client) {
     // Answer a bad request with the hint (400, 426 with the version...).
     try {
-      send(s, s.engine.send(error.eventHint));
-      graceful = true;
+      s.write(s.engine.send(error.eventHint));
+      transport = "release";
       if (error.eventHint instanceof RejectConnection) status = error.eventHint.statusCode;
     } catch {
       // Nothing could be sent: just drop the transport.
     }
   }
   const code = (error as { code?: unknown } | null)?.code;
-  const init: WebSocketErrorInit = { closeCode: 1006, code: code === undefined ? "WS_ERR_HANDSHAKE" : String(code), cause: error };
+  const init: WebSocketErrorInit = { cause: error };
   if (status !== undefined) init.status = status;
   const message = error instanceof Error ? error.message : String(error);
-  finish(s, { error: new WebSocketError(`The opening handshake failed: ${message}`, init) }, graceful);
+  s.finish({ error: failures.handshakeRefused(`The opening handshake failed: ${message}`, code === undefined ? "WS_ERR_HANDSHAKE" : String(code), init) }, transport);
 }
 
 /** Write an HTTP answer instead of a 101 and end the session. */
@@ -256,40 +255,43 @@ function answerWith(s: SessionCore, answer: HttpAnswer, code: string, message: s
   let failure = cause;
   try {
     const hasBody = answer.body.byteLength > 0;
-    send(s, s.engine.send(new RejectConnection({ statusCode: answer.status, headers: answer.headers, hasBody, reason: answer.reason })));
-    if (hasBody) send(s, s.engine.send(new RejectData({ data: answer.body })));
+    s.write(s.engine.send(new RejectConnection({ statusCode: answer.status, headers: answer.headers, hasBody, reason: answer.reason })));
+    if (hasBody) s.write(s.engine.send(new RejectData({ data: answer.body })));
   } catch (error) {
     failure ??= error; // headers a handler made that cannot be sent: the transport is dropped
   }
-  const init: WebSocketErrorInit = { closeCode: 1006, code, status: answer.status, headers: answer.headers, body: answer.body };
+  const init: WebSocketErrorInit = { status: answer.status, headers: answer.headers, body: answer.body };
   if (failure !== null) init.cause = failure;
   s.answering = false;
-  updateReading(s);
-  finish(s, { error: new WebSocketError(message, init) }, true);
+  s.updateReading();
+  s.finish({ error: failures.handshakeRefused(message, code, init) }, "release");
 }
 
-/** A client receiving a rejection's body (kept up to `maxRejectionBodySize`); at its end the session ends. */
-export function onRejectData(s: SessionCore, event: RejectData): void {
+/** A client got a refusal's head: its body follows. */
+export function refused(s: SessionCore, event: RejectConnection): void {
+  s.rejection = { status: event.statusCode, headers: event.headers, body: [], size: 0 };
+}
+
+/** A client receiving a refusal's body (kept up to `maxRejectionBodySize`); at its end the session ends. */
+export function refusalBody(s: SessionCore, event: RejectData): void {
   const rejection = s.rejection;
   if (!rejection) return;
-  const limit = s.options.maxRejectionBodySize ?? DEFAULT_MAX_REJECTION_BODY;
+  const limit = s.options.maxRejectionBodySize;
   if (rejection.size < limit && event.data.byteLength > 0) {
     const piece = event.data.subarray(0, limit - rejection.size);
     rejection.body.push(piece);
     rejection.size += piece.byteLength;
   }
   if (!event.bodyFinished) return;
-  finish(s, 
+  const body = concat(rejection.body.length ? rejection.body : [EMPTY], rejection.size);
+  s.finish(
     {
-      error: new WebSocketError(`The server rejected the WebSocket with HTTP ${rejection.status}`, {
-        closeCode: 1006,
-        code: "WS_ERR_HANDSHAKE_REJECTED",
+      error: failures.handshakeRefused(`The server rejected the WebSocket with HTTP ${rejection.status}`, "WS_ERR_HANDSHAKE_REJECTED", {
         status: rejection.status,
         headers: rejection.headers,
-        body: concat(rejection.body.length ? rejection.body : [EMPTY], rejection.size),
+        body,
       }),
     },
-    true,
+    "release",
   );
 }
-

@@ -1,13 +1,19 @@
 /**
- * Inbound: bytes from the transport into the engine, events out of it, and
- * received messages into the application's readable (whole, or as pieces
- * with `fragments: true`).
+ * Inbound: bytes from the transport into the engine, the engine's events
+ * dispatched (the one place that decides which part handles which event),
+ * and received messages into the application: `onMessage`, a direct pipe, or
+ * the readable (whole, or as pieces with `fragments: true`).
+ *
+ * Answers: where does a received event go; how are messages assembled and
+ * delivered; when does reading pause for the application (with core.ts's
+ * read gate); what happens when `onMessage` throws.
  *
  * Invariants:
  * - Reading is paused while the application's readable is full (bytes
- *   counted, `readableHighWaterMark`) and resumed by its `pull`.
+ *   counted, `readableHighWaterMark`) and resumed by its `pull`; with
+ *   `onMessage`, while a promise it returned is pending.
  * - A message being assembled is bounded by `maxMessageSize` (the engine
- *   closes with 1009 past it).
+ *   closes with 1009 past it) and `maxFragments` frames (1008).
  * - While closing, reading goes on regardless (to see the peer's close) and
  *   what nobody will read is dropped.
  * @module
@@ -16,22 +22,18 @@ import type { BytesMessage, Event, TextMessage } from "../../protocol/events.ts"
 import { ConnectionState } from "../../protocol/types.ts";
 import { autoReply } from "../auto-reply.ts";
 import { Timer } from "../timers.ts";
-import type { TransportHandler } from "../transport.ts";
-import { closeUsingReason, failConnection, finish, onClose } from "./close.ts";
-import { frames, type SessionCore } from "./core.ts";
-import { decide, handshakeFailed, onRejectData, open } from "./handshake.ts";
-import { onPong } from "./keepalive.ts";
-import { SENT, sendClose, sendPong } from "./outbound.ts";
 import { MessageAssembler } from "./assembly.ts";
-import { pipeMessage, sessionStreamClasses } from "./pipe.ts";
-import { WebSocketError, type AnyMessage } from "./types.ts";
-import { DEFAULT_READABLE_HWM, HANDSHAKE_COPY_LIMIT, callBack, headerOfHead, messageSize, describeError } from "./util.ts";
+import type { SessionCore } from "./core.ts";
+import * as failures from "./failures.ts";
+import { messageSize, plainBytes } from "./messages.ts";
+import { SENT } from "./promises.ts";
+import { sessionStreamClasses } from "./stream-classes.ts";
+import type { AnyMessage } from "./types.ts";
 
-/** The application's readable, made on first use; its queue counts bytes plus 64 per message (util.ts `messageSize`). */
-export function makeReadable(s: SessionCore): ReadableStream<unknown> {
+/** The application's readable, made on first use; its queue counts bytes plus 64 per message (messages.ts `messageSize`). */
+export function readable(s: SessionCore): ReadableStream<unknown> {
   if (s.readable !== null) return s.readable;
-  const options = s.options;
-  s.readableHwm = options.readableHighWaterMark ?? DEFAULT_READABLE_HWM;
+  const hwm = s.options.readableHighWaterMark;
   s.readable = new (sessionStreamClasses(s.streams!).Readable)(
     s,
     {
@@ -40,21 +42,21 @@ export function makeReadable(s: SessionCore): ReadableStream<unknown> {
       },
       pull: (controller) => {
         const deferred = s.deferredReadError;
-        if (deferred !== null && controller.desiredSize === s.readableHwm) {
+        if (deferred !== null && controller.desiredSize === hwm) {
           s.deferredReadError = null;
           controller.error(deferred.error);
           return;
         }
-        resumeReading(s);
+        s.resumeReading();
       },
       cancel: (reason) => {
         s.readableCancelled = true;
         s.assembler = null;
-        resumeReading(s);
-        closeUsingReason(s, reason);
+        s.resumeReading();
+        s.parts.closeUsingReason(s, reason);
       },
     },
-    { highWaterMark: s.readableHwm, size: messageSize },
+    { highWaterMark: hwm, size: messageSize },
   );
   // Made after the end: it ends as it would have.
   const outcome = s.outcome;
@@ -65,99 +67,22 @@ export function makeReadable(s: SessionCore): ReadableStream<unknown> {
   return s.readable;
 }
 
-/** What the transport port calls (methods, not closures: one small object per session). */
-class SessionHandler implements TransportHandler {
-  readonly #s: SessionCore;
-  constructor(s: SessionCore) {
-    this.#s = s;
+/** The transport's end of stream: during the handshake it fails it; afterwards the engine sees EOF (1006 unless closing). */
+export function transportEnded(s: SessionCore): void {
+  if (s.phase === "handshake" && s.client && s.rejection === null) {
+    // No response head (or part of one): say so, not "bad HTTP message".
+    s.finish({ error: failures.abnormalClosure("client-handshake") }, "abort");
   }
-  data(chunk: Uint8Array): void {
-    const s = this.#s;
-    if (s.phase === "done") return; // releasing: discard until the peer's EOF
-    receive(s, chunk);
+  if (s.phase !== "done") receive(s, null);
+  if (s.phase === "handshake" && !s.deciding) {
+    s.finish({ error: failures.abnormalClosure(s.client ? "client-handshake" : "server-handshake") }, "abort");
   }
-  end(): void {
-    const s = this.#s;
-    if (s.phase === "handshake" && s.client && s.rejection === null) {
-      // No response head (or part of one): say so, not "bad HTTP message".
-      const error = new WebSocketError("The server closed the connection before answering the opening handshake", {
-        closeCode: 1006,
-        code: "WS_ERR_ABNORMAL_CLOSURE",
-      });
-      finish(s, { error }, false);
-    }
-    if (s.phase !== "done") receive(s, null);
-    if (s.phase === "handshake" && !s.deciding) {
-      const message = s.client
-        ? "The server closed the connection before answering the opening handshake"
-        : "The client closed the connection during the opening handshake";
-      finish(s, { error: new WebSocketError(message, { closeCode: 1006, code: "WS_ERR_ABNORMAL_CLOSURE" }) }, false);
-    }
-    reachedEof(s);
-  }
-  error(error: unknown): void {
-    const s = this.#s;
-    if (s.phase !== "done") {
-      finish(
-        s,
-        { error: new WebSocketError(`The transport failed: ${describeError(error)}`, { closeCode: 1006, code: "WS_ERR_TRANSPORT", cause: error }) },
-        false,
-      );
-    }
-    reachedEof(s);
-  }
-}
-
-/** What the transport port calls. */
-export function makeHandler(s: SessionCore): TransportHandler {
-  return new SessionHandler(s);
-}
-
-/** The transport reported its end (or failed, or was aborted). */
-export function reachedEof(s: SessionCore): void {
-  s.eof = true;
-  const waiter = s.eofWaiter;
-  s.eofWaiter = null;
-  waiter?.();
-}
-
-/** The application's readable is full while it promised to read: take no more events. */
-export function mustWaitForDemand(s: SessionCore): boolean {
-  if (s.phase !== "open" || s.pendingClose !== null) return false;
-  if (s.onMessage !== null) return s.handlerBusy;
-  const controller = s.readController;
-  if (s.readableCancelled || controller === null) return false;
-  // A direct pipe keeps the queue empty: it waits only for its destination.
-  const pipe = s.pipe;
-  return pipe !== null ? pipe.blocked : (controller.desiredSize ?? 1) <= 0;
-}
-
-/** Pause or resume the transport: it is read only while neither side is full. */
-export function updateReading(s: SessionCore): void {
-  // Once done, read regardless (and discard) until the peer's end of stream.
-  const paused = s.phase !== "done" && (s.readPaused || s.writePaused || s.deciding || s.answering);
-  if (paused === s.portPaused || s.transportReleased) return;
-  s.portPaused = paused;
-  if (paused) s.port.pause();
-  else s.port.resume();
-}
-
-/** The application made room (or stopped promising to read): take the events waiting in the engine, then read on. */
-export function resumeReading(s: SessionCore): void {
-  if (!s.readPaused) return;
-  s.readPaused = false;
-  if (s.phase !== "done" && !s.deciding && !s.draining) drainEvents(s);
-  updateReading(s);
 }
 
 /** Feed bytes (or EOF, or a custom feed) to the connection and handle the events. */
 export function receive(s: SessionCore, data: Uint8Array | null, feed?: () => void): void {
   const connection = s.engine;
   if (connection.state === ConnectionState.CLOSED) return; // after the close handshake or a rejection: discard
-  if (s.client && s.phase === "handshake" && data !== null && s.handshakeSize < HANDSHAKE_COPY_LIMIT) {
-    (s.handshakeBytes ??= []).push(data);
-    s.handshakeSize += data.byteLength;
-  }
   try {
     if (feed) feed();
     else connection.receiveData(data);
@@ -179,13 +104,13 @@ export function drainEvents(s: SessionCore): void {
   s.draining = true;
   // Once open, straight from the frame layer, one event at a time: the
   // handshake has nothing more to say, and no generator is made per chunk.
-  const connection = s.phase === "handshake" ? null : frames(s);
+  const connection = s.phase === "handshake" ? null : s.connection;
   const events = connection === null ? s.engine.events() : null;
   try {
     for (;;) {
-      if (mustWaitForDemand(s)) {
+      if (s.mustWaitForDemand()) {
         s.readPaused = true;
-        updateReading(s);
+        s.updateReading();
         return;
       }
       let event: Event | null;
@@ -195,9 +120,9 @@ export function drainEvents(s: SessionCore): void {
         event = next.done === true ? null : next.value;
       }
       if (event === null) return;
-      handle(s, event);
+      dispatch(s, event);
       if (s.phase === "done" || s.deciding) return;
-      if (s.messagesInBatch && frames(s)?.closeFrameBuffered) {
+      if (s.messagesInBatch && s.connection?.closeFrameBuffered) {
         // The peer's close is next. Once it is read only a close may be
         // sent, so give an application already waiting on the messages
         // just delivered one turn to answer them (an echo keeps every
@@ -215,64 +140,58 @@ export function drainEvents(s: SessionCore): void {
 }
 
 /** An exception from the connection: a bad handshake from the peer, or (after it) a bug. */
-export function unexpected(s: SessionCore, error: unknown): void {
+function unexpected(s: SessionCore, error: unknown): void {
   if (s.phase === "handshake") {
-    handshakeFailed(s, error);
+    s.parts.handshakeFailed(s, error);
     return;
   }
   // RFC 6455 §7.4.1: 1011, an unexpected condition prevented fulfilling the request.
-  sendClose(s, 1011, "");
-  finish(s, 
-    { error: new WebSocketError("Internal error", { closeCode: 1011, code: "WS_ERR_INTERNAL", cause: error }) },
-    true,
-  );
+  s.sendClose(1011, "");
+  s.finish({ error: failures.internalError(error) }, "release");
 }
 
-/** Dispatch one engine event to its part. */
-export function handle(s: SessionCore, event: Event): void {
+/** Dispatch one engine event to the part that handles it. */
+function dispatch(s: SessionCore, event: Event): void {
   switch (event.type) {
     case "Request":
-      decide(s, event);
+      s.parts.decide(s, event);
       return;
-    case "AcceptConnection": {
-      // The response head is in the bytes read so far (the 101 carries the negotiated extensions).
-      const head = s.handshakeBytes ?? [];
-      s.handshakeBytes = null;
-      open(s, event.subprotocol ?? "", headerOfHead(head, "sec-websocket-extensions"));
+    case "AcceptConnection":
+      s.parts.accepted(s, event);
       return;
-    }
     case "RejectConnection":
-      s.rejection = { status: event.statusCode, headers: event.headers, body: [], size: 0 };
+      s.parts.refused(s, event);
       return;
     case "RejectData":
-      onRejectData(s, event);
+      s.parts.refusalBody(s, event);
       return;
     case "Message":
     case "TextMessage":
     case "BytesMessage":
-      onMessage(s, event);
+      messageReceived(s, event);
       return;
     case "Ping":
-      callBack(s.options.onPing, event.payload);
-      if (autoReply(event, s.engine.state, s) !== null) sendPong(s, event.payload);
+      s.callApplication(s.options.onPing, event.payload, "onPing");
+      if (autoReply(event, s.engine.state, s.options) !== null) s.sendPong(event.payload);
       return;
     case "Pong":
-      onPong(s, event);
+      s.parts.pongReceived(s, event.payload);
       return;
     case "CloseConnection":
-      onClose(s, event);
+      s.parts.closeReceived(s, event);
       return;
   }
 }
 
-/** A received message (or piece): to the application's queue, whole or as it comes. */
-export function onMessage(s: SessionCore, event: AnyMessage): void {
-  if (s.onMessage === null) {
-    if (s.readController === null) makeReadable(s);
+/** A received message (or piece): to the application, whole or as it comes. */
+function messageReceived(s: SessionCore, event: AnyMessage): void {
+  const options = s.options;
+  if (options.onMessage === null) {
+    if (s.readController === null) readable(s);
     if (s.readableCancelled) return;
   }
-  if (s.fragments) {
-    if (event.frameFinished && !event.messageFinished && ++s.pieces > s.maxFragments) {
+  if (options.fragments) {
+    if (event.frameFinished && !event.messageFinished && ++s.pieces > options.maxFragments) {
       tooManyFragments(s);
       return;
     }
@@ -283,13 +202,11 @@ export function onMessage(s: SessionCore, event: AnyMessage): void {
   let whole: string | Uint8Array;
   if (s.assembler === null && event.messageFinished) {
     const data = event.data;
-    // A view of a Node Buffer is a Buffer, whose slice() shares memory: hand out a plain Uint8Array.
-    whole =
-      typeof data === "string" || data.constructor === Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    whole = typeof data === "string" ? data : plainBytes(data);
   } else {
     const assembler = (s.assembler ??= new MessageAssembler(typeof event.data === "string"));
     const result = assembler.add(event as TextMessage | BytesMessage);
-    if (assembler.frames > s.maxFragments) {
+    if (assembler.frameCount > options.maxFragments) {
       tooManyFragments(s);
       return;
     }
@@ -304,12 +221,12 @@ export function onMessage(s: SessionCore, event: AnyMessage): void {
 function deliver(s: SessionCore, message: unknown): void {
   // While closing, nobody promised to read: drop what would overfill the queue (or find the handler busy).
   const closing = s.phase !== "open" || s.pendingClose !== null;
-  if (s.onMessage !== null) {
+  if (s.options.onMessage !== null) {
     if (!closing || !s.handlerBusy) callMessageHandler(s, message);
     return;
   }
   if (s.pipe !== null) {
-    pipeMessage(s, s.pipe, message);
+    s.parts.pipeMessage(s, s.pipe, message);
     return;
   }
   const controller = s.readController!;
@@ -319,13 +236,13 @@ function deliver(s: SessionCore, message: unknown): void {
   }
 }
 
-/** `onMessage`: a promise it returns holds further messages (and reading) until it settles; a failure fails the connection. */
+/** `onMessage`: a promise it returns holds further messages (and reading) until it settles; a failure fails the connection with 1011. */
 function callMessageHandler(s: SessionCore, message: unknown): void {
   let result: unknown;
   try {
-    result = s.onMessage!(message as never, s.session as never);
+    result = s.options.onMessage!(message as never, s.session as never);
   } catch (error) {
-    handlerFailed(s, error);
+    s.applicationFailed(error, "onMessage", "WS_ERR_MESSAGE_HANDLER");
     return;
   }
   // `session.send()` that the transport took at once returns SENT: nothing to wait for.
@@ -335,33 +252,19 @@ function callMessageHandler(s: SessionCore, message: unknown): void {
     () => {
       s.handlerBusy = false;
       s.readPaused = true; // reading may have stopped for this promise: take what waits, then read on
-      resumeReading(s);
+      s.resumeReading();
     },
     (error: unknown) => {
       s.handlerBusy = false;
-      handlerFailed(s, error);
+      s.applicationFailed(error, "onMessage", "WS_ERR_MESSAGE_HANDLER");
     },
   );
-}
-
-function handlerFailed(s: SessionCore, error: unknown): void {
-  failConnection(s, 1011, "Internal error", "WS_ERR_MESSAGE_HANDLER", error);
 }
 
 /** More frames in one message than `maxFragments`: fail the connection with 1008, as `ws` does. */
 function tooManyFragments(s: SessionCore): void {
   s.assembler = null;
-  const reason = "too many fragments";
-  sendClose(s, 1008, reason);
-  finish(
-    s,
-    {
-      error: new WebSocketError(`A message came in more than maxFragments (${s.maxFragments}) frames`, {
-        closeCode: 1008,
-        reason,
-        code: "WS_ERR_TOO_MANY_FRAGMENTS",
-      }),
-    },
-    true,
-  );
+  const error = failures.tooManyFragments(s.options.maxFragments);
+  s.sendClose(1008, error.reason);
+  s.finish({ error }, "release");
 }

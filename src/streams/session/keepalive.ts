@@ -2,35 +2,48 @@
  * Keepalive: pings (the application's and the periodic one), their pongs,
  * and the ping timeout.
  *
+ * Answers: when does a keepalive ping go out; what ends a session whose
+ * peer went silent, including while the application is not reading.
+ *
  * Invariants:
  * - Holds one entry per ping awaiting its pong (a pong acknowledges every
  *   earlier ping); they are rejected when the session ends.
- * - Time spent with reading paused (the application not reading) does not
- *   count against `pingTimeout`: the pong may wait behind unread messages.
+ * - A keepalive ping unanswered after `pingTimeout` fails the session with
+ *   1011. While reading is paused because the application does not read, the
+ *   pong may be waiting behind unread messages: the deadline is extended
+ *   once, by another `pingTimeout`. So a silent peer is dropped within
+ *   `pingInterval + 2 × pingTimeout` (one minute with the defaults) whatever
+ *   the application does.
  * @module
  */
 import { LocalProtocolError } from "../../protocol/errors.ts";
-import { Ping, type Pong } from "../../protocol/events.ts";
+import { Ping } from "../../protocol/events.ts";
 import { Timer } from "../timers.ts";
-import { finish } from "./close.ts";
 import type { SessionCore } from "./core.ts";
-import { send, sendClose } from "./outbound.ts";
-import { WebSocketError } from "./types.ts";
-import { callBack, encoder, noop, now, payloadKey } from "./util.ts";
+import * as failures from "./failures.ts";
+import { encoder } from "./messages.ts";
+import { noop, rejected } from "./promises.ts";
+
+/** A monotonic clock in milliseconds (for round-trip times). */
+const now: () => number =
+  typeof performance !== "undefined" && typeof performance.now === "function" ? () => performance.now() : () => Date.now();
+
+/** A ping payload as a string key (to match pongs). */
+function payloadKey(payload: Uint8Array): string {
+  let key = "";
+  for (let i = 0; i < payload.length; i++) key += String.fromCharCode(payload[i]!);
+  return key;
+}
 
 /**
  * Send a ping; resolves with the round-trip time in milliseconds when the
- * matching pong arrives (a pong also acknowledges every earlier ping).
- * @example
- * ```ts
- * const rtt = await ws.ping();
- * ```
+ * matching pong arrives (a pong also acknowledges every earlier ping). Its
+ * rejections are marked handled.
  */
 export function ping(s: SessionCore, payload?: Uint8Array | string): Promise<number> {
-  if (s.phase !== "open" || s.pendingClose !== null) {
-    const why = s.phase === "handshake" ? "is not open yet" : s.phase === "done" ? "is closed" : "was closed (the closing handshake has started)";
-    return Promise.reject(new LocalProtocolError(`Cannot ping: the WebSocket ${why}`, "WS_ERR_INVALID_STATE"));
-  }
+  if (s.phase === "handshake") return rejected(new LocalProtocolError("Cannot ping: the WebSocket is not open yet", "WS_ERR_INVALID_STATE"));
+  if (s.phase === "done") return rejected(failures.closedError());
+  if (s.phase !== "open" || s.pendingClose !== null) return rejected(failures.closingError());
   let bytes: Uint8Array;
   if (payload === undefined) {
     bytes = new Uint8Array(4);
@@ -39,21 +52,23 @@ export function ping(s: SessionCore, payload?: Uint8Array | string): Promise<num
     bytes = typeof payload === "string" ? encoder.encode(payload) : payload;
   }
   try {
-    send(s, s.engine.send(new Ping({ payload: bytes })));
+    s.write(s.engine.send(new Ping({ payload: bytes })));
   } catch (error) {
-    return Promise.reject(error);
+    return rejected(error);
   }
-  return new Promise<number>((resolve, reject) => {
+  const answered = new Promise<number>((resolve, reject) => {
     (s.pings ??= []).push({ key: payloadKey(bytes), sentAt: now(), resolve, reject });
   });
+  answered.catch(noop);
+  return answered;
 }
 
 /** A pong: resolves the ping it answers and every earlier one. */
-export function onPong(s: SessionCore, event: Pong): void {
-  callBack(s.options.onPong, event.payload);
+export function pongReceived(s: SessionCore, payload: Uint8Array): void {
+  s.callApplication(s.options.onPong, payload, "onPong");
   const pings = s.pings;
   if (pings === null || pings.length === 0) return;
-  const key = payloadKey(event.payload);
+  const key = payloadKey(payload);
   const index = pings.findIndex((p) => p.key === key);
   if (index < 0) return; // unsolicited
   const acknowledged = pings.splice(0, index + 1);
@@ -63,7 +78,7 @@ export function onPong(s: SessionCore, event: Pong): void {
 
 /**
  * The keepalive pings of every session with the same `pingInterval` share one
- * platform timer (a session costs a set entry, not a timer and a closure of
+ * platform timer (a session costs a map entry, not a timer and a closure of
  * its own), which ticks at an eighth of the interval while any session
  * waits: a session's ping goes out between one and 1.125 intervals after it
  * was scheduled.
@@ -123,62 +138,57 @@ class KeepaliveClock {
 }
 
 /** Arm the periodic keepalive ping (`pingInterval`). */
-export function scheduleKeepalive(s: SessionCore): void {
-  if (!Number.isFinite(s.pingInterval)) return;
+export function startKeepalive(s: SessionCore): void {
+  const interval = s.options.pingInterval;
+  if (!Number.isFinite(interval)) return;
   s.keepaliveScheduled = true;
-  KeepaliveClock.for(s.pingInterval).schedule(s);
+  KeepaliveClock.for(interval).schedule(s);
 }
 
 /** Send the keepalive ping (one outstanding at a time) and arm its `pingTimeout`. */
-export function keepalive(s: SessionCore): void {
+function keepalive(s: SessionCore): void {
   if (s.phase !== "open" || s.pendingClose !== null) return;
   if (s.keepalivePing === null) {
     const payload = new Uint8Array(4);
     new DataView(payload.buffer).setUint32(0, ++s.pingCounter >>> 0);
     const key = payloadKey(payload);
     s.keepalivePing = key;
+    s.keepaliveGraceUsed = false;
     ping(s, payload).then(() => {
       if (s.keepalivePing === key) {
         s.keepalivePing = null;
         s.pongTimer?.stop();
       }
     }, noop);
-    if (Number.isFinite(s.pingTimeout)) {
+    const timeout = s.options.pingTimeout;
+    if (Number.isFinite(timeout)) {
       s.pongTimer ??= new Timer(() => keepaliveTimedOut(s));
-      s.pongTimer.start(s.pingTimeout);
+      s.pongTimer.start(timeout);
     }
   }
-  scheduleKeepalive(s);
+  startKeepalive(s);
 }
 
-/** No pong within `pingTimeout`: fail with 1011 (unless reading is paused by the application). */
-export function keepaliveTimedOut(s: SessionCore): void {
+/** No pong within `pingTimeout`: fail with 1011 (once extended while the application is not reading). */
+function keepaliveTimedOut(s: SessionCore): void {
   if (s.phase !== "open") return;
-  if (s.readPaused) {
+  if (s.readPaused && !s.keepaliveGraceUsed) {
     // The pong may sit behind messages the application has not read yet
     // (but not behind our own writes: a peer that does not read them times out).
-    s.pongTimer?.start(s.pingTimeout);
+    s.keepaliveGraceUsed = true;
+    s.pongTimer?.start(s.options.pingTimeout);
     return;
   }
-  sendClose(s, 1011, "keepalive ping timeout");
-  finish(s, 
-    {
-      error: new WebSocketError("No pong arrived within pingTimeout", {
-        closeCode: 1011,
-        reason: "keepalive ping timeout",
-        code: "WS_ERR_KEEPALIVE_TIMEOUT",
-      }),
-    },
-    true,
-  );
+  const error = failures.keepaliveTimedOut();
+  s.sendClose(1011, error.reason);
+  s.finish({ error }, "release");
 }
 
 /** Disarm both keepalive timers. */
 export function stopKeepalive(s: SessionCore): void {
   if (s.keepaliveScheduled) {
     s.keepaliveScheduled = false;
-    KeepaliveClock.cancel(s.pingInterval, s);
+    KeepaliveClock.cancel(s.options.pingInterval, s);
   }
   s.pongTimer?.stop();
 }
-

@@ -1,31 +1,40 @@
 /**
- * Outbound: the application's writable, and every write to the transport
- * (messages, automatic pongs, pings, close frames) in order through `send`.
+ * Outbound: the application's writable, `send()`, and pre-framed writes
+ * (a broadcast's), in order to the transport through the core's `write`.
+ *
+ * Answers: when does a write or a `send()` resolve, and what does it reject
+ * with; when does `close()`'s frame go out; which large messages go out
+ * without a copy.
  *
  * Invariants:
- * - Everything written to the transport goes through `send`, in order.
- * - The writable queues at most `writableHighWaterMark` bytes before
- *   `writer.ready` waits; a write resolves once the transport took it.
+ * - The writable queues at most `writableHighWaterMark` bytes (plus 64 per
+ *   message) before `writer.ready` waits.
+ * - A write or `send()` resolves once the transport has taken its bytes: at
+ *   once when the transport stayed below its high-water mark, else when it
+ *   drained (or, for a message sent without a copy, when the transport
+ *   wrote it). It rejects with a `WebSocketError` (with a `code`) when they
+ *   cannot be delivered; `send()`'s rejections are marked handled.
  * - `close()` sends its close frame only after every message written before
  *   the call has been handed to the transport (writes are counted by the
  *   writable's size function, which runs synchronously in `write()`).
  * @module
  */
 import { LocalProtocolError } from "../../protocol/errors.ts";
-import { CloseConnection, Message, Pong } from "../../protocol/events.ts";
+import { Message } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
-import { close, closeUsingReason, failConnection } from "./close.ts";
-import { frames, type SessionCore } from "./core.ts";
-import { resumeReading, updateReading } from "./inbound.ts";
-import { stopKeepalive } from "./keepalive.ts";
-import { sessionStreamClasses } from "./pipe.ts";
-import { WebSocketError, type AnyMessage, type WebSocketWritable } from "./types.ts";
-import { BORROW_MIN, DEFAULT_WRITABLE_HWM, messageSize, noop, toMessage } from "./util.ts";
+import type { SessionCore } from "./core.ts";
+import * as failures from "./failures.ts";
+import { messageSize, toMessage } from "./messages.ts";
+import { SENT, handled, noop, rejected } from "./promises.ts";
+import { sessionStreamClasses } from "./stream-classes.ts";
+import type { AnyMessage, WebSocketWritable } from "./types.ts";
+
+/** `Connection.sendParts` leaves a server's binary payload uncopied from this size on (smaller ones are cheaper copied). */
+const BORROW_MIN = 16 * 1024;
 
 /** The application's writable, made on first use; its queue counts bytes plus 64 per message. */
-export function makeWritable(s: SessionCore): WritableStream<WebSocketWritable> {
+export function writable(s: SessionCore): WritableStream<WebSocketWritable> {
   if (s.writable !== null) return s.writable;
-  const options = s.options;
   s.writable = new (sessionStreamClasses(s.streams!).Writable)(
     s,
     {
@@ -35,16 +44,16 @@ export function makeWritable(s: SessionCore): WritableStream<WebSocketWritable> 
       write: (chunk) => write(s, chunk),
       close: () => {
         s.writableClosing = true;
-        close(s, );
+        s.parts.closeUsingReason(s, undefined);
         return s.closedDeferred.promise.then(noop);
       },
       abort: (reason) => {
         s.writableClosing = true;
-        closeUsingReason(s, reason);
+        s.parts.closeUsingReason(s, reason);
       },
     },
     {
-      highWaterMark: options.writableHighWaterMark ?? DEFAULT_WRITABLE_HWM,
+      highWaterMark: s.options.writableHighWaterMark,
       size: (chunk) => {
         s.writesQueued++;
         return messageSize(chunk);
@@ -56,53 +65,20 @@ export function makeWritable(s: SessionCore): WritableStream<WebSocketWritable> 
   return s.writable;
 }
 
-/** Hand bytes to the transport; `false` when above its high-water mark. */
-export function send(s: SessionCore, bytes: Uint8Array): boolean {
-  if (s.transportReleased || bytes.byteLength === 0) return true;
-  return s.port.write(bytes);
-}
-
-/**
- * An automatic reply found the transport above its high-water mark: do not
- * read it until it drains, so a peer that does not read what we send (our
- * pongs, say) stops being read. (The application's own writes wait through
- * the writable instead; an application that waits for them stops reading.)
- */
-function waitForDrain(s: SessionCore): void {
-  if (s.writePaused) return;
-  s.writePaused = true;
-  updateReading(s);
-  s.port.drain().then(() => {
-    s.writePaused = false;
-    const payload = s.pendingPong;
-    s.pendingPong = null;
-    if (payload !== null) sendPong(s, payload);
-    updateReading(s);
-  }, noop); // a failed transport is reported by the port's handler
-}
-
-/**
- * The automatic answer to a ping: sent now, or (while the outbound side is
- * above its mark) kept as the one pending pong, replacing an older one
- * (auto-reply.ts).
- */
-export function sendPong(s: SessionCore, payload: Uint8Array): void {
-  if (s.engine.state !== ConnectionState.OPEN || s.phase === "done") return;
-  if (s.writePaused) {
-    s.pendingPong = payload;
-    return;
-  }
-  if (!send(s, s.engine.send(new Pong({ payload })))) waitForDrain(s);
+/** Why a message cannot be sent now (`null` when it can). */
+function refusal(s: SessionCore, closingAfter: number): Error | null {
+  if (s.phase === "done") return failures.closedError();
+  if (s.phase === "handshake") return new LocalProtocolError("Cannot send: the WebSocket is not open yet", "WS_ERR_INVALID_STATE");
+  const pendingClose = s.pendingClose;
+  if (s.phase !== "open" || (pendingClose !== null && closingAfter > pendingClose.after)) return failures.closingError();
+  return null;
 }
 
 /** The writable's sink: one message to the transport, in order; resolves once writes may continue. */
 export function write(s: SessionCore, chunk: WebSocketWritable): Promise<void> | undefined {
   const index = ++s.writesSent;
-  const pendingClose = s.pendingClose;
-  if (s.phase === "done") throw new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" });
-  if (s.phase !== "open" || (pendingClose !== null && index > pendingClose.after)) {
-    throw new WebSocketError(CLOSING_MESSAGE, { code: "WS_ERR_CLOSING" });
-  }
+  const refused = refusal(s, index);
+  if (refused !== null) throw refused;
   let message: AnyMessage;
   try {
     message = toMessage(chunk);
@@ -110,16 +86,19 @@ export function write(s: SessionCore, chunk: WebSocketWritable): Promise<void> |
     // The application broke the stream's contract: the write rejects with
     // the LocalProtocolError and the connection fails with 1011, so that
     // `closed` settles and the peer is told.
-    failConnection(s, 1011, "invalid message type written", "WS_ERR_INVALID_MESSAGE", error);
+    s.failConnection(1011, "invalid message type written", "WS_ERR_INVALID_MESSAGE", error);
     throw error;
   }
   const written = transmit(s, message);
-  if (pendingClose !== null) maybeSendClose(s);
+  if (s.pendingClose !== null) maybeSendClose(s);
   return written;
 }
 
-/** What a write after `close()` (before the session ended) rejects with. */
-export const CLOSING_MESSAGE = "Cannot send: the WebSocket was closed (the closing handshake has started)";
+/** One message from a direct pipe (pipe.ts): counted as the writable's size function counts a write, then written. */
+export function pipeWrite(s: SessionCore, chunk: WebSocketWritable): Promise<void> | undefined {
+  s.writesQueued++;
+  return write(s, chunk);
+}
 
 /** Hand one message to the transport; resolves (or is `undefined`) once writes may continue. */
 function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefined {
@@ -128,49 +107,44 @@ function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefine
   let below: boolean;
   if (port.writeBorrowed !== undefined && !s.client && data instanceof Uint8Array && data.byteLength >= BORROW_MIN && !s.transportReleased) {
     // A large binary message a server sends goes out without a copy: the
-    // write resolves once the transport is done with the caller's bytes.
-    const parts = frames(s)!.sendParts(message);
-    if (parts.length === 2) return port.writeBorrowed(parts[0]!, parts[1]!);
-    below = send(s, parts[0]!);
+    // write resolves once the transport wrote the caller's bytes.
+    const parts = s.connection!.sendParts(message);
+    if (parts.length === 2) {
+      const done = port.writeBorrowed(parts[0]!, parts[1]!);
+      return done === undefined ? undefined : done.then(undefined, (error: unknown) => Promise.reject(s.writeFailure(error)));
+    }
+    below = s.write(parts[0]!);
   } else {
-    below = send(s, s.engine.send(message));
+    below = s.write(s.engine.send(message));
   }
   // A write resolves as the transport takes the bytes.
-  return below ? undefined : port.drain();
+  return below ? undefined : port.drain().then(undefined, (error: unknown) => Promise.reject(s.writeFailure(error)));
 }
 
-/**
- * What `send()` returns when the transport took the message at once: one
- * shared resolved promise (no allocation per message), which `onMessage`'s
- * caller recognises as "nothing to wait for".
- */
-export const SENT: Promise<void> = Promise.resolve();
-
-/** `WebSocketSession.send`: one message past the writable's queue. */
-export function sendMessage(s: SessionCore, message: string | Uint8Array, compress?: boolean): Promise<void> {
-  if (s.phase === "done") return Promise.reject(new WebSocketError("The WebSocket is closed", { code: "WS_ERR_CLOSED" }));
-  if (s.phase !== "open" || s.pendingClose !== null) {
-    return Promise.reject(new WebSocketError(CLOSING_MESSAGE, { code: "WS_ERR_CLOSING" }));
-  }
+/** `WebSocketSession.send`: one message past the writable's queue; its rejections are marked handled. */
+export function send(s: SessionCore, message: string | Uint8Array, compress?: boolean): Promise<void> {
+  const refused = refusal(s, 0);
+  if (refused !== null || s.pendingClose !== null) return rejected(refused ?? failures.closingError());
   if (typeof message !== "string" && !(message instanceof Uint8Array)) {
-    return Promise.reject(
+    return rejected(
       new LocalProtocolError(`send() takes a string or a Uint8Array, got ${message === null ? "null" : typeof message}`, "WS_ERR_INVALID_MESSAGE"),
     );
   }
   try {
     // compress: false reaches the extension on the Message (RFC 7692: each message chooses; decided before compressing).
     const event = compress === false ? new Message({ data: message, compress: false }) : toMessage(message);
-    return transmit(s, event) ?? SENT;
+    const written = transmit(s, event);
+    return written === undefined ? SENT : handled(written);
   } catch (error) {
-    return Promise.reject(error);
+    return rejected(error);
   }
 }
 
 /** Already framed bytes, in order with the other writes, only while OPEN; `false` when not written. */
 export function writeFramed(s: SessionCore, bytes: Uint8Array): boolean {
   if (s.phase !== "open" || s.pendingClose !== null || s.transportReleased) return false;
-  if (frames(s)?.state !== ConnectionState.OPEN) return false;
-  send(s, bytes);
+  if (s.connection?.state !== ConnectionState.OPEN) return false;
+  s.write(bytes);
   return true;
 }
 
@@ -184,20 +158,6 @@ export function maybeSendClose(s: SessionCore): void {
   const pendingClose = s.pendingClose;
   if (pendingClose === null || s.phase !== "open") return;
   if (s.writesSent < pendingClose.after && !s.writableClosing) return;
-  sendClose(s, pendingClose.code, pendingClose.reason);
-  s.phase = "closing";
-  stopKeepalive(s);
-  resumeReading(s); // read regardless of demand from now on, to see the peer's close
+  s.sendClose(pendingClose.code, pendingClose.reason);
+  s.markClosing();
 }
-
-/** Send a close frame if one may still be sent (the reason was validated by `close()`). */
-export function sendClose(s: SessionCore, code: number | null, reason: string): void {
-  if (s.engine.state !== ConnectionState.OPEN) return;
-  try {
-    // A close without a code is sent as 1005 (no status), which the frame layer sends as an empty payload.
-    send(s, s.engine.send(new CloseConnection({ code: code ?? 1005, reason: code === null ? null : reason })));
-  } catch {
-    // The code was validated in close(); nothing else can go wrong here.
-  }
-}
-

@@ -4,11 +4,9 @@
  * message goes from the source's engine to the destination's transport in
  * the same turn, with no read or write promise, no queue hop and none of the
  * ~3.4 KB of closures and promises Node's `pipeTo` holds per connection.
+ * (stream-classes.ts routes `pipeTo` here.)
  *
- * The session's streams are subclasses of the streams implementation's own
- * (made once per implementation), so they are real `ReadableStream` and
- * `WritableStream` objects everywhere; only `pipeTo` between two of them
- * changes, and it keeps `pipeTo`'s contract (WHATWG Streams §4.9.1 "pipe"):
+ * It keeps `pipeTo`'s contract (WHATWG Streams §4.9.1 "pipe"):
  * - both streams are locked for the pipe's life (a real reader and writer
  *   are taken, so nothing else can read or write meanwhile);
  * - the source closing closes the destination (unless `preventClose`), the
@@ -18,89 +16,26 @@
  * - back-pressure: while the destination's transport is above its
  *   high-water mark, the source's transport is not read.
  *
+ * Answers: when is a pipe direct; how does a relay's back-pressure reach
+ * its source.
+ *
  * Invariants:
  * - The direct path is taken only when it cannot be told apart from the
  *   standard one: no `signal`, nothing already queued in the source's
  *   readable, no write still queued in the destination's writable, the
  *   source open. Otherwise the implementation's own `pipeTo` runs.
  * - While a pipe is direct, the source's readable queue stays empty: every
- *   message `inbound.ts` would enqueue is written to the destination instead
+ *   message inbound.ts would enqueue is written to the destination instead
  *   (`pipeMessage`), and a message the destination refuses ends the pipe as
  *   a failed write would.
  * @module
  */
-import type { StreamsImplementation } from "../polyfill.ts";
 import type { SessionCore } from "./core.ts";
-import { resumeReading } from "./inbound.ts";
-import { write } from "./outbound.ts";
+import type { DirectPipe } from "./state.ts";
 import type { WebSocketWritable } from "./types.ts";
 
-/** A pipe running the direct way, held by its source's core (`s.pipe`). */
-export interface DirectPipe {
-  readonly dest: SessionCore;
-  readonly reader: ReadableStreamDefaultReader<unknown>;
-  readonly writer: WritableStreamDefaultWriter<WebSocketWritable>;
-  readonly preventClose: boolean;
-  readonly preventAbort: boolean;
-  readonly preventCancel: boolean;
-  /** The destination's transport is above its mark: the source is not read until it drains. */
-  blocked: boolean;
-  /** Set once the pipe is over (its promise settles after the locks are released). */
-  done: boolean;
-  resolve: () => void;
-  reject: (error: unknown) => void;
-}
-
-interface SessionStreamClasses {
-  Readable: new (s: SessionCore, source: UnderlyingDefaultSource<unknown>, strategy: QueuingStrategy<unknown>) => ReadableStream<unknown>;
-  Writable: new (
-    s: SessionCore,
-    sink: UnderlyingSink<WebSocketWritable>,
-    strategy: QueuingStrategy<WebSocketWritable>,
-  ) => WritableStream<WebSocketWritable>;
-}
-
-const classes = new WeakMap<StreamsImplementation, SessionStreamClasses>();
-
-/** The session's stream classes for a streams implementation (made on first use). */
-export function sessionStreamClasses(impl: StreamsImplementation): SessionStreamClasses {
-  let made = classes.get(impl);
-  if (made !== undefined) return made;
-
-  class SessionWritable extends impl.WritableStream<WebSocketWritable> {
-    readonly #s: SessionCore;
-    constructor(s: SessionCore, sink: UnderlyingSink<WebSocketWritable>, strategy: QueuingStrategy<WebSocketWritable>) {
-      super(sink, strategy);
-      this.#s = s;
-    }
-    static coreOf(value: unknown): SessionCore | null {
-      return typeof value === "object" && value !== null && #s in value ? value.#s : null;
-    }
-  }
-
-  class SessionReadable extends impl.ReadableStream<unknown> {
-    readonly #s: SessionCore;
-    constructor(s: SessionCore, source: UnderlyingDefaultSource<unknown>, strategy: QueuingStrategy<unknown>) {
-      super(source, strategy);
-      this.#s = s;
-    }
-    override pipeTo(destination: WritableStream<unknown>, options?: StreamPipeOptions): Promise<void> {
-      const dest = SessionWritable.coreOf(destination);
-      if (dest !== null && !this.locked && !destination.locked) {
-        const piped = pipeDirect(this.#s, dest, this, destination as WritableStream<WebSocketWritable>, options);
-        if (piped !== null) return piped;
-      }
-      return super.pipeTo(destination, options);
-    }
-  }
-
-  made = { Readable: SessionReadable, Writable: SessionWritable };
-  classes.set(impl, made);
-  return made;
-}
-
 /** Start a direct pipe from `s` into `dest`, or `null` when the standard `pipeTo` must run. */
-function pipeDirect(
+export function pipeDirect(
   s: SessionCore,
   dest: SessionCore,
   readable: ReadableStream<unknown>,
@@ -110,7 +45,7 @@ function pipeDirect(
   if (options?.signal !== undefined) return null;
   if (s.phase !== "open" || s.pendingClose !== null || s.readableCancelled || s.deferredReadError !== null) return null;
   const controller = s.readController;
-  if (controller === null || controller.desiredSize !== s.readableHwm) return null; // messages queued
+  if (controller === null || controller.desiredSize !== s.options.readableHighWaterMark) return null; // messages queued
   if (dest.writesQueued !== dest.writesSent || dest.writableClosing || dest.phase === "done") return null;
 
   const reader = readable.getReader();
@@ -145,10 +80,9 @@ function pipeDirect(
 /** One message the source's readable would have queued: written to the destination now. */
 export function pipeMessage(s: SessionCore, pipe: DirectPipe, message: unknown): void {
   const dest = pipe.dest;
-  dest.writesQueued++; // as the writable's size function counts a write
   let written: Promise<void> | undefined;
   try {
-    written = write(dest, message as WebSocketWritable);
+    written = dest.parts.pipeWrite(dest, message as WebSocketWritable);
   } catch (error) {
     // As a sink's failed write does: the writable errors, and the pipe with it.
     dest.writeController?.error(error);
@@ -160,7 +94,7 @@ export function pipeMessage(s: SessionCore, pipe: DirectPipe, message: unknown):
   written.then(
     () => {
       pipe.blocked = false;
-      if (s.pipe === pipe) resumeReading(s);
+      if (s.pipe === pipe) s.resumeReading();
     },
     (error: unknown) => {
       dest.writeController?.error(error);
@@ -189,13 +123,7 @@ function destinationFailed(s: SessionCore, pipe: DirectPipe, error: unknown): vo
  * the other stream first; then settle with `failure` (or, when there is none,
  * with how `act` went).
  */
-function end(
-  s: SessionCore,
-  pipe: DirectPipe,
-  prevented: boolean,
-  act: () => Promise<void>,
-  failure: { error: unknown } | null,
-): void {
+function end(s: SessionCore, pipe: DirectPipe, prevented: boolean, act: () => Promise<void>, failure: { error: unknown } | null): void {
   if (pipe.done) return;
   pipe.done = true;
   if (s.pipe === pipe) s.pipe = null; // the source's queue takes messages again, if it is still readable
@@ -216,5 +144,5 @@ function release(s: SessionCore, pipe: DirectPipe, failure: { error: unknown } |
   if (failure === null) pipe.resolve();
   else pipe.reject(failure.error);
   // Messages now wait in the readable's queue again: read as its room allows.
-  resumeReading(s);
+  s.resumeReading();
 }

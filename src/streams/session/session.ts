@@ -1,47 +1,60 @@
 /**
- * `WebSocketSession`, the public face of a session, and the three ways to
- * make one: {@link connectWebSocket}, {@link acceptWebSocket}, and (for
- * handshakes done elsewhere, such as HTTP/2 extended CONNECT)
- * {@link openEstablishedSession}.
+ * `WebSocketSession`, the public face of a session, and the two ways to
+ * make one: {@link connectWebSocket} and {@link acceptWebSocket}. This file
+ * is the session's composition root: it fills the {@link SessionParts}
+ * table from the part modules and hands it to each core.
+ *
+ * Answers: what can the application call on a session; how is a session
+ * put together.
  *
  * Invariants:
  * - A `WebSocketSession` holds its `SessionCore` (core.ts) and nothing else;
- *   every behaviour lives in the parts (handshake, inbound, outbound,
- *   keepalive, close).
+ *   every behaviour lives in the core and the parts.
  * @module
  */
-import type { Connection } from "../../protocol/frames/connection.ts";
-import { LocalProtocolError } from "../../protocol/errors.ts";
 import { ConnectionType } from "../../protocol/types.ts";
 import { WSConnection } from "../../protocol/ws-connection.ts";
-import { Timer } from "../timers.ts";
 import { transportPort, type ByteTransport } from "../transport.ts";
-import { close, finish } from "./close.ts";
-import { SessionCore, type AnySessionOptions, type SessionEngine } from "./core.ts";
-import { open, start } from "./handshake.ts";
-import { drainEvents, makeHandler } from "./inbound.ts";
-import { ping } from "./keepalive.ts";
-import { bufferedAmount, sendMessage, writeFramed } from "./outbound.ts";
-import {
-  WebSocketError,
-  type AcceptWebSocketOptions,
-  type ConnectWebSocketOptions,
-  type MessageChunk,
-  type WebSocketCloseInfo,
-  type WebSocketOpenInfo,
-  type WebSocketSessionOptions,
+import * as closing from "./close.ts";
+import { SessionCore, type SessionParts } from "./core.ts";
+import * as handshake from "./handshake.ts";
+import * as inbound from "./inbound.ts";
+import * as keepalive from "./keepalive.ts";
+import { connectionOptions, resolveSessionOptions, type AnySessionOptions } from "./options.ts";
+import * as outbound from "./outbound.ts";
+import * as pipe from "./pipe.ts";
+import type {
+  AcceptWebSocketOptions,
+  ConnectWebSocketOptions,
+  MessageChunk,
+  PeerInfo,
+  WebSocketCloseInfo,
+  WebSocketOpenInfo,
 } from "./types.ts";
-import {
-  DEFAULT_CLOSE_TIMEOUT,
-  DEFAULT_HANDSHAKE_TIMEOUT,
-  DEFAULT_PING_INTERVAL,
-  DEFAULT_PING_TIMEOUT,
-  DEFAULT_READABLE_HWM,
-  DEFAULT_WRITABLE_HWM,
-  connectionOptions,
-  positiveOption,
-  timeoutOption,
-} from "./util.ts";
+
+/** The parts, one table for every session. */
+const PARTS: SessionParts = {
+  start: handshake.start,
+  decide: handshake.decide,
+  accepted: handshake.accepted,
+  refused: handshake.refused,
+  refusalBody: handshake.refusalBody,
+  handshakeFailed: handshake.handshakeFailed,
+  receive: inbound.receive,
+  drainEvents: inbound.drainEvents,
+  transportEnded: inbound.transportEnded,
+  readable: inbound.readable,
+  writable: outbound.writable,
+  pipeWrite: outbound.pipeWrite,
+  maybeSendClose: outbound.maybeSendClose,
+  startKeepalive: keepalive.startKeepalive,
+  stopKeepalive: keepalive.stopKeepalive,
+  pongReceived: keepalive.pongReceived,
+  closeReceived: closing.closeReceived,
+  closeUsingReason: closing.closeUsingReason,
+  pipeDirect: pipe.pipeDirect,
+  pipeMessage: pipe.pipeMessage,
+};
 
 /**
  * One WebSocket over a byte transport, shaped like the WHATWG
@@ -62,74 +75,34 @@ export class WebSocketSession<R = string | Uint8Array> {
   readonly opened: Promise<WebSocketOpenInfo<R>>;
   /** Resolves after a clean close with the peer's close code and reason; rejects with a {@link WebSocketError} otherwise. */
   readonly closed: Promise<WebSocketCloseInfo>;
-  /**
-   * The sans-I/O engine underneath (for inspection; do not feed it): a
-   * `WSConnection`, or the `Connection` a session over an established
-   * connection ({@link openEstablishedSession}) was given.
-   */
-  readonly connection: WSConnection | Connection;
+  /** The sans-I/O engine underneath (for inspection; do not feed it). */
+  readonly connection: WSConnection;
+  /** The peer's address, when the transport's adapter knows it (`fromNodeSocket`, `acceptNodeUpgrade`, `WebSocketServer`, `connectNodeWebSocket`). */
+  readonly peer: PeerInfo | null;
   readonly #s: SessionCore;
 
   /** @internal Use {@link connectWebSocket} or {@link acceptWebSocket}. */
-  constructor(
-    type: ConnectionType,
-    transport: ByteTransport,
-    options: ConnectWebSocketOptions<boolean> & AcceptWebSocketOptions<boolean>,
-    established?: { connection: Connection; protocol: string; extensions: string },
-  ) {
-    const client = type === ConnectionType.CLIENT;
-    const handshakeTimeout = timeoutOption(options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, "handshakeTimeout");
-    const closeTimeout = timeoutOption(options.closeTimeout, DEFAULT_CLOSE_TIMEOUT, "closeTimeout");
-    const pingInterval = timeoutOption(options.pingInterval, DEFAULT_PING_INTERVAL, "pingInterval");
-    const pingTimeout = timeoutOption(options.pingTimeout, DEFAULT_PING_TIMEOUT, "pingTimeout");
-    positiveOption(options.readableHighWaterMark, DEFAULT_READABLE_HWM, "readableHighWaterMark");
-    positiveOption(options.writableHighWaterMark, DEFAULT_WRITABLE_HWM, "writableHighWaterMark");
-    const engine: SessionEngine = established?.connection ?? new WSConnection(type, connectionOptions(options));
-    const s = new SessionCore(client, engine, options as AnySessionOptions);
-    s.closeTimeout = closeTimeout;
-    s.pingInterval = pingInterval;
-    s.pingTimeout = pingTimeout;
+  constructor(type: ConnectionType, transport: ByteTransport, init: AnySessionOptions) {
+    const options = resolveSessionOptions(init);
+    const engine = new WSConnection(type, connectionOptions(init));
+    const s = new SessionCore(type === ConnectionType.CLIENT, engine, options, init, transportPort(transport), PARTS);
     this.#s = s;
     s.session = this;
     this.connection = engine;
+    this.peer = init.peer ?? null;
     this.opened = s.openedDeferred!.promise as Promise<WebSocketOpenInfo<R>>;
     this.closed = s.closedDeferred.promise;
-    s.port = transportPort(transport);
-    s.handler = makeHandler(s);
 
-    const signal = options.signal;
+    const signal = init.signal;
     if (signal?.aborted) {
-      finish(s, { error: signal.reason }, false);
+      s.finish({ error: signal.reason }, "abort");
       return;
     }
-    if (established !== undefined) {
-      open(s, established.protocol, established.extensions);
-      s.port.start(s.handler);
-      // Frames that came with the connection (its trailing data) are already buffered.
-      if (s.phase === "open") drainEvents(s);
-      return;
-    }
-    if (signal) {
-      s.abortListener = () => {
-        if (s.phase === "handshake") finish(s, { error: signal.reason }, false);
-      };
-      signal.addEventListener("abort", s.abortListener, { once: true });
-    }
-    start(s);
+    if (signal) s.listenForAbort(signal);
+    handshake.start(s);
     // Armed only if the handshake did not complete at once (a server given
     // the parsed request and no handleRequest opens within start()).
-    if (s.phase === "handshake" && Number.isFinite(handshakeTimeout)) {
-      s.handshakeTimer = new Timer(() => {
-        if (s.phase === "handshake") {
-          finish(
-            s,
-            { error: new WebSocketError("The opening handshake timed out", { closeCode: 1006, code: "WS_ERR_HANDSHAKE_TIMEOUT" }) },
-            false,
-          );
-        }
-      });
-      s.handshakeTimer.start(handshakeTimeout);
-    }
+    s.armHandshakeTimer(options.handshakeTimeout);
   }
 
   /**
@@ -137,41 +110,49 @@ export class WebSocketSession<R = string | Uint8Array> {
    * first. Before the handshake completed, this abandons it. Codes are those
    * RFC 6455 lets an endpoint send (1000-1003, 1007-1013, 3000-4999); no code
    * sends a close frame without status (the peer sees 1005), a reason without
-   * a code means 1000.
+   * a code means 1000. Calling it again, or after the session ended, does
+   * nothing.
    * @throws LocalProtocolError for a code that may not be sent or a reason over 123 UTF-8 bytes.
    */
   close(info: Partial<WebSocketCloseInfo> = {}): void {
-    close(this.#s, info);
+    closing.close(this.#s, info);
   }
 
   /**
-   * Send a ping; resolves with the round-trip time in milliseconds when the
-   * matching pong arrives (a pong also acknowledges every earlier ping).
+   * Send a ping; resolves with the round-trip time in milliseconds (a
+   * fractional number, from `performance.now()`) when the matching pong
+   * arrives (a pong also acknowledges every earlier ping). Rejects with a
+   * `WebSocketError` (`WS_ERR_CLOSING`, `WS_ERR_CLOSED`) once the session is
+   * closing or closed, or if it ends before the pong arrives; a rejection
+   * nobody awaits crashes nothing.
    * @example
    * ```ts
-   * const rtt = await ws.ping();
+   * const rtt = await ws.ping(); // milliseconds
    * ```
    */
   ping(payload?: Uint8Array | string): Promise<number> {
-    return ping(this.#s, payload);
+    return keepalive.ping(this.#s, payload);
   }
 
   /**
    * Send one message (a string as TEXT, bytes as BINARY) without going
-   * through `writable`: it is handed to the transport at once, and the
-   * promise resolves when the transport takes it (at once unless it is above
-   * its high-water mark). Rejects (and sends nothing) when the session is not
-   * open or closing. `options.compress: false` sends this message
-   * uncompressed even when permessage-deflate is on (decided before anything
-   * is compressed, so context takeover stays in step); otherwise the
-   * extension decides (its `threshold`), as `ws` does.
+   * through `writable`. Resolves once the transport has taken the bytes (at
+   * once while it is below its high-water mark, else when it drained; a large
+   * binary message a server sends without a copy, once written); it does not
+   * mean the peer read them. Rejects with a `WebSocketError` with a `code`
+   * (and sends nothing) when the session is closing (`WS_ERR_CLOSING`) or
+   * closed (`WS_ERR_CLOSED`), or when the transport failed before taking the
+   * bytes. A rejection nobody awaits crashes nothing (as `ws.send()` without
+   * a callback). `options.compress: false` sends this message uncompressed
+   * even when permessage-deflate is on; otherwise the extension decides (its
+   * `threshold`), as `ws` does.
    * @example
    * ```ts
    * await ws.send("hello");
    * ```
    */
   send(message: string | Uint8Array, options?: { compress?: boolean }): Promise<void> {
-    return sendMessage(this.#s, message, options?.compress);
+    return outbound.send(this.#s, message, options?.compress);
   }
 
   /**
@@ -180,50 +161,19 @@ export class WebSocketSession<R = string | Uint8Array> {
    * Only while OPEN and not closing; returns `false` (and writes nothing)
    * otherwise. The caller must not interleave them inside a fragmented
    * message it is sending through `writable`.
-   * @internal For `WebSocketServer.broadcast`.
+   * @internal For `broadcast` and topics.
    */
   writeFrames(bytes: Uint8Array): boolean {
-    return writeFramed(this.#s, bytes);
+    return outbound.writeFramed(this.#s, bytes);
   }
 
   /**
    * Bytes handed to the transport and not yet written by it (0 when the
    * transport does not say).
-   * @internal For `WebSocketServer.broadcast` (skipping slow peers).
    */
   get bufferedAmount(): number {
-    return bufferedAmount(this.#s);
+    return outbound.bufferedAmount(this.#s);
   }
-}
-
-/**
- * Start a session over a transport that already carries an open WebSocket
- * whose handshake was done elsewhere (HTTP/2 extended CONNECT, RFC 8441):
- * `connection` is the post-handshake `Connection` (made with the negotiated
- * extensions and any trailing bytes), `protocol` and `extensions` what
- * `opened` reports. `opened` resolves at once; handshake options
- * (`handshakeTimeout`, `handleRequest`, `url`...) are ignored.
- * @internal For the HTTP/2 transports.
- * @example
- * ```ts
- * const connection = new Connection(ConnectionType.SERVER, { extensions });
- * const ws = openEstablishedSession(transport, connection, { protocol: "", extensions: "", role: "server" });
- * ```
- */
-export function openEstablishedSession(
-  transport: ByteTransport,
-  connection: Connection,
-  negotiated: { protocol: string; extensions: string; role?: "client" | "server" },
-  options: WebSocketSessionOptions<boolean> = {},
-): WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk> {
-  const type = connection.client ? ConnectionType.CLIENT : ConnectionType.SERVER;
-  if (negotiated.role !== undefined && (negotiated.role === "client") !== connection.client) {
-    throw new LocalProtocolError(`openEstablishedSession: role ${negotiated.role} does not match the connection's`, "WS_ERR_INVALID_OPTION");
-  }
-  const established = { connection, protocol: negotiated.protocol, extensions: negotiated.extensions };
-  return options.fragments === true
-    ? new WebSocketSession<MessageChunk>(type, transport, options, established)
-    : new WebSocketSession<string | Uint8Array>(type, transport, options, established);
 }
 
 /**
@@ -246,9 +196,7 @@ export function connectWebSocket(
   transport: ByteTransport,
   options: ConnectWebSocketOptions<boolean>,
 ): WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk> {
-  return options.fragments === true
-    ? new WebSocketSession<MessageChunk>(ConnectionType.CLIENT, transport, options)
-    : new WebSocketSession<string | Uint8Array>(ConnectionType.CLIENT, transport, options);
+  return new WebSocketSession<string | Uint8Array>(ConnectionType.CLIENT, transport, options);
 }
 
 /**
@@ -275,7 +223,5 @@ export function acceptWebSocket(
   transport: ByteTransport,
   options: AcceptWebSocketOptions<boolean> = {},
 ): WebSocketSession<string | Uint8Array> | WebSocketSession<MessageChunk> {
-  return options.fragments === true
-    ? new WebSocketSession<MessageChunk>(ConnectionType.SERVER, transport, options)
-    : new WebSocketSession<string | Uint8Array>(ConnectionType.SERVER, transport, options);
+  return new WebSocketSession<string | Uint8Array>(ConnectionType.SERVER, transport, options);
 }

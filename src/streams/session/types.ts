@@ -40,6 +40,23 @@ export interface WebSocketOpenInfo<R = string | Uint8Array> {
   readonly extensions: string;
 }
 
+/** The peer's network address (`ws`'s `req.socket.remoteAddress` / `remotePort`). */
+export interface PeerInfo {
+  /** The peer's IP address, such as `"127.0.0.1"` or `"::1"`. */
+  readonly address: string;
+  readonly port: number;
+  /** `"IPv4"` or `"IPv6"`. */
+  readonly family: string;
+}
+
+/** Which application callback failed: `onError`'s second argument. */
+export interface HandlerContext {
+  /** `"onMessage"`, `"onPing"`, `"onPong"`, `"handleRequest"`, `"handleHttp"` (servers add their own, such as `"onSession"`). */
+  readonly handler: string;
+  /** The peer's address, when known. */
+  readonly peer?: PeerInfo;
+}
+
 /** A close code and reason (the WHATWG `WebSocketCloseInfo`). */
 export interface WebSocketCloseInfo {
   closeCode: number;
@@ -115,10 +132,23 @@ export interface WebSocketSessionOptions<F extends boolean = false> extends Conn
   pingTimeout?: number | null;
   /** Answer pings with pongs. @default true */
   autoPong?: boolean;
-  /** Called with each ping's payload. */
+  /** Called with each ping's payload. A throw fails the connection with 1011 and goes to `onError`. */
   onPing?: (payload: Uint8Array) => void;
-  /** Called with each pong's payload (solicited or not). */
+  /** Called with each pong's payload (solicited or not). A throw fails the connection with 1011 and goes to `onError`. */
   onPong?: (payload: Uint8Array) => void;
+  /**
+   * Called with an exception from the application's code the session calls:
+   * `onMessage`, `onPing`, `onPong`, `handleRequest` (the client got a 500),
+   * `handleHttp` (500); `context.handler` names which. The connection is
+   * closed with 1011 (or answered with 500); the process lives. Errors that
+   * only say the connection ended (`WS_ERR_ABNORMAL_CLOSURE`,
+   * `WS_ERR_CLOSED`...) are not reported. A throwing `onError` is reported
+   * on stderr.
+   * @default one line on stderr: `wsproto: <handler> failed: <error>`
+   */
+  onError?: (error: unknown, context: HandlerContext) => void;
+  /** The peer's address, when the transport knows it (adapters set it): `session.peer`. */
+  peer?: PeerInfo;
   /** Deliver messages as {@link MessageChunk} pieces as they arrive instead of whole. @default false */
   fragments?: F;
   /**
@@ -225,6 +255,4 @@ export interface AcceptWebSocketOptions<F extends boolean = false> extends WebSo
    * 426 Upgrade Required. `opened` rejects either way (`WS_ERR_PLAIN_HTTP`).
    */
   handleHttp?: HttpHandler;
-  /** Called with an exception thrown by `handleRequest` (the client got a 500). */
-  onError?: (error: unknown) => void;
 }

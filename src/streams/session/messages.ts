@@ -1,0 +1,86 @@
+/**
+ * Messages as the application hands them over and gets them: what a queued
+ * message counts against the high-water marks, what the writable accepts,
+ * and the byte arrays messages are assembled into.
+ *
+ * Answers: how big is a message for back-pressure; what may be written;
+ * how is a message's array allocated.
+ *
+ * Invariants:
+ * - Pure helpers: nothing here holds state across calls (the one
+ *   module-level value is the platform's allocator, found once).
+ * @module
+ */
+import { BytesMessage, Message, TextMessage } from "../../protocol/events.ts";
+import { LocalProtocolError } from "../../protocol/errors.ts";
+import type { AnyMessage } from "./types.ts";
+
+/** An empty byte array. */
+export const EMPTY = new Uint8Array(0);
+/** The one UTF-8 encoder. */
+export const encoder = new TextEncoder();
+
+/**
+ * What a queued message costs beyond its payload (the queue's entry, the
+ * message object, a view's header), counted by both high-water marks so that
+ * many tiny messages are bounded as well as a few large ones.
+ */
+export const MESSAGE_OVERHEAD = 64;
+
+/** Size of a queued message for the high-water marks (UTF-16 units for strings: cheap, and close enough). */
+export function messageSize(chunk: unknown): number {
+  // Never 0, so that an empty queue is exactly `desiredSize === highWaterMark`.
+  if (typeof chunk === "string") return chunk.length + MESSAGE_OVERHEAD;
+  if (chunk instanceof Message) return messageSize(chunk.data);
+  if (ArrayBuffer.isView(chunk) || chunk instanceof ArrayBuffer) return chunk.byteLength + MESSAGE_OVERHEAD;
+  return MESSAGE_OVERHEAD;
+}
+
+/** What the application wrote, as a message event; a `LocalProtocolError` for anything else. */
+export function toMessage(chunk: unknown): AnyMessage {
+  if (typeof chunk === "string") return new TextMessage({ data: chunk });
+  if (chunk instanceof Uint8Array) return new BytesMessage({ data: chunk });
+  if (chunk instanceof Message) return chunk;
+  if (ArrayBuffer.isView(chunk)) {
+    return new BytesMessage({ data: new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength) });
+  }
+  if (chunk instanceof ArrayBuffer) return new BytesMessage({ data: new Uint8Array(chunk) });
+  throw new LocalProtocolError(
+    `A WebSocket message must be a string, bytes or a Message, got ${chunk === null ? "null" : typeof chunk}`,
+    "WS_ERR_INVALID_MESSAGE",
+  );
+}
+
+/**
+ * An uninitialised byte array where the platform has one (Node, Bun and Deno
+ * have `Buffer.allocUnsafeSlow`, found at run time, never imported): a
+ * message assembled from pieces is written over in full, so zero-filling it
+ * first would only cost a second pass over its bytes.
+ */
+export const allocUninitialised: (size: number) => Uint8Array = (() => {
+  const buffer = (globalThis as { Buffer?: { allocUnsafeSlow?: (size: number) => Uint8Array } }).Buffer;
+  const allocUnsafeSlow = buffer?.allocUnsafeSlow;
+  if (typeof allocUnsafeSlow !== "function") return (size: number) => new Uint8Array(size);
+  return (size: number) => {
+    // Hand out a plain Uint8Array view: a Buffer's slice() shares memory, which users of Uint8Array do not expect.
+    const b = allocUnsafeSlow.call(buffer, size);
+    return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+  };
+})();
+
+/** Concatenate byte arrays of known total size into an uninitialised array (one array is returned as is). */
+export function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  const out = allocUninitialised(total);
+  let offset = 0;
+  for (const part of parts) {
+    out.set(part, offset);
+    offset += part.byteLength;
+  }
+  return out;
+}
+
+/** A plain `Uint8Array` over the same bytes (a view of a Node Buffer is a Buffer, whose `slice()` shares memory). */
+export function plainBytes(data: Uint8Array): Uint8Array {
+  return data.constructor === Uint8Array ? data : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
