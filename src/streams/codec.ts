@@ -37,7 +37,8 @@
  * - An abnormal end (the transport's readable or writable failed, so a pipe
  *   aborted or cancelled one of our streams) errors both streams once, with
  *   one `WebSocketError` (closeCode 1006, `WS_ERR_TRANSPORT`, the failure as
- *   `cause`). The end of the byte stream without a close is no error: it is
+ *   `cause`), where the platform calls a transformer's `cancel` (Node
+ *   ≥ 20.14, Deno; elsewhere the streams error with the transport's own error). The end of the byte stream without a close is no error: it is
  *   the `CloseConnection(1006)` event (RFC 6455 §7.1.5), then the end.
  * @module
  */
