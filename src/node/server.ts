@@ -317,11 +317,14 @@ export class WebSocketServer {
   #report(error: unknown, handler: string, socket: Duplex, session?: WebSocketSession): void {
     const context: { -readonly [K in keyof ServerErrorContext]: ServerErrorContext[K] } = { handler };
     if (session !== undefined) context.session = session;
+    // The session's peer when its adapter recorded it (the socket forgets its address once destroyed), else the socket's.
     const net = socket as Partial<Pick<Socket, "remoteAddress" | "remotePort" | "remoteFamily">>;
-    if (net.remoteAddress !== undefined) context.remoteAddress = net.remoteAddress;
-    if (net.remotePort !== undefined) context.remotePort = net.remotePort;
-    if (net.remoteAddress !== undefined && net.remotePort !== undefined) {
-      context.peer = { address: net.remoteAddress, port: net.remotePort, family: net.remoteFamily ?? "" };
+    const address = session?.peer?.address ?? net.remoteAddress;
+    const port = session?.peer?.port ?? net.remotePort;
+    if (address !== undefined) context.remoteAddress = address;
+    if (port !== undefined) context.remotePort = port;
+    if (address !== undefined && port !== undefined) {
+      context.peer = session?.peer ?? { address, port, family: net.remoteFamily ?? "" };
     }
     const onError = this.#options.onError;
     if (onError !== undefined) {
