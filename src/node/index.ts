@@ -658,3 +658,4 @@ export {
   type Http2AcceptOptions,
   type Http2ConnectOptions,
 } from "./http2.ts";
+export { WebSocketStream, WebSocketError, type WebSocketStreamOptions, type WebSocketStreamOpenInfo, type WebSocketStreamCloseInfo, type WebSocketStreamConnectOptions } from "./websocket-stream.ts";

@@ -12,15 +12,12 @@
  *   high-water mark: a newer ping replaces the waiting pong's payload
  *   (RFC 6455 §5.5.3 lets an endpoint answer only the latest ping), and the
  *   transport is not read until the outbound side drains. So a peer that
- *   floods pings and never reads costs at most
- *   `MAX_PENDING_AUTO_PONGS × 127` bytes beyond the high-water mark.
+ *   floods pings and never reads costs at most 127 bytes (one pong frame)
+ *   beyond the high-water mark.
  * @module
  */
 import { ConnectionState } from "../protocol/types.ts";
 import type { Event } from "../protocol/events.ts";
-
-/** Automatic pongs that may wait for the outbound side to drain (the latest ping's). */
-export const MAX_PENDING_AUTO_PONGS = 1;
 
 /** Which automatic replies are switched on. */
 export interface AutoReplyPolicy {

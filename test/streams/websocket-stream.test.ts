@@ -279,7 +279,7 @@ t.test("ping() resolves with the round trip; onPing/onPong see payloads; autoPon
   t.same(seen, ["ping:3", "pong:3", "ping:4", "pong:4"]);
   client.close();
   await Promise.all([client.closed, server.closed]);
-  await t.rejects(client.ping(), LocalProtocolError, "no ping once closed");
+  await t.rejects(client.ping(), { name: "WebSocketError", code: "WS_ERR_CLOSED" }, "no ping once closed");
 
   const pair2 = memoryPair();
   const mute = acceptWebSocket(pair2.server, { ...FAST, autoPong: false });
@@ -361,30 +361,41 @@ t.test("keepalive: sessions sharing a pingInterval share one clock; each pings o
   await Promise.all(sessions.map(({ server }) => server.closed));
 });
 
-t.test("keepalive does not fire while reading is paused by the application", async (t) => {
-  const pair = memoryPair();
-  const server = acceptWebSocket(pair.server, { ...FAST, extensions: [] });
-  const client = connectWebSocket(pair.client, {
-    ...FAST,
-    host: "h",
-    extensions: [],
-    pingInterval: 20,
-    pingTimeout: 40,
-    readableHighWaterMark: 10,
-  });
-  const [s, c] = await Promise.all([opened(server), opened(client)]);
-  const w = s.writable.getWriter();
-  for (let i = 0; i < 50; i++) void w.write("0123456789");
-  await sleep(250); // the client reads nothing: its read loop is paused
+t.test("keepalive while the application is not reading: the deadline is extended once, then the session ends", async (t) => {
+  async function run(pingTimeout: number, pauseMs: number) {
+    const pair = memoryPair();
+    const server = acceptWebSocket(pair.server, { ...FAST, extensions: [] });
+    const client = connectWebSocket(pair.client, {
+      ...FAST,
+      host: "h",
+      extensions: [],
+      pingInterval: 20,
+      pingTimeout,
+      readableHighWaterMark: 10,
+    });
+    const [s, c] = await Promise.all([opened(server), opened(client)]);
+    const w = s.writable.getWriter();
+    for (let i = 0; i < 50; i++) void w.write("0123456789");
+    await sleep(pauseMs); // the client reads nothing: its read loop is paused, the pong waits behind the messages
+    return { client, server, reader: c.readable.getReader() };
+  }
+  // Paused for less than 2 × pingTimeout: the pong is read in time.
+  const healthy = await run(400, 500);
   let count = 0;
-  const r = c.readable.getReader();
   while (count < 50) {
-    await r.read();
+    await healthy.reader.read();
     count++;
   }
   t.equal(count, 50, "every message arrives after the pause");
-  client.close();
-  t.same(await client.closed, { closeCode: 1005, reason: "" }, "the connection stayed healthy");
+  healthy.client.close();
+  t.same(await healthy.client.closed, { closeCode: 1005, reason: "" }, "the connection stayed healthy");
+  await healthy.server.closed;
+  // Paused for longer: the session ends (1011), whatever the application does.
+  const stuck = await run(40, 400);
+  const error = (await rejection(stuck.client.closed)) as WebSocketError;
+  t.equal(error.code, "WS_ERR_KEEPALIVE_TIMEOUT", "a peer unheard for pingInterval + 2 × pingTimeout is dropped");
+  t.equal(error.closeCode, 1011);
+  await rejection(stuck.server.closed).catch(() => {});
 });
 
 t.test("an aborted signal rejects opened and closed with its reason and releases the transport", async (t) => {

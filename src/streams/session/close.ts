@@ -130,7 +130,7 @@ export function closeReceived(s: SessionCore, event: CloseConnection): void {
 export function closeUsingReason(s: SessionCore, reason: unknown): void {
   let code: number | null = null;
   let text = "";
-  if (reason instanceof WebSocketError) {
+  if (isWebSocketError(reason)) {
     code = reason.closeCode;
     text = reason.reason;
   }
@@ -139,4 +139,11 @@ export function closeUsingReason(s: SessionCore, reason: unknown): void {
   } catch {
     close(s);
   }
+}
+
+/** Ours, or the runtime's own WHATWG `WebSocketError` (Deno's, a browser's). */
+function isWebSocketError(reason: unknown): reason is { closeCode: number | null; reason: string } {
+  if (reason instanceof WebSocketError) return true;
+  const native = (globalThis as { WebSocketError?: unknown }).WebSocketError;
+  return typeof native === "function" && reason instanceof native;
 }

@@ -5,11 +5,13 @@
  * `pipeTo` between two of them changes: it runs the direct way (pipe.ts)
  * when that cannot be told apart from the standard one.
  *
- * Answers: how does `pipeTo` know its destination is a session's writable.
+ * Answers: how does `pipeTo` know its destination is a session's writable;
+ * why does a forgotten `writer.write()` after the peer left crash nothing.
  * @module
  */
 import type { StreamsImplementation } from "../polyfill.ts";
 import type { SessionCore } from "./core.ts";
+import { noop } from "./promises.ts";
 import type { WebSocketWritable } from "./types.ts";
 
 interface SessionStreamClasses {
@@ -36,6 +38,21 @@ export function sessionStreamClasses(impl: StreamsImplementation): SessionStream
     }
     static coreOf(value: unknown): SessionCore | null {
       return typeof value === "object" && value !== null && #s in value ? value.#s : null;
+    }
+    /**
+     * A writer whose `write()` promises are marked handled: they still reject
+     * for whoever awaits them, but one nobody awaits (a write after the peer
+     * left, fired and forgotten as `ws.send()` is) does not crash the process.
+     */
+    override getWriter(): WritableStreamDefaultWriter<WebSocketWritable> {
+      const writer = super.getWriter();
+      const write = writer.write;
+      writer.write = function (this: WritableStreamDefaultWriter<WebSocketWritable>, chunk?: WebSocketWritable): Promise<void> {
+        const written = write.call(this, chunk);
+        written.catch(noop);
+        return written;
+      };
+      return writer;
     }
   }
 

@@ -81,12 +81,30 @@ export interface WebSocketErrorInit {
 }
 
 /**
+ * The base of {@link WebSocketError}: the runtime's `DOMException` (every
+ * supported runtime has one), else `Error`. Typed as an `Error` constructor
+ * because `DOMException`'s numeric `code` is shadowed by the string one.
+ */
+const ErrorBase: new (message: string, name: string) => Error =
+  typeof DOMException === "function"
+    ? (DOMException as unknown as new (message: string, name: string) => Error)
+    : class extends Error {
+        constructor(message: string, name: string) {
+          super(message);
+          Object.defineProperty(this, "name", { value: name, writable: true, configurable: true });
+        }
+      };
+
+/**
  * Why a WebSocket failed or closed uncleanly: `closed` rejects with it (and
  * `opened`, when the handshake failed). Like the WHATWG `WebSocketError` it
- * carries `closeCode` and `reason`; unlike it, it is a plain `Error` with a
- * stable string `code`, and a rejected handshake's `status`, `headers` and
- * `body`. Pass one to `readable.cancel()` or `writable.abort()` to close with
- * its code and reason.
+ * is a `DOMException` named `"WebSocketError"` (so `instanceof DOMException`
+ * and `instanceof Error` both hold) with `closeCode` and `reason`; unlike
+ * it, its `code` is this project's stable string (an own property that
+ * shadows `DOMException`'s legacy numeric `code`, always 0 for this name),
+ * and it carries a rejected handshake's `status`, `headers` and `body`.
+ * Pass one to `readable.cancel()` or `writable.abort()` to close with its
+ * code and reason.
  * @example
  * ```ts
  * try { await ws.opened; }
@@ -94,19 +112,26 @@ export interface WebSocketErrorInit {
  * reader.cancel(new WebSocketError("done", { closeCode: 4000, reason: "bye" }));
  * ```
  */
-export class WebSocketError extends Error {
+export class WebSocketError extends ErrorBase {
   readonly closeCode: number | null;
   readonly reason: string;
-  readonly code: string;
+  /** A stable identifier such as `"WS_ERR_ABNORMAL_CLOSURE"` (not `DOMException`'s numeric code). */
+  declare readonly code: string;
   readonly status: number | null;
   readonly headers: Headers;
   readonly body: Uint8Array | null;
   constructor(message = "", init: WebSocketErrorInit = {}) {
-    super(message, init.cause === undefined ? undefined : { cause: init.cause });
-    this.name = "WebSocketError";
+    super(message, "WebSocketError");
+    // Some Node lines construct a DOMException subclass with the wrong prototype (nodejs/node#59677).
+    if (Object.getPrototypeOf(this) !== new.target.prototype) Object.setPrototypeOf(this, new.target.prototype);
+    // Defined, not assigned: `code` is a getter-only accessor on DOMException.prototype.
+    Object.defineProperty(this, "code", { value: init.code ?? "WS_ERR_WEBSOCKET", enumerable: true, configurable: true });
+    // Bun's DOMException has no stack of its own.
+    // (`hasOwn`, not reading `stack`: reading it makes V8 format the trace, the costliest part of an error.)
+    if (!Object.hasOwn(this, "stack")) (Error as { captureStackTrace?: (target: object) => void }).captureStackTrace?.(this);
+    if (init.cause !== undefined) Object.defineProperty(this, "cause", { value: init.cause, writable: true, configurable: true });
     this.reason = init.reason ?? "";
     this.closeCode = init.closeCode !== undefined ? init.closeCode : this.reason !== "" ? 1000 : null;
-    this.code = init.code ?? "WS_ERR_WEBSOCKET";
     this.status = init.status ?? null;
     this.headers = init.headers ?? [];
     this.body = init.body ?? null;
