@@ -4,13 +4,12 @@
 // after the 101, in the middle of a message: socket.destroy() without a
 // close frame, and a TCP reset), hostile bytes, and handlers that throw. A
 // recipe that crashes (its process exits) or stops answering fails.
-// Blocks marked `<!-- readme-test: NAME -->` (in README.md, else in
-// docs/notes/*.md) are run as well: the FAQ entries run to completion and
-// print what their comments say.
+// The FAQ's marked blocks run in readme-faq.test.ts.
 //
-// Not run here: the engine block (it needs the reader's socket glue), the
-// Deno and HTTP/2 blocks (Deno, certificates; examples/deno.ts and
-// examples/http2.ts run in their own tests), the proxy, redirect and
+// The engine block, the Deno block's talk(conn) and untilStop(ws) run in
+// this process (last tests). Not run here: the HTTP/2 blocks (certificates;
+// examples/http2.ts runs in its own test), the `ws` client (it refuses a
+// server that picks no subprotocol), the proxy, redirect and
 // fetchTransport blocks (they reach the network), the CommonJS block
 // (package.test.ts requires every entry), and the onMessage block (it
 // makes a server it never listens with).
@@ -22,7 +21,7 @@ import { Connection } from "../../src/protocol/frames/connection.ts";
 import { CloseConnection, TextMessage } from "../../src/protocol/events.ts";
 import { ConnectionState, ConnectionType } from "../../src/protocol/types.ts";
 import { BIN, ROOT, runPeer, says, startPeer, tsx, type Peer } from "../helpers/process.ts";
-import { markers, markedBlock, readmeBlock, writeRunnable } from "../helpers/readme.ts";
+import { readmeBlock, writeRunnable } from "../helpers/readme.ts";
 
 const HARNESS = `${ROOT}test/examples/readme-harness.ts`;
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
@@ -220,11 +219,13 @@ t.test("WebSocketCodec echo: clean closes resolve, vanishing and resetting clien
   await wait(200);
   alive(t, server, "20 clients vanished or reset");
   t.same(await clean("client"), ["text hello", "CloseConnection"], "the echo still serves");
+  for (let i = 0; i < 400 && results().length - before < 22; i++) await wait(5); // every echo() has settled
   const lines = results().slice(before);
   // A clean close or a peer gone (end of stream) resolves; a reset rejects with the one WebSocketError.
   const other = lines.filter((l) => l !== "echo resolved" && !/^echo rejected: WebSocketError: The byte stream failed: .*ECONNRESET/.test(l));
   t.same(other, [], `every echo() resolved, or rejected with a WebSocketError for a reset (${lines.length})`);
-  t.ok(lines.filter((l) => l === "echo resolved").length >= 12, "the clean closes and the vanished peers resolved");
+  t.equal(lines.length, 22, "every connection's echo() settled");
+  t.ok(lines.filter((l) => l === "echo resolved").length >= 2, "the clean closes resolved");
 });
 
 t.test("the polyfill block runs", async (t) => {
@@ -233,23 +234,81 @@ t.test("the polyfill block runs", async (t) => {
   t.equal(r.code, 0, says(r.code === 0, "runs", r));
 });
 
-/** What each marked FAQ block prints (its comments say the same). */
-const FAQ_OUTPUT: Record<string, RegExp[]> = {
-  "faq-keepalive": [/round trip in ms: number/, /client saw 1011/, /dead peer dropped: WS_ERR_KEEPALIVE_TIMEOUT/],
-  "faq-auth": [/hello ada\nhello ada\nrefused 401/],
-  "faq-several-servers": [/\/chat chat\n\/feed feed/],
-  "faq-binary": [/binary 3 bytes\nbinary 8 bytes\ntext text/],
-  "faq-errors": [/onSession failed for 127\.0\.0\.1: RangeError: unknown API version: \/v2\/chat/, /\/v2\/chat closed with 1011\nok hello\n\/v1\/chat closed with 1000/],
-  "faq-shutdown": [/open 3\nclosed 1001\nclosed 1001\nclosed 1001\nopen 0/],
-  "faq-subprotocols": [/chat\.v1,chat\.v2 -> "chat\.v1"\nsuperchat -> ""\nstrict server: 400/],
-};
+// The README's library-level blocks, run in this process: the engine by hand
+// (its `write` glue is given here), the Deno `talk(conn)` over an in-memory
+// byte stream pair, and `untilStop(ws)`.
+import { pathToFileURL } from "node:url";
+import { WSConnection } from "../../src/protocol/ws-connection.ts";
+import { AcceptConnection, Request } from "../../src/protocol/events.ts";
+import { acceptWebSocket, connectWebSocket, type ByteTransport, type WebSocketSession } from "../../src/streams/index.ts";
 
-t.test("the FAQ blocks run to completion and print what they say", async (t) => {
-  const found = markers().filter((m) => m.startsWith("faq-"));
-  t.same(found, Object.keys(FAQ_OUTPUT).sort(), "every FAQ block is checked");
-  for (const name of found) {
-    const r = await runPeer(t, BIN.node, tsx(writeRunnable(markedBlock(name), name)), { timeoutMs: 30_000 });
-    t.equal(r.code, 0, says(r.code === 0, `${name} exits 0`, r));
-    for (const expected of FAQ_OUTPUT[name] ?? []) t.match(r.stdout, expected, `${name} prints ${expected}`);
+/** Run `body` with console.log captured. */
+async function logged(body: () => Promise<void>): Promise<unknown[][]> {
+  const lines: unknown[][] = [];
+  const log = console.log;
+  console.log = (...args: unknown[]) => void lines.push(args);
+  try {
+    await body();
+  } finally {
+    console.log = log;
   }
+  return lines;
+}
+
+/** Two byte transports joined back to back. */
+function bytePair(): { client: ByteTransport; server: ByteTransport } {
+  const up = new TransformStream<Uint8Array, Uint8Array>();
+  const down = new TransformStream<Uint8Array, Uint8Array>();
+  return { client: { readable: down.readable, writable: up.writable }, server: { readable: up.readable, writable: down.writable } };
+}
+
+t.test("the engine block (wsproto's sandwich) talks to a server WSConnection through its own onBytes", async (t) => {
+  const toServer: Uint8Array[] = [];
+  (globalThis as { write?: (bytes: Uint8Array) => void }).write = (bytes) => void toServer.push(bytes);
+  t.teardown(() => void delete (globalThis as { write?: unknown }).write);
+  const server = new WSConnection(ConnectionType.SERVER);
+  const lines = await logged(async () => {
+    const block = (await import(pathToFileURL(writeRunnable(readmeBlock("engine", "declare function write(bytes: Uint8Array): void"), "engine")).href)) as {
+      onBytes: (chunk: Uint8Array | null) => void;
+    };
+    // Play the server: answer whatever the block wrote, until it closed.
+    for (let round = 0; round < 10 && toServer.length > 0; round++) {
+      const chunks = toServer.splice(0);
+      for (const chunk of chunks) server.receiveData(chunk);
+      for (const event of server.events()) {
+        if (event instanceof Request) block.onBytes(server.send(new AcceptConnection()));
+        else if (event instanceof TextMessage) block.onBytes(server.send(new TextMessage({ data: `echo: ${event.data}` })));
+        else if (event instanceof CloseConnection) block.onBytes(server.send(event.response()));
+      }
+    }
+  });
+  t.same(lines, [["received", "echo: hello"], ["closed", 1000, ""]], "it sent hello, printed the answer, closed with 1000");
+});
+
+t.test("the Deno block's talk(conn) runs over any byte stream pair", async (t) => {
+  const { client, server } = bytePair();
+  const ws = acceptWebSocket(server);
+  ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+  const lines = await logged(async () => {
+    const block = (await import(pathToFileURL(writeRunnable(readmeBlock("deno-talk", "export async function talk(conn: ByteTransport)"), "deno-talk")).href)) as {
+      talk: (conn: ByteTransport) => Promise<void>;
+    };
+    await block.talk(client);
+  });
+  t.same(lines, [[{ value: "hello from Deno", done: false }]], "it printed the echo");
+  t.same(await ws.closed, { closeCode: 1005, reason: "" }, "and closed (no code: 1005)");
+});
+
+t.test("untilStop(ws) reads until \"stop\" and closes with 1000", async (t) => {
+  const { client, server } = bytePair();
+  const block = (await import(pathToFileURL(writeRunnable(readmeBlock("until-stop", "export async function untilStop(ws: WebSocketSession)"), "until-stop")).href)) as {
+    untilStop: (ws: WebSocketSession) => Promise<void>;
+  };
+  const done = block.untilStop(acceptWebSocket(server));
+  const ws = connectWebSocket(client, { url: "ws://example.com/" });
+  const writer = (await ws.opened).writable.getWriter();
+  await writer.write("go on");
+  await writer.write("stop");
+  await done;
+  t.same(await ws.closed, { closeCode: 1000, reason: "stopped" });
 });
