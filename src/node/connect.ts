@@ -29,6 +29,7 @@ import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions }
 import { LocalProtocolError } from "../protocol/errors.ts";
 import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
 import { nodeZlibCodec } from "./zlib.ts";
+import { nodeMasker } from "./masker.ts";
 import { describeError } from "../streams/session/failures.ts";
 import { fromNodeSocket, type NodeSocketOptions } from "./index.ts";
 import { DeferredClientPort, headEnd, type DeferredPortControl } from "./deferred-port.ts";
@@ -136,7 +137,8 @@ export function connectNodeWebSocket(
     );
     transport = deferredTransport(port);
   }
-  return connectWebSocket(transport, { ...options, extensions: options.extensions ?? nodeExtensions(), url: target.url } as ConnectWebSocketOptions);
+  const mask = options.mask === undefined ? nodeMasker() : options.mask;
+  return connectWebSocket(transport, { ...options, extensions: options.extensions ?? nodeExtensions(), mask, url: target.url } as ConnectWebSocketOptions);
 }
 
 /** A transport that is only a port (the session never asks for the streams of a port provider). */

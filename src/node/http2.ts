@@ -37,6 +37,7 @@ import { HttpReader } from "../protocol/http/http.ts";
 import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
 import type { Headers } from "../protocol/types.ts";
 import { nodeZlibCodec } from "./zlib.ts";
+import { nodeMasker } from "./masker.ts";
 import { fromNodeSocket, type NodeSocketOptions } from "./index.ts";
 import { DeferredClientPort, headEnd, type DeferredPortControl } from "./deferred-port.ts";
 import { deferredTransport, parseWebSocketUrl, type WebSocketTarget } from "./connect.ts";
@@ -160,6 +161,7 @@ export function acceptHttp2WebSocket(
   return acceptWebSocket(deferredTransport(port), {
     ...options,
     extensions: options.extensions ?? nodeExtensions(),
+    mask: options.mask === undefined ? nodeMasker() : options.mask,
     upgradeRequest: upgradeRequestOf(headers),
     // A request that is not an extended CONNECT is plain HTTP: the
     // application's handleHttp answers it, else 400 (HTTP/2 has no Upgrade
@@ -327,6 +329,7 @@ export function connectHttp2WebSocket(
   return connectWebSocket(deferredTransport(port), {
     ...rest,
     extensions: options.extensions ?? nodeExtensions(),
+    mask: options.mask === undefined ? nodeMasker() : options.mask,
     url: target.url,
   } as ConnectWebSocketOptions);
 }

@@ -33,6 +33,7 @@ import { LocalProtocolError } from "../protocol/errors.ts";
 import { streamsImplementation, type StreamsImplementation } from "../streams/polyfill.ts";
 import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
 import { nodeZlibCodec } from "./zlib.ts";
+import { nodeMasker } from "./masker.ts";
 import { TRANSPORT_PORT, type ByteTransport, type PortProvider, type TransportHandler, type TransportPort } from "../streams/transport.ts";
 import {
   acceptWebSocket,
@@ -67,6 +68,7 @@ export interface NodeSocketOptions {
 }
 
 export { nodeZlibCodec, nodeZlibNative } from "./zlib.ts";
+export { nodeMasker, nodeMaskerStatus } from "./masker.ts";
 export { WebSocketServer, type WebSocketServerOptions, type BroadcastOptions, type ServerCloseOptions, type ServerErrorContext } from "./server.ts";
 export type { HttpHandler } from "../streams/plain-http.ts";
 
@@ -634,6 +636,7 @@ export function acceptNodeUpgrade(
   return acceptWebSocket(transport, {
     ...options,
     extensions: options.extensions ?? nodeExtensions(),
+    mask: options.mask === undefined ? nodeMasker() : options.mask,
     // The request line too: RFC 6455 §4.1's GET and HTTP/1.1 are checked as on the bare-TCP path.
     upgradeRequest: {
       headers: rawHeadersToHeaders(req.rawHeaders),

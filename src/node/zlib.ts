@@ -18,7 +18,7 @@
  * dropped is freed (window and tables included) by the garbage collector.
  *
  * Fallback: the native path is enabled only on the Node majors listed in
- * {@link NATIVE_ZLIB_NODE_MAJORS} (20: the one it is tested on), then
+ * {@link NATIVE_ZLIB_NODE_MAJORS} (20, 22, 24, 26: the ones CI tests it on), then
  * confirmed once, at load, by the handle's shape and a self-test (RFC 7692
  * §7.2.3.1/§7.2.3.2 byte for byte, and back). If anything is missing or
  * differs (Bun, Deno, an untested Node major), then
@@ -37,6 +37,11 @@
  *   corrupts the process's heap within some hundred thousand rounds
  *   (malloc aborts), even with a reset() in between. Node's own streams
  *   destroy a zlib stream at its first error, so they never do this.
+ * - The handles write their results into `writeState`, which they do
+ *   not keep alive: it is one module-level array, referenced by every call.
+ *   A handle whose array was collected writes into freed memory after each
+ *   call (malloc aborts within 200,000 calls on Node 20.20, 22.23, 24.22 and
+ *   26.12; scripts/zlib-handle-check.mjs shows it).
  * - Inflate never produces more than `maxOutput + 1` bytes per call.
  * - Native zlib does not say when inflate returned `Z_STREAM_END`: it is
  *   inferred from input left over with output room to spare, and when the
@@ -550,13 +555,15 @@ class NativeInflater implements Inflater {
 
 /**
  * The Node majors whose private zlib handle API this module was read from
- * and is tested on (lib/zlib.js `processChunkSync`, src/node_zlib.cc). On any
+ * and is tested on in CI (lib/zlib.js `processChunkSync`, src/node_zlib.cc;
+ * the handle's methods and `init`'s arguments are the same on 20.20, 22.23,
+ * 24.22 and 26.12). On any
  * other major the native path stays off whatever its shape: a changed native
  * signature can abort the process (a failed CHECK) before a self-test could
  * notice, so the version decides first and the self-test only confirms.
  * Adding a major is a reviewed change here plus a CI run on it.
  */
-export const NATIVE_ZLIB_NODE_MAJORS: readonly number[] = Object.freeze([20]);
+export const NATIVE_ZLIB_NODE_MAJORS: readonly number[] = Object.freeze([20, 22, 24, 26]);
 
 /** `true` when `version` (such as `process.versions.node`) is of a tested major. */
 export function nativeZlibTestedOn(version: string | undefined): boolean {

@@ -7,6 +7,7 @@ export * from "./errors.ts";
 export * from "./events.ts";
 export { pooledRandom, sequentialRandom } from "./bytes/random.ts";
 export type { ConnectionOptions } from "./options.ts";
+export { builtinMask, type MaskFunction } from "./bytes/mask.ts";
 export * from "./extensions/extension.ts";
 // Each module below owns its own exports:
 export * from "./frames/connection.ts";

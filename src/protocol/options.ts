@@ -5,6 +5,7 @@
  */
 import { LocalProtocolError } from "./errors.ts";
 import { defaultRandom } from "./bytes/random.ts";
+import type { MaskFunction } from "./bytes/mask.ts";
 import type { RandomSource } from "./types.ts";
 
 /** Limits and randomness for a connection. Every limit has a safe default. */
@@ -57,6 +58,17 @@ export interface ConnectionOptions {
    * @default `new Uint8Array(size)`
    */
   allocate?: (size: number) => Uint8Array;
+  /**
+   * The masking primitive, in `bufferutil`'s shape
+   * (`mask(source, mask, output, offset, length)`: XOR from `source[0..)`
+   * into `output` at `offset`), used for payloads from 64 bytes on: for
+   * unmasking received frames (in place, or from each received chunk
+   * straight into a gathered payload) and for masking built frames into
+   * their output. `wsproto/node`'s helpers pass `bufferutil`'s native
+   * `mask` when it is installed (`nodeMasker()`).
+   * @default `null`: WebAssembly SIMD from 1 KiB, a JavaScript word loop below (and where WebAssembly is missing)
+   */
+  mask?: MaskFunction | null;
 }
 
 /** {@link ConnectionOptions} with every default applied. */
@@ -68,6 +80,7 @@ export interface ResolvedConnectionOptions {
   readonly random: RandomSource;
   readonly wholeFramesUpTo: number;
   readonly allocate: ((size: number) => Uint8Array) | null;
+  readonly mask: MaskFunction | null;
 }
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
@@ -85,6 +98,7 @@ export function resolveOptions(options: ConnectionOptions = {}): ResolvedConnect
     random: options.random ?? defaultRandom,
     wholeFramesUpTo: positive(options.wholeFramesUpTo, 0, "wholeFramesUpTo"),
     allocate: allocator(options.allocate),
+    mask: masker(options.mask),
   };
 }
 
@@ -107,6 +121,14 @@ function allocator(value: unknown): ((size: number) => Uint8Array) | null {
   return value as (size: number) => Uint8Array;
 }
 
+function masker(value: unknown): MaskFunction | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "function") {
+    throw new LocalProtocolError(`mask must be a function or null, got ${typeof value}`, "WS_ERR_INVALID_OPTION");
+  }
+  return value as MaskFunction;
+}
+
 /**
  * The options a `Connection` takes, picked from a larger options object (a
  * handshake's or a session's), so that no other field travels along.
@@ -125,5 +147,6 @@ export function pickConnectionOptions(options: ConnectionOptions): ConnectionOpt
   if (options.random !== undefined) out.random = options.random;
   if (options.wholeFramesUpTo !== undefined) out.wholeFramesUpTo = options.wholeFramesUpTo;
   if (options.allocate !== undefined) out.allocate = options.allocate;
+  if (options.mask !== undefined) out.mask = options.mask;
   return out;
 }

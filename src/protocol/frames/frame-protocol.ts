@@ -23,6 +23,7 @@ import { NO_RSV, type Extension, type FrameProtocolView, type RsvBits } from "..
 import * as frame from "./frame.ts";
 import { FrameReader, ParseFailed, type FramePiece, type FrameReaderHooks } from "./frame.ts";
 import type { ResolvedConnectionOptions } from "../options.ts";
+import type { MaskFunction } from "../bytes/mask.ts";
 import { CloseReason, LOCAL_ONLY_CLOSE_CODES, Opcode, isKnownCloseReason, type RandomSource } from "../types.ts";
 import * as utf8 from "../bytes/utf8.ts";
 import { Utf8StreamDecoder, decodeUtf8, truncateUtf8 } from "../bytes/utf8.ts";
@@ -144,6 +145,8 @@ export class FrameProtocol implements FrameReaderHooks {
   readonly #plain: boolean;
   /** Allocates frames too large for the slab (ConnectionOptions.allocate). */
   readonly #allocate: ((size: number) => Uint8Array) | null;
+  /** Masks built frames' payloads from 64 bytes on (ConnectionOptions.mask; null: the built-in masking). */
+  readonly #mask: MaskFunction | null;
   // Masking keys: drawn KEY_POOL_SIZE bytes at a time, 4 per frame, in
   // stream order (so a deterministic source yields the same keys as drawing
   // 4 bytes per frame would).
@@ -158,6 +161,7 @@ export class FrameProtocol implements FrameReaderHooks {
     this.#random = options.random;
     this.#plain = !client && extensions.length === 0;
     this.#allocate = options.allocate;
+    this.#mask = options.mask;
     const self = this;
     this.#view =
       extensions.length === 0
@@ -520,7 +524,7 @@ export class FrameProtocol implements FrameReaderHooks {
     key[2] = keys[o + 2]!;
     key[3] = keys[o + 3]!;
     this.#keyOffset = o + 4;
-    return buildFrame(firstByte, payload, key, this.#allocate);
+    return buildFrame(firstByte, payload, key, this.#allocate, this.#mask);
   }
 }
 

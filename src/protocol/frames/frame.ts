@@ -7,7 +7,8 @@
  *   out `subarray` views of the caller's chunks, and unmasks them in place (the
  *   connection owns the chunks it is given). Bytes spanning chunks are gathered
  *   into one fresh array (from the caller's `allocate` when given), unmasked
- *   while copied. Data frames stream out in pieces as their bytes arrive,
+ *   while copied: one pass over each byte, through the caller's `mask`
+ *   (bufferutil's on Node) from 64 bytes on when given. Data frames stream out in pieces as their bytes arrive,
  *   except binary ones up to `wholeFramesUpTo` bytes, which wait (holding at
  *   most that many payload bytes, in the chunks as received) and come out
  *   whole. Text always streams (UTF-8 errors fail fast).
@@ -25,7 +26,7 @@
  * @module
  */
 import { LocalProtocolError } from "../errors.ts";
-import { maskCopy, maskInPlace, packKey } from "../bytes/mask.ts";
+import { NATIVE_MIN, maskCopy, maskCopyWith, maskInPlace, packKey, type MaskFunction } from "../bytes/mask.ts";
 import type { ConnectionOptions } from "../options.ts";
 import type { Opcode } from "../types.ts";
 
@@ -195,7 +196,9 @@ export function buildFrameHeader(firstByte: number, payloadLength: number): Uint
  * The result is fresh bytes (small frames share a slab's `ArrayBuffer`, see
  * the module notes); the caller's payload is not modified. A frame too large
  * for the slab comes from `allocate` when given (every byte of it is
- * written, so it need not zero-fill), else from `new Uint8Array`.
+ * written, so it need not zero-fill), else from `new Uint8Array`. A
+ * payload of {@link NATIVE_MIN} bytes or more is masked by `mask` when
+ * given (`ConnectionOptions.mask`), straight from the payload into the frame.
  * @example
  * ```ts
  * buildFrame(0x81, new TextEncoder().encode("Hello"), null); // 81 05 48 65 6c 6c 6f
@@ -206,6 +209,7 @@ export function buildFrame(
   payload: Uint8Array,
   maskKey: Uint8Array | null,
   allocate: ((size: number) => Uint8Array) | null = null,
+  mask: MaskFunction | null = null,
 ): Uint8Array {
   if (maskKey === null) return buildUnmaskedFrame(firstByte, payload, allocate);
   const len = payload.length;
@@ -223,7 +227,8 @@ export function buildFrame(
   out[hdr - 1] = k3;
   if (len >= 32) {
     // One masked copy into the frame (no copy-then-mask second pass).
-    maskCopy(payload, 0, out, hdr, len, (k0 << 24) | (k1 << 16) | (k2 << 8) | k3, 0);
+    if (mask !== null && len >= NATIVE_MIN) mask(payload, maskKey, out, hdr, len);
+    else maskCopy(payload, 0, out, hdr, len, (k0 << 24) | (k1 << 16) | (k2 << 8) | k3, 0);
     return out;
   }
   let i = 0;
@@ -323,6 +328,8 @@ export interface FrameReaderOptions {
   wholeFramesUpTo?: number;
   /** Allocates gathered payloads. @default `new Uint8Array(size)` */
   allocate?: ((size: number) => Uint8Array) | null;
+  /** Unmasks payloads from 64 bytes on (`ConnectionOptions.mask`). @default the built-in masking */
+  mask?: MaskFunction | null;
 }
 
 /**
@@ -380,10 +387,17 @@ export class FrameReader {
   /** The current frame waits for its whole payload (control frames, and binary ones up to #wholeUpTo). */
   #whole = false;
   readonly #allocate: ((size: number) => Uint8Array) | null;
+  readonly #mask: MaskFunction | null;
   #chunks: Uint8Array[] = [];
   #head = 0; // index of the first chunk with unread bytes
   #pos = 0; // read offset into #chunks[#head]
   #buffered = 0; // unread bytes in all chunks
+  // The chunk views were last cut from, with its buffer and offset: read
+  // once per chunk, not per frame (on a Node Buffer the two getters cost
+  // as much as the view itself). Dropped once every buffered byte is read.
+  #viewChunk: Uint8Array | null = null;
+  #viewBuffer: ArrayBufferLike | null = null;
+  #viewOffset = 0;
 
   #stage = STAGE_HEADER;
   #fin = false;
@@ -404,6 +418,7 @@ export class FrameReader {
     this.#hooks = hooks;
     this.#wholeUpTo = options.wholeFramesUpTo ?? 0;
     this.#allocate = options.allocate ?? null;
+    this.#mask = options.mask ?? null;
   }
 
   /** Unread bytes held. */
@@ -433,6 +448,8 @@ export class FrameReader {
     this.#head = 0;
     this.#pos = 0;
     this.#buffered = 0;
+    this.#viewChunk = null;
+    this.#viewBuffer = null;
   }
 
   /**
@@ -568,6 +585,9 @@ export class FrameReader {
       this.#chunks.length = 0;
       this.#head = 0;
       this.#pos = 0;
+      // Hold no consumed chunk (an idle connection keeps nothing it read).
+      this.#viewChunk = null;
+      this.#viewBuffer = null;
       return;
     }
     let p = this.#pos + n;
@@ -600,8 +620,20 @@ export class FrameReader {
     if (c.length - p >= n) {
       // A plain view (not `subarray`, which goes through the species
       // constructor, e.g. a Node buffer subclass, at several times the cost).
-      out = p === 0 && n === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + p, n);
-      if (masked) maskInPlace(out, 0, n, key, phase);
+      if (p === 0 && n === c.length) {
+        out = c;
+      } else {
+        if (c !== this.#viewChunk) {
+          this.#viewChunk = c;
+          this.#viewBuffer = c.buffer;
+          this.#viewOffset = c.byteOffset;
+        }
+        out = new Uint8Array(this.#viewBuffer!, this.#viewOffset + p, n);
+      }
+      if (masked) {
+        if (n < NATIVE_MIN || this.#mask === null) maskInPlace(out, 0, n, key, phase);
+        else maskCopyWith(this.#mask, out, 0, out, 0, n, key, phase);
+      }
     } else {
       out = this.#allocate === null ? new Uint8Array(n) : allocated(this.#allocate, n);
       let filled = 0;
@@ -611,10 +643,12 @@ export class FrameReader {
         const chunk = this.#chunks[i]!;
         const m = Math.min(chunk.length - q, n - filled);
         if (masked) {
-          maskCopy(chunk, q, out, filled, m, key, phase);
+          // Unmasked while copied, from the chunk straight into the payload's array.
+          maskCopyWith(this.#mask, chunk, q, out, filled, m, key, phase);
           phase = (phase + m) & 3;
         } else {
-          out.set(q === 0 && m === chunk.length ? chunk : chunk.subarray(q, q + m), filled);
+          // A plain view, not `subarray` (a Node Buffer's goes through its species constructor).
+          out.set(q === 0 && m === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + q, m), filled);
         }
         filled += m;
         i++;
