@@ -8,6 +8,10 @@
 // uncaught exception exits non-zero, as in any Node program): the test sees
 // it. With INJECT=broadcast, `WebSocketServer.broadcast` throws for the
 // message "throw" (a handler that throws, inside the recipe's own code).
+// With LISTEN=1, the first `http.createServer()` the recipe makes (and never
+// listens with) is made to listen on PORT.
+import http, { type Server } from "node:http";
+import { syncBuiltinESMExports } from "node:module";
 import { createConnection, createServer } from "node:net";
 import { pathToFileURL } from "node:url";
 import { fromNodeSocket, WebSocketServer } from "../../src/node/index.ts";
@@ -28,7 +32,23 @@ if (process.env.INJECT === "broadcast") {
   };
 }
 
+const made: Server[] = [];
+if (process.env.LISTEN === "1") {
+  const original = http.createServer;
+  http.createServer = ((...args: Parameters<typeof original>) => {
+    const server = original(...args);
+    made.push(server);
+    return server;
+  }) as typeof original;
+  syncBuiltinESMExports(); // the recipe's `import { createServer } from "node:http"` sees it
+}
+
 const recipe = (await import(pathToFileURL(file).href)) as { echo?: (transport: ByteTransport) => Promise<void> };
+
+if (process.env.LISTEN === "1") {
+  if (made[0] === undefined) throw new Error(`${file} made no http.Server`);
+  made[0].listen(port, "127.0.0.1");
+}
 
 if (mode === "codec") {
   const echo = recipe.echo;

@@ -10,9 +10,9 @@
 // this process (last tests). Not run here: the HTTP/2 blocks (certificates;
 // examples/http2.ts runs in its own test), the `ws` client (it refuses a
 // server that picks no subprotocol), the proxy, redirect and
-// fetchTransport blocks (they reach the network), the CommonJS block
-// (package.test.ts requires every entry), and the onMessage block (it
-// makes a server it never listens with).
+// fetchTransport blocks (they reach the network), and the CommonJS block
+// (package.test.ts requires every entry). The onMessage block makes an
+// http.Server it never listens with: the harness listens with it (LISTEN=1).
 import t, { type Test } from "tap";
 import { createConnection, createServer, type Socket } from "node:net";
 import { once } from "node:events";
@@ -175,6 +175,26 @@ t.test("WebSocketServer: the broadcast recipe survives vanishing clients and a h
   const status = await server.kill(10_000);
   t.same(await closes, [1001, 1001], "SIGTERM: 1001 to every client");
   t.same(status, { code: 0, signal: null }, says(status.code === 0, "the process exits 0 once close() resolved", server));
+});
+
+t.test("the onMessage echo (acceptNodeUpgrade without streams) under faults", async (t) => {
+  const port = await freePort();
+  const file = writeRunnable(readmeBlock("on-message", "onMessage: (message, session) => session.send(message)", "ws.closed.catch"), "on-message");
+  const server = await startRecipe(t, "module", file, port, { LISTEN: "1" });
+  t.same(await wsRoundTrip(`ws://127.0.0.1:${port}/`, "echo me"), { reply: "echo me", code: 1000 }, "it echoes");
+  await vanishAll(port, 10);
+  // A client that floods and vanishes while the echoes (session.send) are in flight.
+  for (let i = 0; i < 10; i++) {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/`);
+    ws.on("error", () => {});
+    await once(ws, "open");
+    for (let j = 0; j < 50; j++) ws.send("y".repeat(10_000));
+    ws.terminate();
+  }
+  await wait(200);
+  alive(t, server, "60 clients vanished, some with echoes in flight");
+  t.same(await wsRoundTrip(`ws://127.0.0.1:${port}/`, "still"), { reply: "still", code: 1000 }, "it still echoes");
+  t.notMatch(server.stderr(), /failed/, "nothing reported as an application failure");
 });
 
 t.test("WebSocketCodec echo: clean closes resolve, vanishing and resetting clients do not crash it", async (t) => {
