@@ -40,7 +40,7 @@ async function loadOurs(): Promise<[NodeModule, StreamsModule, ExtensionsModule]
   const load = (path: string) => importCompiled<never>(dist, path);
   return Promise.all([load("node/index.js"), load("streams/websocket-stream.js"), load("protocol/extensions/index.js")]);
 }
-const [{ connectNodeWebSocket, fromNodeSocket, nodeZlibCodec }, { acceptWebSocket }, { PerMessageDeflate }] = await loadOurs();
+const [{ connectNodeWebSocket, fromNodeSocket, nodeZlibCodec, nodeMasker }, { acceptWebSocket }, { PerMessageDeflate }] = await loadOurs();
 // BENCH_CODEC=pako measures the portable engine; the default is what the Node
 // helpers (connectNodeWebSocket, acceptNodeUpgrade) use: native zlib.
 const codec = process.env["BENCH_CODEC"] === "pako" ? undefined : nodeZlibCodec;
@@ -77,7 +77,8 @@ async function oursServer(deflate: boolean): Promise<{ port: number; close: () =
   const sessions: WebSocketSession[] = [];
   const server = createServer((socket) => {
     socket.setNoDelay(true);
-    const ws = acceptWebSocket(fromNodeSocket(socket), { extensions: oursExtensions(deflate) });
+    // The masker acceptNodeUpgrade passes (bufferutil when installed), as ws uses it.
+    const ws = acceptWebSocket(fromNodeSocket(socket), { extensions: oursExtensions(deflate), mask: nodeMasker() });
     sessions.push(ws);
     ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
     ws.closed.catch(() => {});

@@ -117,6 +117,7 @@ const typecheck = !process.argv.includes("--no-typecheck");
 if (typecheck) {
   await step("type-check (sources, tests, examples, bench, README blocks)", process.execPath, [bin("tsc"), "-p", "tsconfig.json"]);
   await step("type-check src/protocol against the portable platform surface", process.execPath, [bin("tsc"), "-p", "tsconfig.protocol.json"]);
+  await step("type-check src/streams without Node types (portable: ES2022 + DOM)", process.execPath, [bin("tsc"), "-p", "tsconfig.streams.json"]);
 }
 const files = findTests(join(root, "test"));
 const extra = process.argv.slice(2).filter((a) => a !== "--no-typecheck");

@@ -24,16 +24,13 @@
  * @module
  */
 import type { Duplex } from "node:stream";
-import { connect as netConnect, isIP, type Socket } from "node:net";
+import { connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect, type ConnectionOptions as TlsConnectionOptions } from "node:tls";
 import { LocalProtocolError } from "../protocol/errors.ts";
-import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
-import { nodeZlibCodec } from "./zlib.ts";
+import { writeRequestHead, type RequestHead, type ResponseHead } from "../protocol/http/http.ts";
+import type { Headers } from "../protocol/types.ts";
+import { transportPort, type ByteTransport, type TransportPort } from "../streams/transport.ts";
 import { nodeMasker } from "./masker.ts";
-import { describeError } from "../streams/session/failures.ts";
-import { fromNodeSocket, type NodeSocketOptions } from "./index.ts";
-import { DeferredClientPort, headEnd, type DeferredPortControl } from "./deferred-port.ts";
-import { TRANSPORT_PORT, transportPort, type ByteTransport, type PortProvider, type TransportPort } from "../streams/transport.ts";
 import {
   WebSocketError,
   connectWebSocket,
@@ -41,6 +38,12 @@ import {
   type MessageChunk,
   type WebSocketSession,
 } from "../streams/websocket-stream.ts";
+import { DeferredClientPort, deferredTransport, type DeferredPortControl, type RequestHeadWritten } from "./deferred-port.ts";
+import { headerValue, readResponseHead } from "./http-head.ts";
+import { adapterOptionsOf, nodeExtensions } from "./options.ts";
+import { openTunnel, parseProxyUrl, proxyFromEnvironment } from "./proxy.ts";
+import { fromNodeSocket, type NodeSocketOptions } from "./socket.ts";
+import { parseWebSocketUrl, serverName, type WebSocketTarget } from "./url.ts";
 
 /** Where a connection goes: what a {@link NodeConnectOptions.createConnection} hook receives. */
 export interface NodeConnectTarget {
@@ -90,9 +93,6 @@ const DEFAULT_MAX_REDIRECTS = 10;
 const DEFAULT_HEAD_LIMIT = 16 * 1024;
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
-/** The default extensions of the Node helpers: those of the streams layer, on native zlib. */
-const nodeExtensions = (): PerMessageDeflate[] => [new PerMessageDeflate({ threshold: 1024, codec: nodeZlibCodec })];
-
 /**
  * Open a TCP (or TLS, for `wss:`) connection to `url` and run the WebSocket
  * client handshake over it; optionally through an HTTP proxy, following
@@ -120,10 +120,7 @@ export function connectNodeWebSocket(
   if (proxy !== false && options.createConnection !== undefined) {
     throw new LocalProtocolError("`proxy` and `createConnection` cannot be combined", "WS_ERR_INVALID_OPTION");
   }
-  const adapterOptions: NodeSocketOptions = {};
-  if (options.readableHighWaterMark !== undefined) adapterOptions.readableHighWaterMark = options.readableHighWaterMark;
-  if (options.writableHighWaterMark !== undefined) adapterOptions.writableHighWaterMark = options.writableHighWaterMark;
-  if (options.streams !== undefined) adapterOptions.streams = options.streams;
+  const adapterOptions = adapterOptionsOf(options);
   const headLimit = options.maxHandshakeSize ?? DEFAULT_HEAD_LIMIT;
 
   let transport: ByteTransport;
@@ -132,34 +129,13 @@ export function connectNodeWebSocket(
     const socket = openDirect(target, options.tls);
     transport = fromNodeSocket(socket, adapterOptions);
   } else {
-    const port = new DeferredClientPort((head, control) =>
-      establish(head, control, target, { options, proxy, maxRedirects, headLimit, adapterOptions }),
+    const port = new DeferredClientPort((request, control) =>
+      establish(request, control, target, { options, proxy, maxRedirects, headLimit, adapterOptions }),
     );
     transport = deferredTransport(port);
   }
   const mask = options.mask === undefined ? nodeMasker() : options.mask;
   return connectWebSocket(transport, { ...options, extensions: options.extensions ?? nodeExtensions(), mask, url: target.url } as ConnectWebSocketOptions);
-}
-
-/** A transport that is only a port (the session never asks for the streams of a port provider). */
-export function deferredTransport(port: TransportPort): ByteTransport & PortProvider {
-  const unavailable = (): never => {
-    throw new LocalProtocolError("This transport is in use by a WebSocket session", "WS_ERR_TRANSPORT_IN_USE");
-  };
-  let taken = false;
-  return {
-    get readable(): ReadableStream<Uint8Array> {
-      return unavailable();
-    },
-    get writable(): WritableStream<Uint8Array> {
-      return unavailable();
-    },
-    [TRANSPORT_PORT]() {
-      if (taken) return undefined;
-      taken = true;
-      return port;
-    },
-  };
 }
 
 interface EstablishOptions {
@@ -172,21 +148,23 @@ interface EstablishOptions {
 
 /** Connect (hop after hop when redirects are followed) and return the port of the final socket. */
 async function establish(
-  head: Uint8Array,
+  request: RequestHeadWritten,
   control: DeferredPortControl,
   first: WebSocketTarget,
   { options, proxy, maxRedirects, headLimit, adapterOptions }: EstablishOptions,
 ): Promise<TransportPort> {
   let target = first;
+  let bytes = request.bytes;
   const visited = new Set([target.url.href]);
   for (let hops = 0; ; hops++) {
     const socket = await openHop(target, options, proxy, headLimit, control);
-    socket.write(head);
+    socket.write(bytes);
     if (maxRedirects === 0) return transportPort(fromNodeSocket(socket, adapterOptions));
-    const { bytes, head: response } = await readHead(socket, headLimit);
-    const location = response === null ? null : redirectLocation(response);
+    const answer = await readResponseHead(socket, headLimit);
+    const location = answer.head === null ? null : redirectLocation(answer.head);
     if (location === null) {
-      return transportPort(fromNodeSocket(socket, { ...adapterOptions, head: bytes }));
+      // Not a redirect: the session reads the answer, untouched, as if it came straight from the socket.
+      return transportPort(fromNodeSocket(socket, { ...adapterOptions, head: answer.bytes }));
     }
     socket.destroy();
     let next: WebSocketTarget;
@@ -203,7 +181,7 @@ async function establish(
       throw redirectError(`Too many redirects: more than ${maxRedirects} (the last to ${next.url.href})`);
     }
     visited.add(next.url.href);
-    head = rewriteRequestHead(head, target, next);
+    bytes = rewriteRequestHead(request.head, target, next);
     target = next;
   }
 }
@@ -213,30 +191,25 @@ function redirectError(message: string): WebSocketError {
 }
 
 /** The Location of a redirect response, or `null` if it is not one we follow. */
-function redirectLocation(head: string): string | null {
-  const status = /^HTTP\/\d\.\d (\d{3})/.exec(head);
-  if (status === null || !REDIRECT_STATUSES.has(Number(status[1]))) return null;
-  const location = /\r\nlocation:[ \t]*([^\r\n]*?)[ \t]*\r\n/i.exec(head);
-  return location === null || location[1] === "" ? null : location[1]!;
+function redirectLocation(head: ResponseHead): string | null {
+  if (!REDIRECT_STATUSES.has(head.statusCode)) return null;
+  const location = headerValue(head, "location");
+  return location === null || location === "" ? null : location;
 }
 
 /**
  * The same request for the next hop: the new target on the request line, the
  * new Host; credentials dropped when the origin changes (as browsers and `ws` do).
  */
-function rewriteRequestHead(head: Uint8Array, from: WebSocketTarget, to: WebSocketTarget): Uint8Array {
-  const lines = Buffer.from(head).toString("latin1").split("\r\n");
-  const [method, , version] = lines[0]!.split(" ");
+function rewriteRequestHead(head: RequestHead, from: WebSocketTarget, to: WebSocketTarget): Uint8Array {
   const sameOrigin = from.url.origin === to.url.origin;
-  const out = [`${method} ${(to.url.pathname || "/") + to.url.search} ${version}`];
-  for (const line of lines.slice(1)) {
-    if (line === "") continue;
-    const name = line.slice(0, line.indexOf(":")).toLowerCase();
-    if (name === "host") out.push(`Host: ${to.url.host}`);
+  const headers: Headers = [];
+  for (const [name, value] of head.headers) {
+    if (name === "host") headers.push(["Host", to.url.host]);
     else if (!sameOrigin && (name === "authorization" || name === "cookie")) continue;
-    else out.push(line);
+    else headers.push([name, value]);
   }
-  return Buffer.from(out.join("\r\n") + "\r\n\r\n", "latin1");
+  return writeRequestHead(head.method, (to.url.pathname || "/") + to.url.search, headers, head.httpVersion);
 }
 
 /** Open one hop's connection: the hook's, a proxy tunnel, or a direct socket. */
@@ -271,108 +244,12 @@ async function openHop(
   return secure;
 }
 
-function serverName(target: WebSocketTarget): { servername?: string } {
-  return target.servername === undefined ? {} : { servername: target.servername };
-}
-
 function openDirect(target: WebSocketTarget, tls: TlsConnectionOptions | undefined): Socket {
   const socket = target.secure
     ? tlsConnect({ ...serverName(target), ...tls, host: target.hostname, port: target.port })
     : netConnect({ host: target.hostname, port: target.port });
   socket.setNoDelay(true);
   return socket;
-}
-
-interface ProxyTarget {
-  url: URL;
-  secure: boolean;
-  hostname: string;
-  port: number;
-  authorization: string | null;
-}
-
-/** RFC 9110 §9.3.6: a CONNECT tunnel to the target's host and port. */
-async function openTunnel(target: WebSocketTarget, proxy: ProxyTarget, headLimit: number, control: DeferredPortControl): Promise<Socket> {
-  const socket = proxy.secure
-    ? tlsConnect({ host: proxy.hostname, port: proxy.port, ...(isIP(proxy.hostname) ? {} : { servername: proxy.hostname }) })
-    : netConnect({ host: proxy.hostname, port: proxy.port });
-  socket.setNoDelay(true);
-  control.onAbort(() => socket.destroy());
-  const authority = isIP(target.hostname) === 6 ? `[${target.hostname}]:${target.port}` : `${target.hostname}:${target.port}`;
-  const lines = [`CONNECT ${authority} HTTP/1.1`, `Host: ${authority}`];
-  if (proxy.authorization !== null) lines.push(`Proxy-Authorization: ${proxy.authorization}`);
-  socket.write(lines.join("\r\n") + "\r\n\r\n");
-  let answer: { bytes: Buffer; head: string | null };
-  try {
-    answer = await readHead(socket, headLimit);
-  } catch (error) {
-    socket.destroy();
-    throw new WebSocketError(`Could not reach the proxy ${proxy.url.host}: ${describeError(error)}`, {
-      closeCode: 1006,
-      code: "WS_ERR_PROXY",
-      cause: error,
-    });
-  }
-  if (answer.head === null) {
-    socket.destroy();
-    throw new WebSocketError(`The proxy ${proxy.url.host} closed the connection before answering CONNECT ${authority}`, {
-      closeCode: 1006,
-      code: "WS_ERR_PROXY",
-    });
-  }
-  const statusLine = answer.head.slice(0, answer.head.indexOf("\r\n"));
-  const status = /^HTTP\/\d\.\d (\d{3})/.exec(statusLine);
-  if (status === null || status[1]![0] !== "2") {
-    socket.destroy();
-    throw new WebSocketError(`The proxy ${proxy.url.host} refused CONNECT ${authority}: ${statusLine}`, {
-      closeCode: 1006,
-      code: "WS_ERR_PROXY",
-      ...(status === null ? {} : { status: Number(status[1]) }),
-    });
-  }
-  const rest = answer.bytes.subarray(headEnd(answer.bytes));
-  if (rest.byteLength > 0) socket.unshift(rest); // the server spoke first (unusual, but its bytes are not lost)
-  return socket;
-}
-
-
-/**
- * Read from `socket` up to the end of an HTTP head (at most `limit` bytes).
- * Resolves with the bytes read and the head as latin-1 text (`null` when the
- * peer ended first or the head is over the limit: the session judges those
- * bytes itself). A socket error rejects with that error. The socket is left
- * paused with its listeners removed.
- */
-function readHead(socket: Duplex, limit: number): Promise<{ bytes: Buffer; head: string | null }> {
-  return new Promise((resolve, reject) => {
-    const parts: Buffer[] = [];
-    let size = 0;
-    const finish = (head: string | null, error?: unknown): void => {
-      socket.off("data", onData);
-      socket.off("end", onEnd);
-      socket.off("error", onError);
-      socket.off("close", onEnd);
-      socket.pause();
-      if (error !== undefined) reject(error);
-      else resolve({ bytes: Buffer.concat(parts, size), head });
-    };
-    const onData = (chunk: Buffer): void => {
-      parts.push(chunk);
-      size += chunk.byteLength;
-      const all = Buffer.concat(parts, size);
-      parts.splice(0, parts.length, all);
-      const end = headEnd(all);
-      if (end >= 0) finish(all.subarray(0, end).toString("latin1"));
-      else if (size > limit) finish(null);
-    };
-    const onEnd = (): void => finish(null);
-    const onError = (error: unknown): void => finish(null, error);
-    socket.on("data", onData);
-    socket.on("end", onEnd);
-    socket.on("close", onEnd);
-    socket.on("error", onError);
-    socket.resume();
-  });
 }
 
 function redirectLimit(value: boolean | number | undefined): number {
@@ -382,96 +259,4 @@ function redirectLimit(value: boolean | number | undefined): number {
     throw new LocalProtocolError(`followRedirects must be a boolean or a non-negative integer, got ${String(value)}`, "WS_ERR_INVALID_OPTION");
   }
   return value;
-}
-
-function parseProxyUrl(input: string): ProxyTarget {
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new LocalProtocolError(`Invalid proxy URL: ${input}`, "WS_ERR_INVALID_OPTION");
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new LocalProtocolError(`Unsupported proxy scheme ${url.protocol} (use http: or https:)`, "WS_ERR_INVALID_OPTION");
-  }
-  const secure = url.protocol === "https:";
-  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
-  const authorization =
-    url.username === "" && url.password === ""
-      ? null
-      : "Basic " + Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64");
-  return { url, secure, hostname, port, authorization };
-}
-
-/**
- * The proxy for `target` from the environment, as python websockets and curl
- * read it: `https_proxy`/`HTTPS_PROXY` for `wss:`, `http_proxy`/`HTTP_PROXY`
- * for `ws:`, unless `no_proxy`/`NO_PROXY` lists the host (`*`, a name, a
- * `.suffix` or `suffix` matching subdomains, optionally with `:port`).
- * @example
- * ```ts
- * proxyFromEnvironment(new URL("wss://example.com/"), { HTTPS_PROXY: "http://proxy:3128" }); // "http://proxy:3128"
- * ```
- */
-export function proxyFromEnvironment(
-  target: URL | WebSocketTarget,
-  env: Record<string, string | undefined> = process.env,
-): string | null {
-  const t = target instanceof URL ? parseWebSocketUrl(target) : target;
-  const pick = (name: string): string | undefined => env[name.toLowerCase()] || env[name.toUpperCase()] || undefined;
-  const proxy = t.secure ? pick("HTTPS_PROXY") : pick("HTTP_PROXY");
-  if (proxy === undefined) return null;
-  const noProxy = pick("NO_PROXY");
-  if (noProxy !== undefined && bypassesProxy(t.hostname, t.port, noProxy)) return null;
-  return proxy;
-}
-
-function bypassesProxy(hostname: string, port: number, noProxy: string): boolean {
-  const host = hostname.toLowerCase();
-  for (let entry of noProxy.split(/[\s,]+/)) {
-    entry = entry.trim().toLowerCase();
-    if (entry === "") continue;
-    if (entry === "*") return true;
-    let entryPort: number | null = null;
-    const portMatch = /^(.*):(\d+)$/.exec(entry);
-    if (portMatch !== null && !entry.endsWith("]") && (entry.match(/:/g) ?? []).length === 1) {
-      entry = portMatch[1]!;
-      entryPort = Number(portMatch[2]);
-    }
-    if (entry.startsWith("[") && entry.endsWith("]")) entry = entry.slice(1, -1);
-    if (entryPort !== null && entryPort !== port) continue;
-    const bare = entry.startsWith(".") ? entry.slice(1) : entry.startsWith("*.") ? entry.slice(2) : entry;
-    if (host === bare || host.endsWith("." + bare)) return true;
-  }
-  return false;
-}
-
-/** A parsed `ws:`/`wss:` URL (`http:`/`https:` accepted as their WebSocket twins). */
-export interface WebSocketTarget {
-  url: URL;
-  secure: boolean;
-  hostname: string;
-  port: number;
-  /** TLS server name: the hostname, except for IP literals (RFC 6066 §3 forbids them in SNI). */
-  servername?: string;
-}
-
-/** Parse and check a WebSocket URL. */
-export function parseWebSocketUrl(input: string | URL): WebSocketTarget {
-  let url: URL;
-  try {
-    url = new URL(String(input));
-  } catch {
-    throw new LocalProtocolError(`Invalid WebSocket URL: ${String(input)}`, "WS_ERR_INVALID_URL");
-  }
-  const secure = url.protocol === "wss:" || url.protocol === "https:";
-  if (!secure && url.protocol !== "ws:" && url.protocol !== "http:") {
-    throw new LocalProtocolError(`Unsupported URL scheme ${url.protocol} (use ws: or wss:)`, "WS_ERR_INVALID_URL");
-  }
-  if (url.protocol === "http:" || url.protocol === "https:") url = new URL(url.href.replace(/^http/, "ws"));
-  // URL keeps IPv6 literals bracketed; sockets want them bare.
-  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  const port = url.port === "" ? (secure ? 443 : 80) : Number(url.port);
-  return isIP(hostname) === 0 ? { url, secure, hostname, port, servername: hostname } : { url, secure, hostname, port };
 }

@@ -1,7 +1,8 @@
 /**
  * A client {@link TransportPort} whose real transport is set up only once the
- * session has written its opening request: the port collects the request
- * head, hands it to an `establish` function (which may open sockets, cross a
+ * session has written its opening request: the port reads the request head
+ * (with the protocol's `HttpReader`), hands it, parsed and as bytes, to an
+ * `establish` function (which may open sockets, cross a
  * proxy, follow redirects, or translate the request to HTTP/2) and, once that
  * resolves with the real port, forwards everything to it.
  *
@@ -15,7 +16,10 @@
  *   sockets it opened) and drops a port that arrives later.
  * @module
  */
-import type { TransportHandler, TransportPort } from "../streams/transport.ts";
+import { concatBytes } from "../protocol/bytes/encoding.ts";
+import { LocalProtocolError } from "../protocol/errors.ts";
+import { HttpReader, type HttpEvent, type RequestHead } from "../protocol/http/http.ts";
+import { TRANSPORT_PORT, type ByteTransport, type PortProvider, type TransportHandler, type TransportPort } from "../streams/transport.ts";
 
 /** What `establish` may use to tie its resources to the port's lifetime. */
 export interface DeferredPortControl {
@@ -25,15 +29,43 @@ export interface DeferredPortControl {
   onAbort(cleanup: () => void): void;
 }
 
-/** Builds the real port from the session's request head (the bytes up to and including the blank line). */
-export type EstablishPort = (requestHead: Uint8Array, control: DeferredPortControl) => Promise<TransportPort>;
+/** The session's opening request: parsed, and the bytes it wrote (up to and including the blank line). */
+export interface RequestHeadWritten {
+  readonly head: RequestHead;
+  readonly bytes: Uint8Array;
+}
 
-const CRLFCRLF = Uint8Array.of(13, 10, 13, 10);
+/** Builds the real port from the session's request head. */
+export type EstablishPort = (request: RequestHeadWritten, control: DeferredPortControl) => Promise<TransportPort>;
 
-/** The index just past the first CRLFCRLF in `bytes`, or -1. */
-export function headEnd(bytes: Uint8Array): number {
-  const at = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).indexOf(CRLFCRLF);
-  return at < 0 ? -1 : at + 4;
+/** Our own session's head: no limit of its own (the session bounds what it writes). */
+const OWN_HEAD_LIMITS = { maxHeadSize: Number.MAX_SAFE_INTEGER, maxHeaders: Number.MAX_SAFE_INTEGER };
+
+/**
+ * A transport that is only a port (the session never asks for the streams of a port provider).
+ * @example
+ * ```ts
+ * connectWebSocket(deferredTransport(new DeferredClientPort(establish)), { url });
+ * ```
+ */
+export function deferredTransport(port: TransportPort): ByteTransport & PortProvider {
+  const unavailable = (): never => {
+    throw new LocalProtocolError("This transport is in use by a WebSocket session", "WS_ERR_TRANSPORT_IN_USE");
+  };
+  let taken = false;
+  return {
+    get readable(): ReadableStream<Uint8Array> {
+      return unavailable();
+    },
+    get writable(): WritableStream<Uint8Array> {
+      return unavailable();
+    },
+    [TRANSPORT_PORT]() {
+      if (taken) return undefined;
+      taken = true;
+      return port;
+    },
+  };
 }
 
 /**
@@ -45,9 +77,9 @@ export class DeferredClientPort implements TransportPort {
   #handler: TransportHandler | null = null;
   #inner: TransportPort | null = null;
   #paused = false;
+  /** Reads the session's request head; `null` once it is read. */
+  #reader: HttpReader | null = new HttpReader("request", OWN_HEAD_LIMITS);
   #head: Uint8Array[] = [];
-  #headBytes = 0;
-  #headDone = false;
   #queued: Uint8Array[] = [];
   #failure: { error: unknown } | null = null;
   #aborted = false;
@@ -75,22 +107,28 @@ export class DeferredClientPort implements TransportPort {
   write(bytes: Uint8Array): boolean {
     if (this.#inner !== null) return this.#inner.write(bytes);
     if (this.#aborted || this.#failure !== null) return true;
-    if (this.#headDone) {
+    const reader = this.#reader;
+    if (reader === null) {
       this.#queued.push(bytes);
       return true;
     }
     this.#head.push(bytes);
-    this.#headBytes += bytes.byteLength;
-    const all = Buffer.concat(this.#head, this.#headBytes);
-    const end = headEnd(all);
-    if (end < 0) {
-      this.#head = [all];
+    const events: HttpEvent[] = [];
+    try {
+      reader.push(bytes, events);
+    } catch (error) {
+      this.#fail(error);
       return true;
     }
-    this.#headDone = true;
+    const read = events.find((event) => event.type === "head");
+    if (read === undefined) return true;
+    this.#reader = null;
+    // Anything written in the same chunk after the head (nothing, in practice) follows it.
+    const after = reader.takeTrailing();
+    const all = concatBytes(this.#head);
     this.#head = [];
-    if (end < all.byteLength) this.#queued.push(all.subarray(end));
-    void this.#run(all.subarray(0, end));
+    if (after.byteLength > 0) this.#queued.push(after);
+    void this.#run({ head: read.head as RequestHead, bytes: all.subarray(0, all.byteLength - after.byteLength) });
     return true;
   }
 
@@ -98,7 +136,7 @@ export class DeferredClientPort implements TransportPort {
     const inner = this.#inner;
     if (inner?.writeBorrowed !== undefined) return inner.writeBorrowed(header, payload);
     // No borrowing without the real port: a copy is ours to keep.
-    this.write(Buffer.concat([header, payload]));
+    this.write(concatBytes([header, payload]));
     return undefined;
   }
 
@@ -130,7 +168,7 @@ export class DeferredClientPort implements TransportPort {
     for (const cleanup of cleanups) cleanup();
   }
 
-  async #run(head: Uint8Array): Promise<void> {
+  async #run(request: RequestHeadWritten): Promise<void> {
     const control: DeferredPortControl = {
       get aborted(): boolean {
         return port.#aborted;
@@ -143,7 +181,7 @@ export class DeferredClientPort implements TransportPort {
     const port = this;
     let inner: TransportPort;
     try {
-      inner = await this.#establish(head, control);
+      inner = await this.#establish(request, control);
     } catch (error) {
       this.#fail(error);
       return;

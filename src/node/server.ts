@@ -39,9 +39,9 @@ import { LocalProtocolError } from "../protocol/errors.ts";
 import type { Request } from "../protocol/events.ts";
 import { reasonPhrase } from "../protocol/http/http.ts";
 import { encodeUtf8 } from "../protocol/bytes/utf8.ts";
-import { acceptNodeUpgrade, type NodeUpgradeOptions } from "./index.ts";
+import { acceptNodeUpgrade, nodeToFetchRequest, type NodeUpgradeOptions } from "./upgrade.ts";
 import { broadcast, DEFAULT_BACKPRESSURE_LIMIT, type BroadcastOptions as StreamsBroadcastOptions } from "../streams/broadcast.ts";
-import { shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "../streams/plain-http.ts";
+import { responseHeaders, shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "../streams/plain-http.ts";
 import type { AcceptDecision, HandlerContext, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
 import { endsConnection } from "../streams/session/failures.ts";
 
@@ -454,12 +454,7 @@ export class WebSocketServer {
       if (!res.headersSent) writeAnswer(res, shortAnswer(500, "The request handler failed."));
       return;
     }
-    const headers: string[] = [];
-    response.headers.forEach((value, name) => {
-      if (name !== "set-cookie") headers.push(name, value);
-    });
-    for (const cookie of response.headers.getSetCookie()) headers.push("set-cookie", cookie);
-    res.writeHead(response.status, response.statusText || reasonPhrase(response.status), headers);
+    res.writeHead(response.status, response.statusText || reasonPhrase(response.status), responseHeaders(response).flat());
     if (response.body === null || req.method === "HEAD") {
       res.end();
       return;
@@ -494,20 +489,4 @@ function isSendableCloseCode(code: number): boolean {
   if (!Number.isInteger(code)) return false;
   if (code >= 3000 && code <= 4999) return true;
   return code >= 1000 && code <= 1013 && code !== 1004 && code !== 1005 && code !== 1006;
-}
-
-/** An `IncomingMessage` as a WHATWG `Request` (its body streamed, for methods that have one). */
-function nodeToFetchRequest(req: IncomingMessage, secure: boolean): globalThis.Request {
-  const host = req.headers.host ?? "localhost";
-  const url = new URL(req.url ?? "/", `${secure ? "https" : "http"}://${host}`);
-  const headers = new Headers();
-  const raw = req.rawHeaders;
-  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  const method = req.method ?? "GET";
-  const init: RequestInit & { duplex?: "half" } = { method, headers };
-  if (method !== "GET" && method !== "HEAD") {
-    init.body = Readable.toWeb(req) as unknown as ReadableStream<Uint8Array>;
-    init.duplex = "half";
-  }
-  return new globalThis.Request(url, init);
 }

@@ -21,6 +21,7 @@
  */
 import type { RemoteProtocolError } from "../protocol/errors.ts";
 import { RejectConnection } from "../protocol/events.ts";
+import { concatBytes } from "../protocol/bytes/encoding.ts";
 import { parseTokenList } from "../protocol/http/headers.ts";
 import { reasonPhrase, type RequestHead } from "../protocol/http/http.ts";
 import type { Headers } from "../protocol/types.ts";
@@ -116,20 +117,59 @@ function hasBody(head: RequestHead): boolean {
 }
 
 /**
- * A WHATWG `Request` for a plain request head read from a transport (its body
- * is not kept: a request that declares one is answered 413 before this).
+ * A WHATWG `Request` for a plain request head (read from a transport, or
+ * parsed by another HTTP stack): the URL from `scheme`, the Host header and
+ * the target (absolute-form kept), every header, and `body` if given (a
+ * request read from a transport keeps none: one that declares a body is
+ * answered 413 before this).
  * @example
  * ```ts
  * const request = fetchRequest(head, "http:"); // request.url === "http://host/path"
  * ```
  */
-export function fetchRequest(head: RequestHead, scheme: "http:" | "https:" = "http:"): globalThis.Request {
-  const host = head.headers.find(([name]) => name === "host")?.[1] ?? "localhost";
+export function fetchRequest(
+  head: Pick<RequestHead, "method" | "target" | "headers">,
+  scheme: "http:" | "https:" = "http:",
+  body?: ReadableStream<Uint8Array>,
+): globalThis.Request {
+  let host = "localhost";
+  for (const [name, value] of head.headers) {
+    if (name.toLowerCase() === "host") {
+      host = value;
+      break;
+    }
+  }
   const url = /^[a-z][a-z0-9+.-]*:\/\//i.test(head.target) ? head.target : `${scheme}//${host}${head.target.startsWith("/") ? "" : "/"}${head.target}`;
   const headers = new globalThis.Headers();
   for (const [name, value] of head.headers) headers.append(name, value);
-  return new globalThis.Request(url, { method: head.method, headers });
+  const init: RequestInit & { duplex?: "half" } = { method: head.method, headers };
+  if (body !== undefined) {
+    init.body = body;
+    init.duplex = "half"; // a streamed request body (undici and the fetch spec require saying so)
+  }
+  return new globalThis.Request(url, init);
 }
+
+/**
+ * A `Response`'s headers as a list, each `Set-Cookie` on its own (a
+ * `Headers` object joins them with commas, which cookies may contain),
+ * leaving out the names in `skip` (lower-case).
+ * @example
+ * ```ts
+ * responseHeaders(new Response("", { headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]] })); // two fields
+ * ```
+ */
+export function responseHeaders(response: Response, skip?: ReadonlySet<string>): Headers {
+  const headers: Headers = [];
+  response.headers.forEach((value, name) => {
+    if (name !== "set-cookie" && skip?.has(name) !== true) headers.push([name, value]);
+  });
+  if (skip?.has("set-cookie") !== true) for (const cookie of response.headers.getSetCookie()) headers.push(["set-cookie", cookie]);
+  return headers;
+}
+
+/** Framing fields `answerFromResponse` sets itself. */
+const FRAMING = new Set(["content-length", "transfer-encoding", "connection"]);
 
 /**
  * Hand a plain request to `handleHttp` and turn its `Response` into an
@@ -187,19 +227,9 @@ export async function answerFromResponse(response: Response, method: string): Pr
       }
       parts.push(value);
     }
-    body = new Uint8Array(size);
-    let offset = 0;
-    for (const part of parts) {
-      body.set(part, offset);
-      offset += part.byteLength;
-    }
+    body = concatBytes(parts);
   }
-  const headers: Headers = [];
-  response.headers.forEach((value, name) => {
-    if (name === "content-length" || name === "transfer-encoding" || name === "connection" || name === "set-cookie") return;
-    headers.push([name, value]);
-  });
-  for (const cookie of response.headers.getSetCookie()) headers.push(["set-cookie", cookie]);
+  const headers = responseHeaders(response, FRAMING);
   headers.push(["connection", "close"]);
   if (method !== "HEAD") headers.push(["content-length", String(body.byteLength)]);
   return { status: response.status, reason: response.statusText || reasonPhrase(response.status), headers, body };

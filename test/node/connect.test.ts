@@ -3,11 +3,12 @@
 // 'connect'), with and without credentials, a refusing proxy, the opt-in
 // environment (HTTP_PROXY / HTTPS_PROXY / NO_PROXY); redirect chains
 // (301/302/307/308), loops, the count limit, wss: -> ws: refused, credentials
-// dropped across origins; the createConnection hook over a Unix socket; and
-// what the user sees when DNS, TCP or TLS fail.
+// dropped across origins; the createConnection hook over a Unix socket;
+// what the user sees when DNS, TCP or TLS fail; and the heads read with
+// HttpReader (a proxy's answer byte by byte with bare LF, a malformed one).
 import t from "tap";
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from "node:http";
-import { connect as netConnect, type Server, type Socket } from "node:net";
+import { connect as netConnect, createServer, type Server, type Socket } from "node:net";
 import { createServer as createHttpsServer } from "node:https";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import type { Duplex } from "node:stream";
@@ -316,4 +317,54 @@ t.test("errors say what happened: refused, DNS, TLS; bad options are LocalProtoc
   t.throws(() => connectNodeWebSocket("ws://127.0.0.1/", { proxy: "http://127.0.0.1:1", createConnection: () => netConnect(1) }), {
     code: "WS_ERR_INVALID_OPTION",
   });
+});
+
+/** A raw TCP "proxy" that answers CONNECT with `answer` one byte at a time, then tunnels to the target (or closes). */
+async function rawProxy(t: { teardown(fn: () => unknown): void }, answer: string, tunnel: boolean): Promise<string> {
+  const server = createServer((client) => {
+    let head = "";
+    const onData = (chunk: Buffer): void => {
+      head += chunk.toString("latin1");
+      const end = head.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      client.off("data", onData);
+      client.pause();
+      const target = /^CONNECT (\S+):(\d+) /.exec(head)!;
+      const upstream = netConnect({ host: target[1]!, port: Number(target[2]) }, async () => {
+        for (const byte of Buffer.from(answer, "latin1")) {
+          client.write(Buffer.of(byte));
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+        if (!tunnel) {
+          client.end();
+          upstream.destroy();
+          return;
+        }
+        upstream.pipe(client);
+        client.pipe(upstream);
+        client.resume();
+      });
+      upstream.on("error", () => client.destroy());
+      client.on("error", () => upstream.destroy());
+    };
+    client.on("data", onData);
+  });
+  const port = await listen(server, t);
+  return `http://127.0.0.1:${port}`;
+}
+
+t.test("heads are read with the protocol's HttpReader: byte by byte, bare LF, Content-Length: 0, malformed", async (t) => {
+  const server = await echoServer(t, { "/old": [301, "/new"] });
+  // A proxy answer with bare LF line ends and an explicit empty body, delivered one byte at a time.
+  const lf = await rawProxy(t, "HTTP/1.1 200 Connection established\nContent-Length: 0\n\n", true);
+  const ws = connectNodeWebSocket(`ws://127.0.0.1:${server.port}/old`, { proxy: lf, followRedirects: true, pingInterval: null });
+  t.equal(await roundTrip(ws, "lf"), "lf", "tunnel opened, the redirect's head (read through the tunnel) followed");
+  t.same(
+    server.seen.map((s) => s.url),
+    ["/old", "/new"],
+  );
+  const bad = await rawProxy(t, "HTTP/1.1 2x0 Nope\r\n\r\n", false);
+  const error = (await rejection(connectNodeWebSocket(`ws://127.0.0.1:${server.port}/`, { proxy: bad, pingInterval: null }).opened)) as WebSocketError;
+  t.match(error.message, /answered CONNECT 127\.0\.0\.1:\d+ with a malformed response: illegal status line/);
+  t.equal((error.cause as WebSocketError | undefined)?.code ?? error.code, "WS_ERR_PROXY");
 });

@@ -39,7 +39,8 @@ import * as failures from "./failures.ts";
 import type { AnySessionOptions, ResolvedSessionOptions } from "./options.ts";
 import { noop } from "./promises.ts";
 import { SessionState, type DirectPipe, type Outcome } from "./state.ts";
-import type { HandlerContext, WebSocketWritable } from "./types.ts";
+import { reportToStderr } from "../app-errors.ts";
+import type { HandlerContext, PeerInfo, WebSocketWritable } from "./types.ts";
 
 /**
  * What the core and the parts call of each other, one table shared by every
@@ -265,19 +266,20 @@ export class SessionCore extends SessionState implements TransportHandler {
     this.failConnection(1011, "Internal error", errorCode, error);
   }
 
-  /** Give an application error to `onError` (or, without one, one line on stderr); a throwing `onError` is reported there too. */
+  /** Give an application error to `onError` (or, without one, one line on stderr naming the peer); a throwing `onError` is reported there too. */
   report(error: unknown, handler: string): void {
     const onError = this.options.onError;
-    const context: HandlerContext = { handler };
+    const peer = (this.session as { peer?: PeerInfo | null } | null)?.peer ?? null;
+    const context: HandlerContext = peer === null ? { handler } : { handler, peer };
     if (onError !== undefined) {
       try {
         onError(error, context);
         return;
       } catch (failure) {
-        failures.reportToConsole(failure, "onError");
+        reportToStderr(failure, peer === null ? { handler: "onError" } : { handler: "onError", peer });
       }
     }
-    failures.reportToConsole(error, handler);
+    reportToStderr(error, context);
   }
 
   // Phases.

@@ -10,14 +10,9 @@
  * - Every `WebSocketError` the session makes comes from here.
  * @module
  */
+import { describeError } from "../app-errors.ts";
 import { WebSocketError, type WebSocketErrorInit } from "./types.ts";
 
-/** An error's message, with its `code` (ECONNREFUSED...) when the message does not show it already. */
-export function describeError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  return typeof code === "string" && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
-}
 
 /** What `send()`, `writer.write()` and `ping()` reject with once the session has ended. */
 export const CLOSED_MESSAGE = "Cannot send: the WebSocket is closed";
@@ -112,8 +107,3 @@ export function endsConnection(error: unknown): boolean {
   return error instanceof WebSocketError && END_OF_CONNECTION_CODES.has(error.code);
 }
 
-/** The default report of an application error: one line on stderr. */
-export function reportToConsole(error: unknown, handler: string): void {
-  const text = error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`).split("\n")[0] : String(error);
-  console.error(`wsproto: ${handler} failed: ${text}`);
-}

@@ -173,7 +173,7 @@ export interface WebSocketSessionOptions<F extends boolean = false> extends Conn
    */
   onError?: (error: unknown, context: HandlerContext) => void;
   /** The peer's address, when the transport knows it (adapters set it): `session.peer`. */
-  peer?: PeerInfo;
+  peer?: PeerInfo | null;
   /** Deliver messages as {@link MessageChunk} pieces as they arrive instead of whole. @default false */
   fragments?: F;
   /**
