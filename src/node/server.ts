@@ -43,7 +43,7 @@ import { acceptNodeUpgrade, nodeToFetchRequest, type NodeUpgradeOptions } from "
 import { broadcast, DEFAULT_BACKPRESSURE_LIMIT, type BroadcastOptions as StreamsBroadcastOptions } from "../streams/broadcast.ts";
 import { responseHeaders, shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "../streams/plain-http.ts";
 import type { AcceptDecision, HandlerContext, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
-import { endsConnection } from "../streams/session/failures.ts";
+import { endsConnection } from "../streams/app-errors.ts";
 
 /** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */
 export interface WebSocketServerOptions extends Omit<NodeUpgradeOptions, "onError"> {
