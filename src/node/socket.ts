@@ -271,7 +271,9 @@ class NodeSocketPort implements TransportPort {
 
   write(bytes: Uint8Array): boolean {
     const socket = this.#socket;
-    if (socket.destroyed || socket.writableEnded) return true; // 'close' reports the failure
+    // Nothing can be written any more: "wait for drain()", which rejects once
+    // the socket is gone (so a send does not resolve for bytes never written).
+    if (socket.destroyed || socket.writableEnded) return false;
     if (bytes.byteLength >= COALESCE_LIMIT) {
       this.#flush();
       socket.write(bytes);
@@ -294,23 +296,28 @@ class NodeSocketPort implements TransportPort {
 
   writeBorrowed(header: Uint8Array, payload: Uint8Array): Promise<void> | undefined {
     const socket = this.#socket;
-    if (socket.destroyed || socket.writableEnded) return undefined; // 'close' reports the failure
+    // Nothing can be written any more: the send must not resolve.
+    if (socket.destroyed || socket.writableEnded) return Promise.reject(this.#error ?? new Error("socket closed"));
     this.#flush();
     // Both parts leave in one writev. The callback comes once the socket is
-    // done with the payload (handed to the kernel, or failed)...
-    let done = false;
-    let wake: (() => void) | null = null;
+    // done with the payload: handed to the kernel, or failed (then with the
+    // error, and the send rejects: bytes a vanished peer never got are not
+    // reported as sent)...
+    let failure: unknown;
+    let wake: ((error: unknown) => void) | null = null;
     socket.cork();
     socket.write(header);
-    socket.write(payload, () => {
-      done = true;
-      wake?.();
+    socket.write(payload, (error) => {
+      // Node calls back without an error for a write the socket abandoned when it was destroyed meanwhile.
+      failure = error ?? (socket.destroyed ? (this.#error ?? new Error("socket closed")) : null);
+      wake?.(failure);
     });
     socket.uncork();
+    if (failure !== undefined) return failure === null ? undefined : Promise.reject(failure);
     // ... but when the kernel took it all at once (nothing left in the
     // socket's buffer, the usual case while the peer keeps up), it already is.
-    if (done || socket.writableLength === 0) return undefined;
-    return new Promise<void>((resolve) => (wake = resolve));
+    if (socket.writableLength === 0) return undefined;
+    return new Promise<void>((resolve, reject) => (wake = (error) => (error ? reject(error) : resolve())));
   }
 
   bufferedAmount(): number {

@@ -7,3 +7,4 @@
 export * from "./codec.ts";
 export * from "./websocket-stream.ts";
 export * from "./body-transport.ts";
+export * from "./broadcast.ts";

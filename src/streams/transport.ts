@@ -38,14 +38,19 @@ export interface TransportPort {
   /** Stop delivering data until `resume()` (a chunk already on its way may still arrive). */
   pause(): void;
   resume(): void;
-  /** Queue bytes for the peer; `false` means "above the high-water mark: wait for `drain()`". */
+  /**
+   * Queue bytes for the peer; `false` means "above the high-water mark (or
+   * no longer writable): wait for `drain()`", which rejects if the transport
+   * failed.
+   */
   write(bytes: Uint8Array): boolean;
   /**
    * Optional: write `header` then `payload` (one frame) without copying
-   * `payload`, which stays borrowed until the transport no longer needs it
-   * (written, or the transport failed, which `error` reports): at once when
-   * this returns `undefined`, else when the returned promise resolves.
-   * Either also means "writes may continue".
+   * `payload`, which stays borrowed until the transport no longer needs it:
+   * at once when this returns `undefined`, else when the returned promise
+   * settles. It resolves once the payload was written (which also means
+   * "writes may continue") and rejects when the transport failed or was
+   * closed before writing it.
    */
   writeBorrowed?(header: Uint8Array, payload: Uint8Array): Promise<void> | undefined;
   /** Resolves once writes may continue; rejects if the transport failed. */

@@ -11,6 +11,7 @@
  * @module
  */
 import { describeError } from "../app-errors.ts";
+export { endsConnection } from "../app-errors.ts";
 import { WebSocketError, type WebSocketErrorInit } from "./types.ts";
 
 
@@ -83,27 +84,3 @@ export const pongLost = (): WebSocketError => new WebSocketError("The WebSocket 
 export function handshakeRefused(message: string, code: string, init: Omit<WebSocketErrorInit, "closeCode" | "code">): WebSocketError {
   return new WebSocketError(message, { ...init, closeCode: 1006, code });
 }
-
-/** Codes of the errors that only say the connection itself ended (the peer left, closed or broke the protocol; a timeout). */
-const END_OF_CONNECTION_CODES: ReadonlySet<string> = new Set([
-  "WS_ERR_ABNORMAL_CLOSURE",
-  "WS_ERR_CLOSED",
-  "WS_ERR_CLOSING",
-  "WS_ERR_TRANSPORT",
-  "WS_ERR_CLOSE_TIMEOUT",
-  "WS_ERR_KEEPALIVE_TIMEOUT",
-  "WS_ERR_PROTOCOL",
-  "WS_ERR_TOO_MANY_FRAGMENTS",
-  "WS_ERR_HANDSHAKE_TIMEOUT",
-  "WS_ERR_HANDSHAKE_ABORTED",
-]);
-
-/**
- * Whether `error` only reports the connection's own end (abnormal closure,
- * the peer's close, a timeout): escaping an application handler, it is not
- * an application failure and is not reported as one.
- */
-export function endsConnection(error: unknown): boolean {
-  return error instanceof WebSocketError && END_OF_CONNECTION_CODES.has(error.code);
-}
-
