@@ -35,10 +35,10 @@ import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { Readable, type Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { checkCloseReason, isSendableCloseCode } from "../protocol/close-codes.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
 import type { Request } from "../protocol/events.ts";
 import { reasonPhrase } from "../protocol/http/status.ts";
-import { encodeUtf8 } from "../protocol/bytes/utf8.ts";
 import { acceptNodeUpgrade, nodeToFetchRequest, type NodeUpgradeOptions } from "./upgrade.ts";
 import { broadcast, DEFAULT_BACKPRESSURE_LIMIT, type BroadcastOptions as StreamsBroadcastOptions } from "../streams/broadcast.ts";
 import { responseHeaders, shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "../streams/plain-http.ts";
@@ -399,9 +399,10 @@ export class WebSocketServer {
     if (!isSendableCloseCode(closeCode)) {
       return Promise.reject(new LocalProtocolError(`Close code ${String(closeCode)} may not be sent`, "WS_ERR_INVALID_CLOSE_CODE"));
     }
-    if (encodeUtf8(reason).byteLength > 123) {
-      // RFC 6455 §5.5: a control frame payload is at most 125 bytes (2 of them the code).
-      return Promise.reject(new LocalProtocolError("A close reason is at most 123 UTF-8 bytes", "WS_ERR_INVALID_CLOSE_REASON"));
+    try {
+      checkCloseReason(reason);
+    } catch (error) {
+      return Promise.reject(error);
     }
     this.#closing = this.#shutDown(closeCode, reason, timeout);
     return this.#closing;
@@ -482,11 +483,4 @@ function reportToStderr(error: unknown, context: ServerErrorContext): void {
 function writeAnswer(res: ServerResponse, answer: HttpAnswer): void {
   res.writeHead(answer.status, answer.reason, answer.headers.flat());
   res.end(answer.body);
-}
-
-/** RFC 6455 §7.4: the codes an endpoint may put in a close frame. */
-function isSendableCloseCode(code: number): boolean {
-  if (!Number.isInteger(code)) return false;
-  if (code >= 3000 && code <= 4999) return true;
-  return code >= 1000 && code <= 1013 && code !== 1004 && code !== 1005 && code !== 1006;
 }

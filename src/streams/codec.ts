@@ -47,7 +47,7 @@ import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts";
 import { Pong, type Event } from "../protocol/events.ts";
 import { ConnectionState } from "../protocol/types.ts";
 import type { WSConnection } from "../protocol/ws-connection.ts";
-import { autoReply, type AutoReplyPolicy } from "./auto-reply.ts";
+import { autoReply, type AutoReplyPolicy } from "../protocol/auto-reply.ts";
 import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
 import { WebSocketError } from "./session/types.ts";
 import { duration, Timer } from "./timers.ts";
