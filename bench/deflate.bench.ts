@@ -26,7 +26,8 @@ import { compare, printTable, rate, type Row } from "./util.ts";
 import { PerMessageDeflate } from "../src/protocol/extensions/permessage-deflate.ts";
 import { NO_RSV, type FrameProtocolView, type RsvBits } from "../src/protocol/extensions/extension.ts";
 import { Opcode } from "../src/protocol/types.ts";
-import { pakoCodec, type DeflateCodec } from "../src/protocol/extensions/deflate-codec.ts";
+import type { DeflateCodec } from "../src/protocol/extensions/deflate-codec.ts";
+import { pakoCodec } from "../src/protocol/extensions/pako-codec.ts";
 import { nodeZlibCodec, nodeZlibNative } from "../src/node/zlib.ts";
 
 interface WsPerMessageDeflate {

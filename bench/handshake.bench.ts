@@ -6,9 +6,9 @@
  */
 import { createHash } from "node:crypto";
 import { WSConnection } from "../src/protocol/ws-connection.ts";
-import { HttpReader } from "../src/protocol/http/http.ts";
+import { HttpReader } from "../src/protocol/http/reader.ts";
 import { AcceptConnection, Request } from "../src/protocol/events.ts";
-import { ACCEPT_GUID, generateAcceptToken } from "../src/protocol/http/headers.ts";
+import { ACCEPT_GUID, generateAcceptToken } from "../src/protocol/handshake/accept-key.ts";
 import { ConnectionType } from "../src/protocol/types.ts";
 import { compare, median, printTable, rate } from "./util.ts";
 

@@ -1,144 +1,15 @@
 /**
- * A command-line client in the spirit of `wscat -c` / `websocat`:
+ * A command-line client in the spirit of `wscat -c` / `websocat` (the
+ * package's `wsproto connect`; the program is src/node/cli/client.ts):
  *
  *   npx tsx examples/client.ts URL [--deflate] [--subprotocol P]...
  *   npx tsx examples/client.ts --help
  *
  * Sends each line of standard input as a text message and prints each
- * message received as one line on standard output (binary messages as
- * `<binary N bytes: hex>`). At the end of standard input it closes with 1000,
- * waits for the close handshake and exits 0. Any failure (refused
- * connection, rejected handshake, abnormal close) exits 1 with the reason on
- * standard error. `ws://` and `wss://` URLs both work.
- *
- * Network glue: `connectNodeWebSocket` (a `node:net` or `node:tls` socket
- * through `fromNodeSocket`). Engine and streams: `connectWebSocket`.
+ * message received as one line (binary ones as `<binary N bytes: hex>`). At
+ * the end of standard input it closes with 1000 and exits 0; any failure
+ * exits 1 with the reason on standard error.
  */
-import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
-import { CloseReason, PerMessageDeflate } from "../src/index.ts";
-import { WebSocketError } from "../src/streams/index.ts";
-import { connectNodeWebSocket } from "../src/node/index.ts";
+import { runClient } from "../src/node/cli/client.ts";
 
-function fail(message: string): never {
-  process.stderr.write(`client: ${message}\n`);
-  process.exit(1);
-}
-
-const USAGE = "usage: client.ts URL [--deflate] [--subprotocol P]...";
-const HELP = `${USAGE}
-
-Connects to URL (ws:// or wss://), sends each line of standard input as a
-text message and prints each message received as one line (binary ones as
-<binary N bytes: hex>). At the end of input it closes with 1000 and exits 0;
-any failure exits 1 with the reason on standard error.
-
-options:
-  --deflate         offer permessage-deflate
-  --subprotocol P   offer subprotocol P (repeat for several, in order)
-  -h, --help        print this help and exit
-`;
-
-/** A usage error: one line saying what is wrong, the usage line, exit 2 (no stack trace). */
-function usageError(message: string): never {
-  process.stderr.write(`client: ${message}\n${USAGE}\nTry 'client.ts --help' for more.\n`);
-  process.exit(2);
-}
-
-function parseCommandLine() {
-  try {
-    return parseArgs({
-      allowPositionals: true,
-      options: {
-        deflate: { type: "boolean", default: false },
-        subprotocol: { type: "string", multiple: true, default: [] },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (e) {
-    // node:util's messages, less the advice about "--" that does not apply here.
-    return usageError((e instanceof Error ? e.message : String(e)).split(". To specify")[0]!.replace(/^Option/, "option").replace(/^Unknown/, "unknown"));
-  }
-}
-
-const { values, positionals } = parseCommandLine();
-if (values.help) {
-  process.stdout.write(HELP);
-  process.exit(0);
-}
-if (positionals.length === 0) usageError("a URL is required");
-if (positionals.length > 1) usageError(`one URL expected, got ${positionals.length}: ${positionals.join(" ")}`);
-const url = positionals[0];
-
-function describe(error: unknown): string {
-  if (error instanceof WebSocketError) {
-    if (error.status !== null) {
-      const body = error.body ? new TextDecoder().decode(error.body).trim() : "";
-      return `handshake rejected with HTTP ${error.status}${body ? `: ${body}` : ""}`;
-    }
-    return `${error.message} (close code ${error.closeCode ?? "none"}${error.reason ? `, ${JSON.stringify(error.reason)}` : ""})`;
-  }
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === "string" ? `${error.message} (${code})` : error.message;
-  }
-  return String(error);
-}
-
-function show(message: string | Uint8Array): string {
-  if (typeof message === "string") return message;
-  return `<binary ${message.length} bytes: ${Buffer.from(message).toString("hex")}>`;
-}
-
-async function main(): Promise<void> {
-  let ws;
-  try {
-    ws = connectNodeWebSocket(url!, {
-      protocols: values.subprotocol,
-      extensions: values.deflate ? [new PerMessageDeflate()] : [],
-    });
-  } catch (e) {
-    fail(describe(e));
-  }
-  const { readable, writable, protocol, extensions } = await ws.opened.catch((e: unknown) => fail(describe(e)));
-  process.stderr.write(
-    `client: connected to ${url}` +
-      (protocol ? ` (subprotocol ${protocol})` : "") +
-      (extensions ? ` (extensions ${extensions})` : "") +
-      "\n",
-  );
-
-  // Print every message as it arrives, until the connection ends.
-  const printing = (async () => {
-    const reader = readable.getReader();
-    for (let r = await reader.read(); !r.done; r = await reader.read()) process.stdout.write(show(r.value) + "\n");
-  })().catch(() => {});
-
-  // The server may close first (or the connection may fail) while standard
-  // input is still open: report it and stop, whatever stdin is doing.
-  let inputDone = false;
-  const closed = ws.closed.then(
-    async ({ closeCode, reason }) => {
-      await printing;
-      if (inputDone) return { closeCode, reason };
-      if (closeCode === CloseReason.NORMAL_CLOSURE) process.exit(0);
-      return fail(`the server closed the connection with ${closeCode} ${JSON.stringify(reason)}`);
-    },
-    (e: unknown) => fail(describe(e)),
-  );
-
-  const writer = writable.getWriter();
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
-  for await (const line of lines) await writer.write(line);
-  writer.releaseLock();
-  inputDone = true;
-
-  ws.close({ closeCode: CloseReason.NORMAL_CLOSURE });
-  const { closeCode, reason } = await closed;
-  if (closeCode !== CloseReason.NORMAL_CLOSURE) fail(`the server answered the close with ${closeCode} ${JSON.stringify(reason)}`);
-}
-
-main().then(
-  () => process.exit(0),
-  (e: unknown) => fail(describe(e)),
-);
+runClient(process.argv.slice(2), { prefix: "client", usage: "client.ts" });

@@ -18,7 +18,8 @@
  */
 import { concatBytes } from "../protocol/bytes/encoding.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
-import { HttpReader, type HttpEvent, type RequestHead } from "../protocol/http/http.ts";
+import type { HttpEvent, RequestHead } from "../protocol/http/message.ts";
+import { HttpReader } from "../protocol/http/reader.ts";
 import { TRANSPORT_PORT, type ByteTransport, type PortProvider, type TransportHandler, type TransportPort } from "../streams/transport.ts";
 
 /** What `establish` may use to tie its resources to the port's lifetime. */

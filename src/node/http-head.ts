@@ -12,7 +12,8 @@
  */
 import type { Duplex } from "node:stream";
 import { concatBytes } from "../protocol/bytes/encoding.ts";
-import { HttpReader, type HttpEvent, type ResponseHead } from "../protocol/http/http.ts";
+import type { HttpEvent, ResponseHead } from "../protocol/http/message.ts";
+import { HttpReader } from "../protocol/http/reader.ts";
 
 /** Most header fields read in a head here (a longer one is handed to the session, which has its own limits). */
 const MAX_HEADERS = 1024;

@@ -17,7 +17,7 @@
 import * as http2 from "node:http2";
 import { STATUS_CODES } from "node:http";
 import type { ClientHttp2Session, SecureClientSessionOptions } from "node:http2";
-import { generateAcceptToken } from "../protocol/http/headers.ts";
+import { generateAcceptToken } from "../protocol/handshake/accept-key.ts";
 import { describeError } from "../streams/app-errors.ts";
 import { transportPort, type TransportPort } from "../streams/transport.ts";
 import {

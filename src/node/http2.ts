@@ -33,7 +33,8 @@
 import type * as http2 from "node:http2";
 import type { IncomingHttpHeaders, ServerHttp2Stream } from "node:http2";
 import { concatBytes } from "../protocol/bytes/encoding.ts";
-import { HttpReader, type HttpEvent, type ResponseHead } from "../protocol/http/http.ts";
+import type { HttpEvent, ResponseHead } from "../protocol/http/message.ts";
+import { HttpReader } from "../protocol/http/reader.ts";
 import type { Headers } from "../protocol/types.ts";
 import { transportPort, type TransportHandler, type TransportPort } from "../streams/transport.ts";
 import { acceptWebSocket, type AcceptWebSocketOptions, type MessageChunk, type WebSocketSession } from "../streams/websocket-stream.ts";

@@ -44,7 +44,7 @@ let loaded: MaskFunction | null | undefined;
  */
 export function nodeMasker(): MaskFunction | null {
   if (loaded === undefined) {
-    if (process.env["WSPROTO_NO_BUFFERUTIL"] === "1") {
+    if (forcedFallback()) {
       reason = "WSPROTO_NO_BUFFERUTIL=1";
       loaded = null;
     } else {
@@ -52,6 +52,15 @@ export function nodeMasker(): MaskFunction | null {
     }
   }
   return loaded;
+}
+
+/** `WSPROTO_NO_BUFFERUTIL=1`; an environment the program may not read (Deno without `--allow-env`) counts as unset. */
+function forcedFallback(): boolean {
+  try {
+    return process.env["WSPROTO_NO_BUFFERUTIL"] === "1";
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -71,12 +80,14 @@ export function nodeMaskerStatus(): { masker: "bufferutil" } | { masker: "builti
 let reason = "";
 
 function loadBufferUtil(): MaskFunction | null {
-  const require = createRequire(import.meta.url);
+  let require: NodeJS.Require;
   let bufferUtil: BufferUtil;
   try {
+    require = createRequire(import.meta.url);
     bufferUtil = require("bufferutil") as BufferUtil;
-  } catch {
-    reason = "bufferutil is not installed";
+  } catch (error) {
+    // Not installed, or a runtime that may not load it (Deno without --allow-env / --allow-ffi).
+    reason = `bufferutil could not be loaded (${error instanceof Error ? error.message.split("\n")[0] : String(error)})`;
     return null;
   }
   const mask = bufferUtil.mask;

@@ -13,17 +13,17 @@
  * - A session is in `connections` from the moment `opened` resolves until
  *   `closed` settles; every session, open or still in its handshake, is
  *   tracked until its `closed` settles, so `close()` reaches all of them.
- * - Bounded memory under broadcast: a connection whose outbound buffer
- *   (bytes the transport has not written yet) is over `backpressureLimit` is
- *   skipped (or, with `closeOnBackpressureLimit`, closed with 1008), so a peer
- *   that never reads makes the server hold at most `backpressureLimit` plus
- *   one message for it.
- * - `broadcast` frames a message once for every connection that can share
- *   the bytes: all connections without permessage-deflate (or sending it
- *   uncompressed: `compress: false`, under the threshold), and, per set of
- *   compression parameters, the connections whose server compressor has no
- *   context takeover. A connection with context takeover compresses its own
- *   copy (its window is its own; RFC 7692 §7.1.1).
+ * - `broadcast` (src/streams/broadcast.ts) frames a message once where the
+ *   bytes can be shared, and skips a connection over `backpressureLimit` (or
+ *   closes it with 1008, `closeOnBackpressureLimit`): a peer that never reads
+ *   makes the server hold at most `backpressureLimit` plus one message for it.
+ * - The server owns the code it calls (STYLE 15): `onSession` (a throw or a
+ *   rejected promise), `handleRequest`, `handleHttp` and `onMessage` run
+ *   inside a boundary. A failure closes that session with 1011 (HTTP 500
+ *   before the upgrade) and goes to `onError(error, context)` (default: one
+ *   line on stderr); the process lives. An error that only reports the
+ *   connection's own end (the peer vanished: 1006, the session closed or
+ *   closing) escaping a handler is not an application failure: not reported.
  * - `close()` stops accepting, sends every open connection a close frame
  *   (1001 by default), abandons handshakes in progress, waits up to
  *   `timeout`, then destroys what is left, and resolves when every session
@@ -32,24 +32,22 @@
  */
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { Server as HttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { Readable, type Duplex } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { Connection } from "../protocol/frames/connection.ts";
+import { checkCloseReason, isSendableCloseCode } from "../protocol/close-codes.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
-import { Message, type Request } from "../protocol/events.ts";
-import { PerMessageDeflate } from "../protocol/extensions/permessage-deflate.ts";
-import { buildFrame } from "../protocol/frames/frame.ts";
-import { reasonPhrase } from "../protocol/http/http.ts";
-import { ConnectionState } from "../protocol/types.ts";
-import { encodeUtf8, isWellFormed } from "../protocol/bytes/utf8.ts";
+import type { Request } from "../protocol/events.ts";
+import { reasonPhrase } from "../protocol/http/status.ts";
 import { acceptNodeUpgrade, nodeToFetchRequest, type NodeUpgradeOptions } from "./upgrade.ts";
+import { broadcast, DEFAULT_BACKPRESSURE_LIMIT, type BroadcastOptions as StreamsBroadcastOptions } from "../streams/broadcast.ts";
 import { responseHeaders, shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "../streams/plain-http.ts";
-import type { AcceptDecision, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
+import type { AcceptDecision, HandlerContext, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
+import { endsConnection } from "../streams/app-errors.ts";
 import { Topics, type Backplane, type PublishOptions } from "../streams/topics.ts";
 
 /** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */
-export interface WebSocketServerOptions extends NodeUpgradeOptions {
+export interface WebSocketServerOptions extends Omit<NodeUpgradeOptions, "onError"> {
   /** Listen on this port (0: one the system picks) with an `http.Server` of its own. */
   port?: number;
   /** The address to listen on with `port`. @default all interfaces (Node's default) */
@@ -66,8 +64,22 @@ export interface WebSocketServerOptions extends NodeUpgradeOptions {
    * without an `Origin` header (non-browser clients). @default any origin
    */
   origins?: string[];
-  /** Called with each session once its handshake succeeded, and the request it answered. */
-  onSession?: (session: WebSocketSession, request: Request) => void;
+  /**
+   * Called with each session once its handshake succeeded, and the request
+   * it answered. The server owns what it does: a throw or a rejected promise
+   * closes that session with 1011 and goes to `onError`; an error that only
+   * says the connection ended (the peer vanished: `WS_ERR_ABNORMAL_CLOSURE`)
+   * is not reported.
+   */
+  onSession?: (session: WebSocketSession, request: Request) => void | PromiseLike<void>;
+  /**
+   * Called with each failure of application code the server called
+   * (`onSession`, `handleRequest`, `handleHttp`, `onMessage`, `onPing`,
+   * `onPong`), after the session was closed with 1011 (or the request
+   * answered 500). A throw here is written to stderr, never to the process.
+   * @default one line on stderr naming the handler and the peer's address
+   */
+  onError?: (error: unknown, context: ServerErrorContext) => void;
   /**
    * Answers plain HTTP requests (not WebSocket upgrades) on a server it owns
    * or is attached to: a WHATWG `Request` in, a `Response` out (its body
@@ -93,15 +105,20 @@ export interface WebSocketServerOptions extends NodeUpgradeOptions {
   backplane?: Backplane;
 }
 
-/** Options of {@link WebSocketServer.broadcast}. */
-export interface BroadcastOptions {
-  /** A session not to send to (usually the sender). */
-  except?: WebSocketSession;
-  /** `false` sends the message uncompressed to every connection. @default permessage-deflate's own rule */
-  compress?: boolean;
-  /** @internal The sessions to send to (topics). @default every open connection */
-  to?: Iterable<WebSocketSession>;
+/** Where an application failure reported to {@link WebSocketServerOptions.onError} happened. */
+export interface ServerErrorContext extends HandlerContext {
+  /** The handler that threw or rejected: `"onSession"`, `"handleRequest"`, `"handleHttp"`, `"onMessage"`, `"onPing"`, `"onPong"`. */
+  readonly handler: string;
+  /** The session it ran for (absent for `handleHttp` on a plain request). */
+  session?: WebSocketSession;
+  /** The peer's IP address, when the socket knows it. */
+  remoteAddress?: string;
+  /** The peer's port, when the socket knows it. */
+  remotePort?: number;
 }
+
+/** Options of {@link WebSocketServer.broadcast}. */
+export type BroadcastOptions = Pick<StreamsBroadcastOptions, "except" | "compress">;
 
 /** Options of {@link WebSocketServer.close}. */
 export interface ServerCloseOptions {
@@ -113,9 +130,7 @@ export interface ServerCloseOptions {
   timeout?: number;
 }
 
-const DEFAULT_BACKPRESSURE_LIMIT = 1024 * 1024;
 const DEFAULT_CLOSE_TIMEOUT = 5000;
-const FIN = 0x80;
 const noop = (): void => {};
 
 interface Tracked {
@@ -182,6 +197,7 @@ export class WebSocketServer {
       path: _path,
       origins: _origins,
       onSession: _onSession,
+      onError: _onError,
       backpressureLimit: _limit,
       closeOnBackpressureLimit: _close,
       backplane: _backplane,
@@ -189,7 +205,7 @@ export class WebSocketServer {
     } = options;
     this.#sessionOptions = sessionOptions;
     this.#topics = new Topics({
-      deliver: (to, message, options) => this.broadcast(message, { ...options, to }),
+      deliver: (to, message, options) => this.#broadcastTo(to, message, options),
       backplane: options.backplane,
       onError: options.onError === undefined ? undefined : (error) => options.onError!(error, { handler: "backplane" }),
     });
@@ -247,43 +263,94 @@ export class WebSocketServer {
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Uint8Array): WebSocketSession {
     const tracked: Tracked = { socket, request: null };
-    const userDecide = this.#sessionOptions.handleRequest;
-    const session = acceptNodeUpgrade(req, socket, head, {
-      ...this.#sessionOptions,
+    const options = this.#sessionOptions;
+    const userDecide = options.handleRequest;
+    let session: WebSocketSession | undefined;
+    const upgradeOptions: NodeUpgradeOptions = {
+      ...options,
       handleRequest: async (request: Request): Promise<AcceptDecision | RejectDecision | void> => {
         const refusal = this.#refusal(request);
         if (refusal !== null) return refusal;
+        // A throw answers 500 and reaches onError below (the session owns handleRequest).
         const decision = userDecide === undefined ? undefined : await userDecide(request);
         if (this.#closing !== null) return { status: 503, body: "The server is shutting down.\n" };
         tracked.request = request;
         return decision;
       },
-    });
-    this.#sessions.set(session, tracked);
-    session.opened.then(
-      () => {
-        if (this.#closing !== null || !this.#sessions.has(session)) return;
-        this.#open.add(session);
-        const onSession = this.#options.onSession;
-        if (onSession !== undefined && tracked.request !== null) {
-          try {
-            onSession(session, tracked.request);
-          } catch (error) {
-            // As a throwing event listener: reported, the server goes on.
-            queueMicrotask(() => {
-              throw error;
-            });
-          }
-        }
-      },
-      noop,
-    );
-    const forget = (): void => {
-      this.#sessions.delete(session);
-      this.#open.delete(session);
+      // What the session owns (handleRequest, handleHttp on the upgrade path, onMessage, onPing, onPong)
+      // failed: the session closed with 1011 or answered 500; the server's onError hears of it with its context.
+      onError: (error, context) => this.#report(error, context.handler, socket, session),
     };
-    session.closed.then(forget, forget);
-    return session;
+    session = acceptNodeUpgrade(req, socket, head, upgradeOptions);
+    const opened = session;
+    this.#sessions.set(opened, tracked);
+    opened.opened.then(() => this.#opened(opened, tracked), noop);
+    const forget = (): void => {
+      this.#sessions.delete(opened);
+      this.#open.delete(opened);
+    };
+    opened.closed.then(forget, forget);
+    return opened;
+  }
+
+  /** The handshake succeeded: the session is open, and `onSession` runs inside the server's boundary. */
+  #opened(session: WebSocketSession, tracked: Tracked): void {
+    if (this.#closing !== null || !this.#sessions.has(session)) return;
+    this.#open.add(session);
+    const onSession = this.#options.onSession;
+    if (onSession === undefined || tracked.request === null) return;
+    let result: void | PromiseLike<void>;
+    try {
+      result = onSession(session, tracked.request);
+    } catch (error) {
+      this.#failed(error, "onSession", tracked.socket, session);
+      return;
+    }
+    if (result !== null && typeof result === "object" && typeof result.then === "function") {
+      result.then(undefined, (error: unknown) => this.#failed(error, "onSession", tracked.socket, session));
+    }
+  }
+
+  /**
+   * Application code failed: close its session with 1011 (unless the error
+   * only reports the connection's own end), and tell `onError`.
+   */
+  #failed(error: unknown, handler: string, socket: Duplex, session?: WebSocketSession): void {
+    if (endsConnection(error)) return; // the peer left or the session ended meanwhile: no application failure
+    if (session !== undefined) {
+      try {
+        session.close({ closeCode: 1011, reason: "Internal error" });
+      } catch {
+        // Already closed or closing: nothing more to send.
+      }
+    }
+    this.#report(error, handler, socket, session);
+  }
+
+  /** Tell `onError` (default: one line on stderr) with the server's context. */
+  #report(error: unknown, handler: string, socket: Duplex, session?: WebSocketSession): void {
+    const context: { -readonly [K in keyof ServerErrorContext]: ServerErrorContext[K] } = { handler };
+    if (session !== undefined) context.session = session;
+    // The session's peer when its adapter recorded it (the socket forgets its address once destroyed), else the socket's.
+    const net = socket as Partial<Pick<Socket, "remoteAddress" | "remotePort" | "remoteFamily">>;
+    const address = session?.peer?.address ?? net.remoteAddress;
+    const port = session?.peer?.port ?? net.remotePort;
+    if (address !== undefined) context.remoteAddress = address;
+    if (port !== undefined) context.remotePort = port;
+    if (address !== undefined && port !== undefined) {
+      context.peer = session?.peer ?? { address, port, family: net.remoteFamily ?? "" };
+    }
+    const onError = this.#options.onError;
+    if (onError !== undefined) {
+      try {
+        onError(error, context);
+        return;
+      } catch (thrown) {
+        error = thrown; // onError itself failed: written below, never to the process
+        context.handler = "onError";
+      }
+    }
+    reportToStderr(error, context);
   }
 
   #refusal(request: Request): RejectDecision | null {
@@ -316,64 +383,16 @@ export class WebSocketServer {
    * ```
    */
   broadcast(message: string | Uint8Array, options: BroadcastOptions = {}): number {
-    let payload: Uint8Array;
-    let opcode: number;
-    if (typeof message === "string") {
-      if (!isWellFormed(message)) {
-        throw new LocalProtocolError("Text contains a lone surrogate (not encodable as UTF-8)", "WS_ERR_INVALID_UTF16");
-      }
-      payload = encodeUtf8(message);
-      opcode = 0x1;
-    } else if (message instanceof Uint8Array) {
-      payload = message;
-      opcode = 0x2;
-    } else {
-      throw new LocalProtocolError("broadcast takes a string or a Uint8Array", "WS_ERR_INVALID_DATA_TYPE");
-    }
-    const compress = options.compress;
-    let plain: Uint8Array | null = null; // the uncompressed frame, shared
-    const shared = new Map<unknown, Map<string, Uint8Array>>(); // codec -> parameters -> compressed frame
-    const event = (): Message => (compress === undefined ? new Message({ data: message }) : new Message({ data: message, compress }));
-    let delivered = 0;
-    for (const session of options.to ?? this.#open) {
-      if (session === options.except) continue;
-      const engine = session.connection;
-      const connection = engine instanceof Connection ? engine : engine.connection;
-      if (connection === null || connection.state !== ConnectionState.OPEN || connection.sendingMessage) continue;
-      if (session.bufferedAmount > this.#backpressureLimit) {
-        if (this.#options.closeOnBackpressureLimit === true) {
-          try {
-            session.close({ closeCode: 1008, reason: "backpressure limit" });
-          } catch {
-            // Already closing.
-          }
-        }
-        continue;
-      }
-      let frame: Uint8Array;
-      const extensions = connection.extensions;
-      const pmd = extensions.length === 1 && extensions[0] instanceof PerMessageDeflate ? extensions[0] : null;
-      if (extensions.length === 0 || (pmd !== null && (compress === false || payload.byteLength < pmd.threshold))) {
-        // Sent as is: the same bytes for everyone (an uncompressed message leaves a compressor untouched).
-        frame = plain ??= buildFrame(FIN | opcode, payload, null);
-      } else if (pmd !== null && pmd.serverNoContextTakeover) {
-        // RFC 7692 §7.1.1.1: every message starts afresh, so equal parameters give equal bytes.
-        let byCodec = shared.get(pmd.codec);
-        if (byCodec === undefined) shared.set(pmd.codec, (byCodec = new Map()));
-        const key = `${pmd.serverMaxWindowBits}:${pmd.level}:${pmd.memLevel}`;
-        let bytes = byCodec.get(key);
-        if (bytes === undefined) {
-          bytes = connection.send(event());
-          byCodec.set(key, bytes);
-        }
-        frame = bytes;
-      } else {
-        // Context takeover (or another extension): this connection's own compressor.
-        frame = connection.send(event());
-      }
-      if (session.writeFrames(frame)) delivered++;
-    }
-    return delivered;
+    return this.#broadcastTo(this.#open, message, options);
+  }
+
+  /** `broadcast`'s machinery for any set of sessions (a topic's subscribers). */
+  #broadcastTo(sessions: Iterable<WebSocketSession>, message: string | Uint8Array, options: BroadcastOptions): number {
+    const all: StreamsBroadcastOptions = { backpressureLimit: this.#backpressureLimit };
+    if (options.except !== undefined) all.except = options.except;
+    if (options.compress !== undefined) all.compress = options.compress;
+    if (this.#options.closeOnBackpressureLimit === true) all.closeOnBackpressureLimit = true;
+    return broadcast(sessions, message, all);
   }
 
   /**
@@ -445,9 +464,10 @@ export class WebSocketServer {
     if (!isSendableCloseCode(closeCode)) {
       return Promise.reject(new LocalProtocolError(`Close code ${String(closeCode)} may not be sent`, "WS_ERR_INVALID_CLOSE_CODE"));
     }
-    if (encodeUtf8(reason).byteLength > 123) {
-      // RFC 6455 §5.5: a control frame payload is at most 125 bytes (2 of them the code).
-      return Promise.reject(new LocalProtocolError("A close reason is at most 123 UTF-8 bytes", "WS_ERR_INVALID_CLOSE_REASON"));
+    try {
+      checkCloseReason(reason);
+    } catch (error) {
+      return Promise.reject(error);
     }
     this.#closing = this.#shutDown(closeCode, reason, timeout);
     return this.#closing;
@@ -498,12 +518,7 @@ export class WebSocketServer {
       if (!(response instanceof Response)) throw new TypeError("handleHttp must return a Response");
     } catch (error) {
       // The client gets a 500; the application gets the exception (as for handleRequest).
-      try {
-        if (this.#options.onError) this.#options.onError(error, { handler: "handleHttp" });
-        else console.error(`wsproto: handleHttp failed: ${error instanceof Error ? error.message : String(error)}`);
-      } catch (failure) {
-        console.error(`wsproto: onError failed: ${failure instanceof Error ? failure.message : String(failure)}`);
-      }
+      this.#failed(error, "handleHttp", req.socket);
       if (!res.headersSent) writeAnswer(res, shortAnswer(500, "The request handler failed."));
       return;
     }
@@ -520,15 +535,19 @@ export class WebSocketServer {
   }
 }
 
+/** The default `onError`: one line on stderr naming the handler and the peer. */
+function reportToStderr(error: unknown, context: ServerErrorContext): void {
+  const peer = context.remoteAddress === undefined ? "an unknown peer" : `${context.remoteAddress}:${String(context.remotePort ?? "?")}`;
+  const what = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  try {
+    process.stderr.write(`wsproto: ${context.handler} failed for ${peer}: ${what.replaceAll("\n", " ")}\n`);
+  } catch {
+    // No stderr: nothing else to tell.
+  }
+}
+
 /** Write a whole short answer (426, 500...) through node:http. */
 function writeAnswer(res: ServerResponse, answer: HttpAnswer): void {
   res.writeHead(answer.status, answer.reason, answer.headers.flat());
   res.end(answer.body);
-}
-
-/** RFC 6455 §7.4: the codes an endpoint may put in a close frame. */
-function isSendableCloseCode(code: number): boolean {
-  if (!Number.isInteger(code)) return false;
-  if (code >= 3000 && code <= 4999) return true;
-  return code >= 1000 && code <= 1013 && code !== 1004 && code !== 1005 && code !== 1006;
 }

@@ -303,12 +303,13 @@ class NodeSocketPort implements TransportPort {
     // done with the payload: handed to the kernel, or failed (then with the
     // error, and the send rejects: bytes a vanished peer never got are not
     // reported as sent)...
-    let failure: Error | null | undefined;
-    let wake: ((error: Error | null | undefined) => void) | null = null;
+    let failure: unknown;
+    let wake: ((error: unknown) => void) | null = null;
     socket.cork();
     socket.write(header);
     socket.write(payload, (error) => {
-      failure = error ?? null;
+      // Node calls back without an error for a write the socket abandoned when it was destroyed meanwhile.
+      failure = error ?? (socket.destroyed ? (this.#error ?? new Error("socket closed")) : null);
       wake?.(failure);
     });
     socket.uncork();

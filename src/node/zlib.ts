@@ -59,15 +59,15 @@
 import zlib from "node:zlib";
 import { concatBytes } from "../protocol/bytes/encoding.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
-import {
-  pakoCodec,
-  type DeflateCodec,
-  type Deflater,
-  type DeflaterOptions,
-  type InflateFailure,
-  type Inflater,
-  type InflaterOptions,
+import type {
+  DeflateCodec,
+  Deflater,
+  DeflaterOptions,
+  InflateFailure,
+  Inflater,
+  InflaterOptions,
 } from "../protocol/extensions/deflate-codec.ts";
+import { pakoCodec } from "../protocol/extensions/pako-codec.ts";
 
 /** The private native handle behind a Node zlib stream (Node 20 lib/zlib.js). */
 interface ZlibHandle {

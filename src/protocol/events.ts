@@ -3,6 +3,9 @@
  * instance of an exported class (so `instanceof` works as `isinstance` does
  * in wsproto) and carries a readonly literal `type` equal to its class name,
  * so a `switch (event.type)` over {@link Event} narrows.
+ *
+ * Invariants: every field is readonly; `Event` is the closed union, and
+ * `assertNever` makes a switch over it exhaustive.
  * @module
  */
 import type { Extension } from "./extensions/extension.ts";

@@ -1,6 +1,10 @@
 /**
  * Options shared by every connection object: the limits wsproto lacks and the
  * random source.
+ *
+ * Invariants: options are resolved once, at construction
+ * (`resolveOptions`), into a read-only object; a nonsense limit is a
+ * `LocalProtocolError` (`WS_ERR_INVALID_OPTION`) then, never later.
  * @module
  */
 import { LocalProtocolError } from "./errors.ts";

@@ -3,6 +3,9 @@
  * model). Nothing else assigns a state: callers ask {@link transition} for the
  * next state and an illegal (state, trigger) pair yields `undefined`, which the
  * caller turns into a `LocalProtocolError` without changing anything.
+ *
+ * Invariants: the tables are the only place a next state is written; a test
+ * walks every (state, trigger) pair.
  * @module
  */
 import { ConnectionState } from "./types.ts";

@@ -3,6 +3,8 @@
  *
  * Enums are `as const` objects (erasable TypeScript) plus a type of the same
  * name for their values.
+ *
+ * Invariants: member names and numbers are wsproto's and never change.
  * @module
  */
 

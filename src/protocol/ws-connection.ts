@@ -5,18 +5,28 @@
  *
  * It also offers wsproto 0.x's buffered calls (`bytesToSend`, `sendData`,
  * `ping`, `pong`, `close`, `receiveBytes`), which queue bytes inside the object
- * instead of returning them; both styles drive the same state machine.
+ * instead of returning them; both styles drive the same state machine. The
+ * queue and the automatic answers are in `buffered.ts`.
+ *
+ * Invariants: one state machine (the handshake's, then its connection's);
+ * the object adds only the 0.x queue and the events `receiveBytes` read
+ * ahead, both drained by the caller.
  * @module
  */
 import type { Connection } from "./frames/connection.ts";
+import { autoReply } from "./auto-reply.ts";
+import { OutgoingQueue, queuedRequest, type BufferedRequestOptions } from "./buffered.ts";
 import { LocalProtocolError } from "./errors.ts";
-import { BytesMessage, CloseConnection, Ping, Pong, Request, TextMessage, type Event } from "./events.ts";
+import { BytesMessage, CloseConnection, Ping, Pong, TextMessage, type Event } from "./events.ts";
 import type { Extension } from "./extensions/extension.ts";
-import { H11Handshake, type ReceivedRequestLine } from "./handshake/handshake.ts";
+import { H11Handshake } from "./handshake/handshake.ts";
+import type { ReceivedRequestLine } from "./handshake/server.ts";
 import type { ConnectionOptions } from "./options.ts";
 import { CloseReason, ConnectionState, ConnectionType, type Headers } from "./types.ts";
 
 const EMPTY = new Uint8Array(0);
+/** wsproto 0.x answered pings and closes itself. */
+const ANSWER_ALL = { autoPong: true, autoCloseReply: true } as const;
 
 /**
  * Options of a {@link WSConnection}: the limits and randomness of every
@@ -29,18 +39,7 @@ const EMPTY = new Uint8Array(0);
  * });
  * ```
  */
-export interface WSConnectionOptions extends ConnectionOptions {
-  /** Client: when given, a `Request` for this host is queued at once (0.x style; read it with `bytesToSend()`). */
-  host?: string;
-  /** Client, with `host`: the request target. @default "/" */
-  resource?: string;
-  /** Client, with `host`: subprotocols to offer, in order of preference. @default [] */
-  subprotocols?: string[];
-  /** Client, with `host`: extensions to offer. @default [] */
-  extensions?: Extension[];
-  /** Client, with `host`: more request headers (e.g. Origin). @default [] */
-  extraHeaders?: Headers;
-}
+export interface WSConnectionOptions extends ConnectionOptions, BufferedRequestOptions {}
 
 /**
  * One end of a WebSocket connection over HTTP/1.1, handshake included.
@@ -90,8 +89,7 @@ export class WSConnection {
     return this.handshake.connection;
   }
   /** Bytes queued by the buffered (0.x) calls. */
-  #outgoing: Uint8Array[] = [];
-  #outgoingOffset = 0;
+  readonly #outgoing = new OutgoingQueue();
   /** Events read by `receiveBytes`, waiting for `events()`. */
   #pending: Event[] = [];
 
@@ -102,17 +100,7 @@ export class WSConnection {
       if (!this.client) {
         throw new LocalProtocolError("options.host is for clients (it queues the request)", "WS_ERR_INVALID_OPTION");
       }
-      this.#queue(
-        this.handshake.send(
-          new Request({
-            host: options.host,
-            target: options.resource ?? "/",
-            subprotocols: options.subprotocols ?? [],
-            extensions: options.extensions ?? [],
-            extraHeaders: options.extraHeaders ?? [],
-          }),
-        ),
-      );
+      this.#outgoing.push(this.handshake.send(queuedRequest(options.host, options)));
     }
   }
 
@@ -131,7 +119,17 @@ export class WSConnection {
     return this.handshake.extensions;
   }
 
-  /** The negotiated `Sec-WebSocket-Extensions` value once OPEN (`""` when none). */
+  /**
+   * The negotiated `Sec-WebSocket-Extensions` value (see
+   * {@link H11Handshake.extensionsHeader}): as the server sent it / the
+   * client received it; `""` before OPEN or when none was agreed.
+   * @example
+   * ```ts
+   * for (const event of ws.events()) {
+   *   if (event.type === "AcceptConnection") console.log(ws.extensionsHeader); // "permessage-deflate" or ""
+   * }
+   * ```
+   */
   get extensionsHeader(): string {
     return this.handshake.extensionsHeader;
   }
@@ -178,10 +176,6 @@ export class WSConnection {
   // -------------------------------------------------------------------------
   // The 0.x buffered API
 
-  #queue(bytes: Uint8Array): void {
-    if (bytes.length > 0) this.#outgoing.push(bytes);
-  }
-
   /**
    * Take up to `amount` queued bytes (all when omitted) for the peer.
    * @example
@@ -191,27 +185,7 @@ export class WSConnection {
    * ```
    */
   bytesToSend(amount?: number): Uint8Array {
-    if (amount !== undefined && !(Number.isInteger(amount) && amount >= 0) && amount !== Infinity) {
-      throw new LocalProtocolError(`amount must be a non-negative integer, got ${String(amount)}`, "WS_ERR_INVALID_OPTION");
-    }
-    let available = -this.#outgoingOffset;
-    for (const chunk of this.#outgoing) available += chunk.length;
-    const n = Math.min(available, amount ?? Infinity);
-    if (n === 0) return EMPTY;
-    const out = new Uint8Array(n);
-    let written = 0;
-    while (written < n) {
-      const chunk = this.#outgoing[0]!;
-      const take = Math.min(chunk.length - this.#outgoingOffset, n - written);
-      out.set(chunk.subarray(this.#outgoingOffset, this.#outgoingOffset + take), written);
-      written += take;
-      this.#outgoingOffset += take;
-      if (this.#outgoingOffset === chunk.length) {
-        this.#outgoing.shift();
-        this.#outgoingOffset = 0;
-      }
-    }
-    return out;
+    return this.#outgoing.take(amount);
   }
 
   /**
@@ -223,22 +197,22 @@ export class WSConnection {
       typeof payload === "string"
         ? new TextMessage({ data: payload, messageFinished: final })
         : new BytesMessage({ data: payload, messageFinished: final });
-    this.#queue(this.send(event));
+    this.#outgoing.push(this.send(event));
   }
 
   /** Queue a ping. */
   ping(payload: Uint8Array = EMPTY): void {
-    this.#queue(this.send(new Ping({ payload })));
+    this.#outgoing.push(this.send(new Ping({ payload })));
   }
 
   /** Queue a pong (unsolicited; `receiveBytes` answers pings itself). */
   pong(payload: Uint8Array = EMPTY): void {
-    this.#queue(this.send(new Pong({ payload })));
+    this.#outgoing.push(this.send(new Pong({ payload })));
   }
 
   /** Queue a close frame (default 1000). */
   close(code: number = CloseReason.NORMAL_CLOSURE, reason: string | null = null): void {
-    this.#queue(this.send(new CloseConnection({ code, reason })));
+    this.#outgoing.push(this.send(new CloseConnection({ code, reason })));
   }
 
   /**
@@ -255,23 +229,8 @@ export class WSConnection {
     if (this.connection !== null) live.push(...this.connection.events());
     for (const event of live) {
       this.#pending.push(event);
-      this.#autoReply(event);
-    }
-  }
-
-  #autoReply(event: Event): void {
-    if (event.type === "Ping" && this.state === ConnectionState.OPEN) {
-      this.#queue(this.send(event.response()));
-    } else if (event.type === "CloseConnection") {
-      const state = this.state;
-      const answer =
-        event.origin === "remote" && state === ConnectionState.REMOTE_CLOSING
-          ? event.response()
-          : event.origin === "protocol-error" && state === ConnectionState.OPEN
-            ? new CloseConnection({ code: event.code, reason: event.reason })
-            : null;
-      // (A received 1005, "no code", is answered with an empty close frame.)
-      if (answer !== null) this.#queue(this.send(answer));
+      const answer = autoReply(event, this.state, ANSWER_ALL);
+      if (answer !== null) this.#outgoing.push(this.send(answer));
     }
   }
 }

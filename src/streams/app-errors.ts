@@ -2,14 +2,15 @@
  * How the adapters describe errors in one line: a cause inside a
  * `WebSocketError` message (`describeError`), and the default report of a
  * failed application handler, naming the handler and the peer
- * (`reportToStderr`). What the adapters need from the session's vocabulary,
+ * (`reportToStderr`), and which errors only say a connection ended
+ * (`endsConnection`). What the adapters need from the session's vocabulary,
  * without reaching into its internals.
  *
  * Invariants: no state, no platform API beyond `console.error` (portable);
  * nothing here throws.
  * @module
  */
-import type { HandlerContext } from "./session/types.ts";
+import { WebSocketError, type HandlerContext } from "./session/types.ts";
 
 /**
  * An error's message, with its `code` (ECONNREFUSED...) when the message does not show it already.
@@ -44,3 +45,27 @@ export function reportToStderr(error: unknown, context: HandlerContext): void {
     // stderr itself is gone: nothing more to do.
   }
 }
+
+/** Codes of the errors that only say the connection itself ended (the peer left, closed or broke the protocol; a timeout). */
+const END_OF_CONNECTION_CODES: ReadonlySet<string> = new Set([
+  "WS_ERR_ABNORMAL_CLOSURE",
+  "WS_ERR_CLOSED",
+  "WS_ERR_CLOSING",
+  "WS_ERR_TRANSPORT",
+  "WS_ERR_CLOSE_TIMEOUT",
+  "WS_ERR_KEEPALIVE_TIMEOUT",
+  "WS_ERR_PROTOCOL",
+  "WS_ERR_TOO_MANY_FRAGMENTS",
+  "WS_ERR_HANDSHAKE_TIMEOUT",
+  "WS_ERR_HANDSHAKE_ABORTED",
+]);
+
+/**
+ * Whether `error` only reports the connection's own end (abnormal closure,
+ * the peer's close, a timeout): escaping an application handler, it is not
+ * an application failure and is not reported as one.
+ */
+export function endsConnection(error: unknown): boolean {
+  return error instanceof WebSocketError && END_OF_CONNECTION_CODES.has(error.code);
+}
+

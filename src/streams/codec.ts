@@ -23,9 +23,23 @@
  *   and the decoder stops taking bytes until the encoder's queue is taken.
  *   A peer that floods pings and never reads makes the codec hold at most
  *   16 queued chunks and one pending pong.
- * - When the connection reaches CLOSED, both readables end after what they
- *   hold: no more events, and nothing more to send (a pipe into the
- *   transport then closes it).
+ * - A clean end never errors a stream (issue 19): when the connection
+ *   reaches CLOSED (the closing handshake done, whichever side started it)
+ *   or fails (a protocol violation, its close code sent), the encoder's
+ *   readable ends after what it holds (a pipe into the transport then closes
+ *   it), and the decoder drops what still arrives and ends its readable when
+ *   the transport's byte stream ends (its `flush`): so the pipe from the
+ *   transport, the pipe into it and the application's reader all finish
+ *   normally. A peer that does not end its byte stream within `closeTimeout`
+ *   after that errors the decoder with a `WebSocketError`
+ *   (`WS_ERR_CLOSE_TIMEOUT`), which rejects the pipe from the transport and
+ *   so releases it.
+ * - An abnormal end (the transport's readable or writable failed, so a pipe
+ *   aborted or cancelled one of our streams) errors both streams once, with
+ *   one `WebSocketError` (closeCode 1006, `WS_ERR_TRANSPORT`, the failure as
+ *   `cause`), where the platform calls a transformer's `cancel` (Node
+ *   ≥ 20.14, Deno; elsewhere the streams error with the transport's own error). The end of the byte stream without a close is no error: it is
+ *   the `CloseConnection(1006)` event (RFC 6455 §7.1.5), then the end.
  * @module
  */
 import type { Connection } from "../protocol/frames/connection.ts";
@@ -33,9 +47,10 @@ import { LocalProtocolError, RemoteProtocolError } from "../protocol/errors.ts";
 import { Pong, type Event } from "../protocol/events.ts";
 import { ConnectionState } from "../protocol/types.ts";
 import type { WSConnection } from "../protocol/ws-connection.ts";
-import { autoReply, type AutoReplyPolicy } from "./auto-reply.ts";
+import { autoReply, type AutoReplyPolicy } from "../protocol/auto-reply.ts";
 import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
-import { Timer } from "./timers.ts";
+import { WebSocketError } from "./session/types.ts";
+import { duration, Timer } from "./timers.ts";
 
 /** How often a waiting automatic pong checks whether the encoder's queue was taken. */
 const PONG_RETRY_MS = 5;
@@ -45,6 +60,8 @@ const PONG_RETRY_MS = 5;
  * transport keeps up).
  */
 const MAX_QUEUED_CHUNKS = 16;
+/** Default {@link WebSocketCodecOptions.closeTimeout} (ms). */
+const DEFAULT_CLOSE_TIMEOUT = 10_000;
 
 /** Options of {@link WebSocketCodec}. */
 export interface WebSocketCodecOptions<B extends boolean = false> {
@@ -67,6 +84,13 @@ export interface WebSocketCodecOptions<B extends boolean = false> {
   readableHighWaterMark?: number;
   /** The streams implementation to build the two transforms with. @default streamsImplementation() */
   streams?: StreamsImplementation;
+  /**
+   * Milliseconds the peer has, once the connection is closed (or failed), to
+   * end its byte stream; then the decoder errors (`WS_ERR_CLOSE_TIMEOUT`),
+   * releasing the transport. `null` (or 0) waits as long as it takes.
+   * @default 10000
+   */
+  closeTimeout?: number | null;
 }
 
 /** What the decoder emits: events, or arrays of events in batch mode. */
@@ -101,7 +125,14 @@ export class WebSocketCodec<B extends boolean = false> {
   readonly #batch: boolean;
   #encoderController!: TransformStreamDefaultController<Uint8Array>;
   #decoderController!: TransformStreamDefaultController<DecodedOutput<B>>;
+  /** The encoder's output has ended (nothing more is sent). */
   #ended = false;
+  /** The connection is closed or failed: received bytes are dropped until the byte stream ends. */
+  #done = false;
+  /** The decoder's readable has ended or errored. */
+  #decoderEnded = false;
+  readonly #closeTimeout: number;
+  #closeTimer: Timer | null = null;
 
   constructor(connection: WSConnection | Connection, options: WebSocketCodecOptions<B> = {}) {
     this.connection = connection;
@@ -111,21 +142,30 @@ export class WebSocketCodec<B extends boolean = false> {
     if (!(hwm >= 0)) {
       throw new LocalProtocolError(`readableHighWaterMark must be a non-negative number, got ${String(hwm)}`, "WS_ERR_INVALID_OPTION");
     }
+    const closeTimeout = options.closeTimeout;
+    if (typeof closeTimeout === "number" && !(closeTimeout >= 0)) {
+      throw new LocalProtocolError(`closeTimeout must be a non-negative number or null, got ${String(closeTimeout)}`, "WS_ERR_INVALID_OPTION");
+    }
+    this.#closeTimeout = duration(closeTimeout, DEFAULT_CLOSE_TIMEOUT);
     const impl = options.streams ?? streamsImplementation();
     this.encoder = new impl.TransformStream<Event | readonly Event[], Uint8Array>({
       start: (controller) => {
         this.#encoderController = controller;
       },
       transform: (input) => this.#encode(input),
-    });
+      // The pipe into the transport cancelled the encoder's readable: the transport failed.
+      cancel: (reason: unknown) => this.#fail(reason),
+    } as Transformer<Event | readonly Event[], Uint8Array>);
     this.decoder = new impl.TransformStream<Uint8Array, DecodedOutput<B>>(
       {
         start: (controller) => {
           this.#decoderController = controller;
         },
         transform: (chunk) => this.#decode(chunk),
-        flush: () => this.#decode(null),
-      },
+        flush: () => this.#flush(),
+        // The pipe from the transport aborted the decoder's writable (the transport failed), or the reader cancelled.
+        cancel: (reason: unknown) => this.#fail(reason),
+      } as Transformer<Uint8Array, DecodedOutput<B>>,
       undefined,
       { highWaterMark: hwm },
     );
@@ -164,9 +204,47 @@ export class WebSocketCodec<B extends boolean = false> {
     if (bytes.byteLength > 0 && !this.#ended) this.#encoderController.enqueue(bytes);
   }
 
+  /** The transport's byte stream ended: the last events (1006 without a close), then the readable ends by itself. */
+  #flush(): Promise<void> | undefined {
+    this.#closeTimer?.stop();
+    this.#decoderEnded = true;
+    if (this.#done) {
+      this.#endOutput();
+      return undefined;
+    }
+    return this.#decode(null);
+  }
+
+  /**
+   * A stream of ours was aborted or cancelled by a pipe (the transport
+   * failed) or by the application: both streams error once, with one
+   * `WebSocketError` (a `WebSocketError` reason is kept as it is).
+   */
+  #fail(reason: unknown): void {
+    this.#closeTimer?.stop();
+    const error =
+      reason instanceof WebSocketError
+        ? reason
+        : new WebSocketError(`The byte stream failed: ${reason instanceof Error ? reason.message : String(reason)}`, {
+            closeCode: 1006,
+            code: "WS_ERR_TRANSPORT",
+            cause: reason,
+          });
+    this.#done = true;
+    if (!this.#decoderEnded) {
+      this.#decoderEnded = true;
+      this.#decoderController.error(error);
+    }
+    if (!this.#ended) {
+      this.#ended = true;
+      this.#encoderController.error(error);
+    }
+  }
+
   #decode(chunk: Uint8Array | null): Promise<void> | undefined {
     const connection = this.connection;
-    if (connection.state === ConnectionState.CLOSED) return undefined; // late bytes after the close handshake
+    // Late bytes after the close handshake (or a failure): dropped until the byte stream ends.
+    if (this.#done || connection.state === ConnectionState.CLOSED) return undefined;
     try {
       connection.receiveData(chunk);
     } catch (error) {
@@ -259,10 +337,28 @@ export class WebSocketCodec<B extends boolean = false> {
     if (this.connection.state === ConnectionState.CLOSED) this.#endBoth();
   }
 
-  /** Nothing more to send and nothing more to read: end both readables after what they hold. */
+  /**
+   * Nothing more to send and nothing more to read: the encoder's readable
+   * ends after what it holds; the decoder's ends when the transport's byte
+   * stream does (so the pipe from it completes), or errors after
+   * `closeTimeout` if the peer never ends it.
+   */
   #endBoth(): void {
     this.#endOutput();
-    this.#decoderController.terminate();
+    if (this.#done) return;
+    this.#done = true;
+    if (this.#decoderEnded || !Number.isFinite(this.#closeTimeout)) return;
+    this.#closeTimer = new Timer(() => {
+      if (this.#decoderEnded) return;
+      this.#decoderEnded = true;
+      this.#decoderController.error(
+        new WebSocketError("The peer did not end its byte stream within closeTimeout after the close", {
+          closeCode: 1006,
+          code: "WS_ERR_CLOSE_TIMEOUT",
+        }),
+      );
+    });
+    this.#closeTimer.start(this.#closeTimeout);
   }
 
   #endOutput(): void {

@@ -23,7 +23,8 @@ import type { RemoteProtocolError } from "../protocol/errors.ts";
 import { RejectConnection } from "../protocol/events.ts";
 import { concatBytes } from "../protocol/bytes/encoding.ts";
 import { parseTokenList } from "../protocol/http/headers.ts";
-import { reasonPhrase, type RequestHead } from "../protocol/http/http.ts";
+import type { RequestHead } from "../protocol/http/message.ts";
+import { reasonPhrase } from "../protocol/http/status.ts";
 import type { Headers } from "../protocol/types.ts";
 
 /** What `handleHttp` is: a fetch-style handler for requests that are not WebSocket upgrades. */

@@ -68,7 +68,7 @@ export interface PublishOptions {
   compress?: boolean;
 }
 
-/** Sends one message to some sessions, framed once where it can (the server's broadcast machinery); returns how many it was written to. */
+/** Sends one message to some sessions, framed once where it can (the server passes `broadcast` of broadcast.ts with its `backpressureLimit` rules); returns how many it was written to. */
 export type DeliverFunction = (
   targets: ReadonlySet<WebSocketSession>,
   message: string | Uint8Array,

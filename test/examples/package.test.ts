@@ -12,7 +12,8 @@ import t from "tap";
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BIN, ROOT, runPeer, says } from "../helpers/process.ts";
+import { BIN, ROOT, runPeer, says, startPeer } from "../helpers/process.ts";
+import { markedBlock } from "../helpers/readme.ts";
 
 interface PackageJson {
   name: string;
@@ -157,6 +158,28 @@ Promise.all([server.opened, client.opened]).then(async ([s, c]) => {
     const r = await runPeer(t, BIN.node, ["run.mjs"], { cwd: esm });
     t.equal(r.code, 0, says(r.code === 0, "runs", r));
     t.same(lastJson(r.stdout), expected);
+  });
+
+  await t.test("the bin: npx wsproto --help, serve and connect from the installed package", async (t) => {
+    const help = await runPeer(t, "npx", ["--offline", "--no-install", "wsproto", "--help"], { cwd: esm, timeoutMs: 60_000 });
+    t.equal(help.code, 0, says(help.code === 0, "npx wsproto --help exits 0", help));
+    t.match(help.stdout, /^usage: wsproto serve --port N/, "prints the usage");
+    const bin = join(esm, "node_modules/.bin/wsproto");
+    const server = await startPeer(t, bin, ["serve", "--port", "0", "--quiet"], { cwd: esm });
+    const client = await runPeer(t, bin, ["connect", server.url], { cwd: esm, stdin: "hello from the package\n", timeoutMs: 30_000 });
+    t.equal(client.code, 0, says(client.code === 0, "wsproto connect exits 0 after the close", client));
+    t.equal(client.stdout, "hello from the package\n", "the echo came back");
+    const status = await server.kill();
+    t.equal(status.code, 0, "wsproto serve exits 0 on SIGTERM");
+  });
+
+  await t.test("a README recipe runs against the installed package (TypeScript stripped by esbuild)", async (t) => {
+    const recipe = join(esm, "recipe.ts");
+    writeFileSync(recipe, markedBlock("faq-binary").code);
+    await run(esbuild, [recipe, "--format=esm", "--outfile=" + join(esm, "recipe.mjs"), "--log-level=warning"], esm, "esbuild strips the types");
+    const r = await runPeer(t, BIN.node, ["recipe.mjs"], { cwd: esm, timeoutMs: 30_000 });
+    t.equal(r.code, 0, says(r.code === 0, "the recipe runs with its imports from wsproto/node", r));
+    t.match(r.stdout, /binary 3 bytes\nbinary 8 bytes\ntext text/);
   });
 
   // TypeScript consumers: strict, no skipLibCheck.

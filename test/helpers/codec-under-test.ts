@@ -1,7 +1,8 @@
 // The DeflateCodec that test/protocol/extensions/deflate-codec.test.ts
 // checks: pako by default; test/node/zlib.test.ts selects the
 // native codec, then imports that file to run the same contract on it.
-import { pakoCodec, type DeflateCodec } from "../../src/protocol/extensions/deflate-codec.ts";
+import type { DeflateCodec } from "../../src/protocol/extensions/deflate-codec.ts";
+import { pakoCodec } from "../../src/protocol/extensions/pako-codec.ts";
 
 export let codecUnderTest: DeflateCodec = pakoCodec;
 

@@ -520,7 +520,7 @@ function checkError(t: TapLike, step: Step, error: unknown, what: string, ctx: R
 
 // wsproto 1.2 sends status lines with an empty reason phrase (`HTTP/1.1 101 `);
 // we send RFC 9110's phrase, which some clients require (a deviation the
-// README lists). Written out here, independently of src/protocol/http/http.ts.
+// README lists). Written out here, independently of src/protocol/http/status.ts.
 const REASON_PHRASES: Record<string, string> = {
   "101": "Switching Protocols",
   "400": "Bad Request",

@@ -52,7 +52,7 @@ t.test("nodeMasker is bufferutil's native mask when installed, and null when for
     const mask = nodeMasker();
     if (bufferUtil === null) {
       t.equal(mask, null, "bufferutil is not installed: the built-in masking");
-      t.same(nodeMaskerStatus(), { masker: "builtin", reason: "bufferutil is not installed" });
+      t.match(nodeMaskerStatus(), { masker: "builtin", reason: /^bufferutil could not be loaded \(Cannot find module/ });
       return;
     }
     t.equal(mask, bufferUtil.mask, "bufferutil's own function");

@@ -21,9 +21,10 @@ import {
   type MakeExtension,
   type TapLike,
 } from "../helpers/vectors.ts";
-import { PerMessageDeflate, type PerMessageDeflateOptions } from "../../src/protocol/extensions/permessage-deflate.ts";
-import { pakoCodec } from "../../src/protocol/extensions/deflate-codec.ts";
-import { serverExtensionsHandshake } from "../../src/protocol/handshake/handshake.ts";
+import { PerMessageDeflate } from "../../src/protocol/extensions/permessage-deflate.ts";
+import type { PerMessageDeflateOptions } from "../../src/protocol/extensions/pmd-params.ts";
+import { pakoCodec } from "../../src/protocol/extensions/pako-codec.ts";
+import { serverExtensionsHandshake } from "../../src/protocol/handshake/negotiation.ts";
 import { Connection } from "../../src/protocol/frames/connection.ts";
 import { BytesMessage, CloseConnection, Ping, TextMessage } from "../../src/protocol/events.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";

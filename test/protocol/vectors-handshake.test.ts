@@ -20,7 +20,8 @@ import {
   type Step,
 } from "../helpers/vectors.ts";
 import { WSConnection } from "../../src/protocol/ws-connection.ts";
-import { PerMessageDeflate, type PerMessageDeflateOptions } from "../../src/protocol/extensions/permessage-deflate.ts";
+import { PerMessageDeflate } from "../../src/protocol/extensions/permessage-deflate.ts";
+import type { PerMessageDeflateOptions } from "../../src/protocol/extensions/pmd-params.ts";
 import type { Extension } from "../../src/protocol/extensions/extension.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";
 

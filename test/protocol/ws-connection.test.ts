@@ -157,11 +157,16 @@ for (const mode of MODES) {
     t.ok(frame.length < 100, "compressed");
     t.ok((frame[0]! & 0x40) !== 0, "RSV1 set");
     t.same(merged(deliver(pair.server, frame, mode)), [["text", "a".repeat(1000)]]);
+    // Both ends report the negotiated header value, read from the handshake, not from bytes.
+    t.equal(pair.server.extensionsHeader, "permessage-deflate; server_no_context_takeover; client_max_window_bits=15; server_max_window_bits=15");
+    t.equal(pair.client.extensionsHeader, pair.server.extensionsHeader, "the client reports what the server sent");
     converse(t, pair, mode);
   });
   t.test(`extension offered, server declines (${mode})`, async (t) => {
     const pair = handshake(t, mode, { clientExt: [new PerMessageDeflate()] });
     t.equal(pair.client.extensions.length, 0);
+    t.equal(pair.client.extensionsHeader, "");
+    t.equal(pair.server.extensionsHeader, "");
     converse(t, pair, mode);
   });
 }
@@ -261,6 +266,7 @@ t.test("the handshake and connection attributes", async (t) => {
   t.notOk(new WSConnection(SERVER).client);
   t.same(ws.extensions, []);
   t.equal(ws.subprotocol, null);
+  t.equal(ws.extensionsHeader, "", "no extensions header before OPEN");
   t.throws(() => ws.send(new TextMessage({ data: "x" })), LocalProtocolError, "no messages while CONNECTING");
 });
 

@@ -1,7 +1,7 @@
 // WebSocketCodec: a connection as two TransformStreams, with automatic pongs
 // and close replies through the encoder's output, batch mode, back-pressure,
 // and the end of the byte stream.
-import t from "tap";
+import t, { type Test } from "tap";
 import { Connection } from "../../src/protocol/frames/connection.ts";
 import { RemoteProtocolError } from "../../src/protocol/errors.ts";
 import {
@@ -97,9 +97,10 @@ t.test("a close is answered automatically; both sides end and the transports clo
   const atServer = (await next(sr)) as CloseConnection;
   t.equal(atServer.code, 1001);
   t.equal(atServer.origin, "remote");
-  t.same(await sr.read(), { done: true, value: undefined }, "the server's decoder ends after the close");
   const atClient = (await next(cr)) as CloseConnection;
   t.equal(atClient.code, 1001, "the reply echoes the code");
+  // Each decoder ends when its transport's byte stream does (the other side's encoder ended it).
+  t.same(await sr.read(), { done: true, value: undefined }, "the server's decoder ends after the close");
   t.same(await cr.read(), { done: true, value: undefined });
   t.equal(server.connection.state, 4);
   t.equal(client.connection.state, 4);
@@ -132,10 +133,11 @@ t.test("a protocol violation: the close code is sent and both sides end", async 
   const event = (await next(sr)) as CloseConnection;
   t.equal(event.origin, "protocol-error");
   t.equal(event.code, 1002);
-  t.same(await sr.read(), { done: true, value: undefined });
   const reply = await next(reader);
   t.same([...reply.subarray(0, 4)], [0x88, reply[1]!, 0x03, 0xea], "a close frame with 1002");
   t.same(await reader.read(), { done: true, value: undefined }, "then the server's end of stream");
+  await writer.close(); // the peer ends its byte stream: the decoder's readable ends
+  t.same(await sr.read(), { done: true, value: undefined });
 });
 
 t.test("the end of the byte stream yields CloseConnection(1006)", async (t) => {
@@ -238,4 +240,105 @@ t.test("automatic pongs honour the encoder's back-pressure: 16 chunks queued, th
   }
   await written;
   t.same(payloads, [...Array.from({ length: 16 }, (_, i) => i), 99], "16 pongs, then only the latest ping's (RFC 6455 §5.5.3)");
+});
+
+// Issue 19: streams end cleanly. Real loopback TCP through fromNodeSocket,
+// the README's echo shape on the server, a codec client: after a clean close
+// (whichever side starts it) all four pipes between the transports and the
+// codecs resolve and both readers end; a peer that vanishes ends the
+// server's pipes without an unhandled rejection.
+import { createConnection, createServer, type Server, type Socket } from "node:net";
+import { fromNodeSocket } from "../../src/node/index.ts";
+
+type Settled = "resolved" | `rejected: ${string}`;
+const settle = (p: Promise<unknown>): Promise<Settled> =>
+  p.then(
+    () => "resolved" as const,
+    (e: unknown) => `rejected: ${e instanceof Error ? `${e.name} ${(e as { code?: string }).code ?? ""} ${e.message}` : String(e)}` as const,
+  );
+
+/** One side over a Node socket: its codec, both pipes' outcomes, a writer and a reader. */
+function side(socket: Socket, type: ConnectionType) {
+  const transport = fromNodeSocket(socket);
+  const codec = new WebSocketCodec(new Connection(type), { closeTimeout: 5000 });
+  const inbound = settle(transport.readable.pipeTo(codec.decoder.writable));
+  const outbound = settle(codec.encoder.readable.pipeTo(transport.writable));
+  return { codec, inbound, outbound, writer: codec.encoder.writable.getWriter(), reader: codec.decoder.readable.getReader() };
+}
+
+async function tcpPair(t: Test): Promise<{ server: Socket; client: Socket }> {
+  const listener: Server = createServer({ allowHalfOpen: true });
+  t.teardown(() => listener.close());
+  const accepted = new Promise<Socket>((resolve) => listener.once("connection", resolve));
+  await new Promise<void>((resolve) => listener.listen(0, "127.0.0.1", resolve));
+  const client = createConnection({ port: (listener.address() as { port: number }).port, host: "127.0.0.1", allowHalfOpen: true });
+  const server = await accepted;
+  t.teardown(() => {
+    client.destroy();
+    server.destroy();
+  });
+  return { server, client };
+}
+
+/** The README's echo: answer each text message, until the decoder ends. */
+async function echo(s: ReturnType<typeof side>): Promise<string[]> {
+  const seen: string[] = [];
+  for (let r = await s.reader.read(); !r.done; r = await s.reader.read()) {
+    seen.push(r.value.type);
+    if (r.value instanceof TextMessage) await s.writer.write(new TextMessage({ data: r.value.data }));
+  }
+  return seen;
+}
+
+for (const closer of ["client", "server"] as const) {
+  t.test(`a clean close started by the ${closer}: all four pipes resolve, both readers end`, async (t) => {
+    const { server: ss, client: cs } = await tcpPair(t);
+    const server = side(ss, ConnectionType.SERVER);
+    const client = side(cs, ConnectionType.CLIENT);
+    const serverDone = echo(server);
+    await client.writer.write(new TextMessage({ data: "hello" }));
+    t.equal(((await next(client.reader)) as TextMessage).data, "hello", "echoed");
+    if (closer === "client") await client.writer.write(new CloseConnection({ code: 1000, reason: "done" }));
+    else await server.writer.write(new CloseConnection({ code: 1000, reason: "done" }));
+    const close = (await next(client.reader)) as CloseConnection;
+    t.equal(close.code, 1000);
+    t.same(await client.reader.read(), { done: true, value: undefined }, "the client's reader ends");
+    t.same(await serverDone, closer === "client" ? ["TextMessage", "CloseConnection"] : ["TextMessage", "CloseConnection"], "the server's loop ends");
+    t.same(
+      await Promise.all([server.inbound, server.outbound, client.inbound, client.outbound]),
+      ["resolved", "resolved", "resolved", "resolved"],
+      "every pipe between a transport and a codec resolved",
+    );
+    t.equal(server.codec.connection.state, 4);
+    t.equal(client.codec.connection.state, 4);
+  });
+}
+
+t.test("a peer that vanishes mid-frame (end of stream, no close): 1006 event, the server's pipes resolve", async (t) => {
+  const { server: ss, client: cs } = await tcpPair(t);
+  const server = side(ss, ConnectionType.SERVER);
+  const serverDone = echo(server);
+  cs.write(hex("81 85 01 02 03 04 69")); // a masked text frame of 5 bytes, 1 of them sent
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  cs.destroy();
+  const seen = await serverDone;
+  t.equal(seen.at(-1), "CloseConnection", "the CloseConnection(1006) event (after the piece that arrived), then the end");
+  t.same(await Promise.all([server.inbound, server.outbound]), ["resolved", "resolved"]);
+});
+
+t.test("a transport that fails (reset): both streams error once, with one WebSocketError", async (t) => {
+  const { server: ss } = await tcpPair(t);
+  const server = side(ss, ConnectionType.SERVER);
+  const read = server.reader.read().then(
+    () => null,
+    (e: unknown) => e,
+  );
+  ss.destroy(new Error("reset by test"));
+  const error = (await read) as { name: string; code: string; closeCode: number; cause: unknown };
+  t.equal(error?.name, "WebSocketError", "the reader gets a WebSocketError");
+  t.equal(error.code, "WS_ERR_TRANSPORT");
+  t.equal(error.closeCode, 1006);
+  const write = await settle(server.writer.write(new TextMessage({ data: "late" })));
+  t.match(write, /^rejected: WebSocketError WS_ERR_TRANSPORT/, "the writer gets the same kind of error");
+  t.match(await server.inbound, /^rejected/, "the pipe from the failed transport rejects (pipeTo reports its source's error)");
 });

@@ -4,7 +4,7 @@
 import t from "tap";
 import { RemoteProtocolError } from "../../src/protocol/errors.ts";
 import { RejectConnection } from "../../src/protocol/events.ts";
-import type { RequestHead } from "../../src/protocol/http/http.ts";
+import type { RequestHead } from "../../src/protocol/http/message.ts";
 import {
   answerForRefusal,
   answerFromResponse,

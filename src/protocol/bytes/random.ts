@@ -1,6 +1,10 @@
 /**
  * Randomness, injectable. The default draws from `crypto.getRandomValues`
  * through a pool, so masking a frame does not cost one system call.
+ *
+ * Invariants: the core draws randomness only through a `RandomSource`
+ * (never `Math.random`); the default pool holds 4 KiB and hands out each
+ * byte once.
  * @module
  */
 import type { RandomSource } from "../types.ts";

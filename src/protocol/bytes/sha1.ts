@@ -3,6 +3,10 @@
  * handshake's accept token (RFC 6455 §4.2.2). WebCrypto's digest is
  * asynchronous, which a sans-I/O `send()` cannot await, and SHA-1 here
  * protects nothing cryptographically: it only proves the server read the key.
+ *
+ * Invariants: synchronous and never re-entered, so it hashes in module-level
+ * scratch (an 80-word schedule, two blocks of tail) and allocates only the
+ * digest it is not given.
  * @module
  */
 

@@ -2,6 +2,9 @@
  * UTF-8 helpers on top of the platform's `TextEncoder` / `TextDecoder`:
  * strict incremental validation of received text, well-formedness of strings
  * to send, and truncation at a code-point boundary.
+ *
+ * Invariants: received text is validated strictly (no replacement
+ * characters); the encoding scratch is kept only up to 192 KiB.
  * @module
  */
 

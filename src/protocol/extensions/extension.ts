@@ -7,6 +7,9 @@
  * server), so the configured object is never mutated and two connections
  * never share state. The frame layer then calls the `frame*` hooks of every
  * fork whose `enabled()` is true, in list order.
+ *
+ * Invariants: the frame layer never calls a hook of a fork that is not
+ * `enabled()`; inbound hooks report a peer's fault by returning a close code.
  * @module
  */
 import type { Opcode } from "../types.ts";

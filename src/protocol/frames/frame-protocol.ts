@@ -25,6 +25,7 @@ import { FrameReader, ParseFailed, type FramePiece, type FrameReaderHooks } from
 import type { ResolvedConnectionOptions } from "../options.ts";
 import type { MaskFunction } from "../bytes/mask.ts";
 import { CloseReason, LOCAL_ONLY_CLOSE_CODES, Opcode, isKnownCloseReason, type RandomSource } from "../types.ts";
+import { MAX_CLOSE_CODE, MAX_CLOSE_REASON_BYTES, MAX_PROTOCOL_CLOSE_CODE, MIN_CLOSE_CODE, isSendableCloseCode } from "../close-codes.ts";
 import * as utf8 from "../bytes/utf8.ts";
 import { Utf8StreamDecoder, decodeUtf8, truncateUtf8 } from "../bytes/utf8.ts";
 
@@ -84,30 +85,6 @@ const RSV_BITS: readonly RsvBits[] = Array.from({ length: 8 }, (_, i) =>
 
 function rsvNumber(bits: RsvBits): number {
   return (bits.rsv1 ? RSV1 : 0) | (bits.rsv2 ? RSV2 : 0) | (bits.rsv3 ? RSV3 : 0);
-}
-
-/** RFC 6455 §7.4: the smallest and largest close code a peer may send. */
-const MIN_CLOSE_CODE = 1000;
-const MAX_CLOSE_CODE = 4999;
-/** Codes 1000-2999 are reserved for the protocol; only the assigned ones are valid. */
-const MAX_PROTOCOL_CLOSE_CODE = 2999;
-/** RFC 6455 §5.5.1: a close reason fits in a control frame after the 2-byte code. */
-const MAX_CLOSE_REASON_BYTES = MAX_PAYLOAD_NORMAL - 2;
-
-/**
- * `true` when `code` may travel in a close frame (RFC 6455 §7.4): 1000-4999,
- * not one of the local-only codes 1005/1006/1015, and in 1000-2999 only the
- * assigned ones (1004, 1014 and 1016-2999 are reserved).
- * @example
- * ```ts
- * isSendableCloseCode(1000); // true
- * isSendableCloseCode(1006); // false
- * ```
- */
-export function isSendableCloseCode(code: number): boolean {
-  if (!Number.isInteger(code) || code < MIN_CLOSE_CODE || code > MAX_CLOSE_CODE) return false;
-  if (LOCAL_ONLY_CLOSE_CODES.has(code)) return false;
-  return code > MAX_PROTOCOL_CLOSE_CODE || isKnownCloseReason(code);
 }
 
 /**

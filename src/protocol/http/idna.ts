@@ -11,6 +11,9 @@
  * then refusing the prohibited classes (controls, spaces, private use...):
  * the same result for every host seen in practice, without carrying the
  * stringprep tables.
+ *
+ * Invariants: pure; every failure is an `IdnaError` (the handshake turns it
+ * into `WS_ERR_INVALID_HOST` or a 400).
  * @module
  */
 

@@ -16,25 +16,12 @@
  */
 import { LocalProtocolError } from "../../protocol/errors.ts";
 import type { CloseConnection } from "../../protocol/events.ts";
-import { autoReply } from "../auto-reply.ts";
+import { autoReply } from "../../protocol/auto-reply.ts";
+import { checkCloseReason, isSendableCloseCode } from "../../protocol/close-codes.ts";
 import { Timer } from "../timers.ts";
 import type { SessionCore } from "./core.ts";
 import * as failures from "./failures.ts";
-import { encoder } from "./messages.ts";
 import { WebSocketError, type WebSocketCloseInfo } from "./types.ts";
-
-/** RFC 6455 §5.5: 125 bytes of control payload, 2 of them the code. */
-const MAX_CLOSE_REASON_BYTES = 123;
-
-/** A lone UTF-16 surrogate (not UTF-8 encodable: `TextEncoder` would send U+FFFD instead). */
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/** RFC 6455 §7.4: the codes an endpoint may put in a close frame (and that wsproto peers accept). */
-export function isSendableCloseCode(code: number): boolean {
-  if (!Number.isInteger(code)) return false;
-  if (code >= 3000 && code <= 4999) return true;
-  return code >= 1000 && code <= 1013 && code !== 1004 && code !== 1005 && code !== 1006;
-}
 
 /**
  * Check a close code and reason in full before anything is sent.
@@ -53,14 +40,8 @@ export function validateCloseInfo(info: unknown): { code: number | null; reason:
   if (typeof reason !== "string") {
     throw new LocalProtocolError(`A close reason must be a string, got ${reason === null ? "null" : typeof reason}`, "WS_ERR_INVALID_CLOSE_REASON");
   }
-  // RFC 6455 §5.5.1: the reason is UTF-8, which a lone surrogate cannot be.
-  if (LONE_SURROGATE.test(reason)) {
-    throw new LocalProtocolError("A close reason must be valid Unicode (it has a lone surrogate)", "WS_ERR_INVALID_CLOSE_REASON");
-  }
-  if (reason.length > MAX_CLOSE_REASON_BYTES / 3 && encoder.encode(reason).byteLength > MAX_CLOSE_REASON_BYTES) {
-    // RFC 6455 §5.5: a control frame payload is at most 125 bytes (2 of them the code).
-    throw new LocalProtocolError("A close reason is at most 123 UTF-8 bytes", "WS_ERR_INVALID_CLOSE_REASON");
-  }
+  // RFC 6455 §5.5.1 and §5.5: UTF-8 (no lone surrogate), at most 123 bytes.
+  checkCloseReason(reason);
   return { code, reason };
 }
 

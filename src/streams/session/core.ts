@@ -29,6 +29,7 @@
  * @internal
  * @module
  */
+import type { WsErrorCode } from "../../protocol/errors.ts";
 import type { Connection } from "../../protocol/frames/connection.ts";
 import { CloseConnection, Pong, type AcceptConnection, type RejectConnection, type RejectData, type Request } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
@@ -171,7 +172,7 @@ export class SessionCore extends SessionState implements TransportHandler {
   }
 
   /** Fail the connection from our side: send `code` (when a close can still be sent), then end with a WebSocketError. */
-  failConnection(code: number, reason: string, errorCode: string, cause: unknown): void {
+  failConnection(code: number, reason: string, errorCode: WsErrorCode, cause: unknown): void {
     if (this.phase === "done") return;
     this.sendClose(code, reason);
     this.finish({ error: failures.failedWith(code, reason, errorCode, cause) }, "release");
@@ -261,7 +262,7 @@ export class SessionCore extends SessionState implements TransportHandler {
    * connection ended), then fail the connection with 1011 (RFC 6455 §7.4.1:
    * an unexpected condition).
    */
-  applicationFailed(error: unknown, handler: string, errorCode: string): void {
+  applicationFailed(error: unknown, handler: string, errorCode: WsErrorCode): void {
     if (!failures.endsConnection(error)) this.report(error, handler);
     this.failConnection(1011, "Internal error", errorCode, error);
   }

@@ -10,7 +10,9 @@
  * - Every `WebSocketError` the session makes comes from here.
  * @module
  */
+import type { WsErrorCode } from "../../protocol/errors.ts";
 import { describeError } from "../app-errors.ts";
+export { endsConnection } from "../app-errors.ts";
 import { WebSocketError, type WebSocketErrorInit } from "./types.ts";
 
 
@@ -56,7 +58,7 @@ export const protocolViolation = (closeCode: number, reason: string): WebSocketE
   new WebSocketError(reason || `The WebSocket failed with code ${closeCode}`, { closeCode, reason, code: "WS_ERR_PROTOCOL" });
 
 /** We failed the connection with `closeCode` because of `cause` (an application error, a bad write...). */
-export function failedWith(closeCode: number, reason: string, code: string, cause: unknown): WebSocketError {
+export function failedWith(closeCode: number, reason: string, code: WsErrorCode, cause: unknown): WebSocketError {
   return new WebSocketError(cause instanceof Error ? cause.message : reason, { closeCode, reason, code, cause });
 }
 
@@ -80,30 +82,6 @@ export const keepaliveTimedOut = (): WebSocketError =>
 export const pongLost = (): WebSocketError => new WebSocketError("The WebSocket closed before the pong arrived", { code: "WS_ERR_CLOSED" });
 
 /** The server refused the upgrade with HTTP `status` (the client's view), or we answered with it (the server's). */
-export function handshakeRefused(message: string, code: string, init: Omit<WebSocketErrorInit, "closeCode" | "code">): WebSocketError {
+export function handshakeRefused(message: string, code: WsErrorCode, init: Omit<WebSocketErrorInit, "closeCode" | "code">): WebSocketError {
   return new WebSocketError(message, { ...init, closeCode: 1006, code });
 }
-
-/** Codes of the errors that only say the connection itself ended (the peer left, closed or broke the protocol; a timeout). */
-const END_OF_CONNECTION_CODES: ReadonlySet<string> = new Set([
-  "WS_ERR_ABNORMAL_CLOSURE",
-  "WS_ERR_CLOSED",
-  "WS_ERR_CLOSING",
-  "WS_ERR_TRANSPORT",
-  "WS_ERR_CLOSE_TIMEOUT",
-  "WS_ERR_KEEPALIVE_TIMEOUT",
-  "WS_ERR_PROTOCOL",
-  "WS_ERR_TOO_MANY_FRAGMENTS",
-  "WS_ERR_HANDSHAKE_TIMEOUT",
-  "WS_ERR_HANDSHAKE_ABORTED",
-]);
-
-/**
- * Whether `error` only reports the connection's own end (abnormal closure,
- * the peer's close, a timeout): escaping an application handler, it is not
- * an application failure and is not reported as one.
- */
-export function endsConnection(error: unknown): boolean {
-  return error instanceof WebSocketError && END_OF_CONNECTION_CODES.has(error.code);
-}
-

@@ -22,8 +22,8 @@
  * @module
  */
 import { AcceptConnection, RejectConnection, RejectData, Request } from "../../protocol/events.ts";
-import { LocalProtocolError, RemoteProtocolError } from "../../protocol/errors.ts";
-import { reasonPhrase } from "../../protocol/http/http.ts";
+import { LocalProtocolError, ProtocolError, RemoteProtocolError, type WsErrorCode } from "../../protocol/errors.ts";
+import { reasonPhrase } from "../../protocol/http/status.ts";
 import { answerForRefusal, answerPlainRequest, asksForWebSocket, type HttpAnswer } from "../plain-http.ts";
 import { streamsImplementation } from "../polyfill.ts";
 import type { SessionCore } from "./core.ts";
@@ -226,8 +226,7 @@ export function handshakeFailed(s: SessionCore, error: unknown): void {
       return;
     }
     // A bad upgrade: the hint's status with its reason phrase and a one-line body, alike on every path.
-    const code = (error as { code?: unknown }).code;
-    answerWith(s, answerForRefusal(error), code === undefined ? "WS_ERR_HANDSHAKE" : String(code), `The opening handshake failed: ${error.message}`, error);
+    answerWith(s, answerForRefusal(error), error.code, `The opening handshake failed: ${error.message}`, error);
     return;
   }
   let status: number | undefined;
@@ -242,15 +241,15 @@ export function handshakeFailed(s: SessionCore, error: unknown): void {
       // Nothing could be sent: just drop the transport.
     }
   }
-  const code = (error as { code?: unknown } | null)?.code;
+  const code: WsErrorCode = error instanceof ProtocolError ? error.code : "WS_ERR_HANDSHAKE";
   const init: WebSocketErrorInit = { cause: error };
   if (status !== undefined) init.status = status;
   const message = error instanceof Error ? error.message : String(error);
-  s.finish({ error: failures.handshakeRefused(`The opening handshake failed: ${message}`, code === undefined ? "WS_ERR_HANDSHAKE" : String(code), init) }, transport);
+  s.finish({ error: failures.handshakeRefused(`The opening handshake failed: ${message}`, code, init) }, transport);
 }
 
 /** Write an HTTP answer instead of a 101 and end the session. */
-function answerWith(s: SessionCore, answer: HttpAnswer, code: string, message: string, cause: unknown): void {
+function answerWith(s: SessionCore, answer: HttpAnswer, code: WsErrorCode, message: string, cause: unknown): void {
   if (s.phase === "done") return;
   let failure = cause;
   try {

@@ -20,7 +20,7 @@
  */
 import type { BytesMessage, Event, TextMessage } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
-import { autoReply } from "../auto-reply.ts";
+import { autoReply } from "../../protocol/auto-reply.ts";
 import { Timer } from "../timers.ts";
 import { MessageAssembler } from "./assembly.ts";
 import type { SessionCore } from "./core.ts";

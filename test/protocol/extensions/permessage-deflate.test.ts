@@ -2,13 +2,9 @@
 // the frame hooks driven directly (as the frame layer drives them).
 import t, { type Test } from "tap";
 import zlib from "node:zlib";
-import { PerMessageDeflate, SUPPORTED_EXTENSIONS, parseExtensionItem } from "../../../src/protocol/extensions/permessage-deflate.ts";
-import {
-  pakoCodec,
-  type DeflateCodec,
-  type DeflaterOptions,
-  type InflaterOptions,
-} from "../../../src/protocol/extensions/deflate-codec.ts";
+import { PerMessageDeflate, SUPPORTED_EXTENSIONS } from "../../../src/protocol/extensions/permessage-deflate.ts";
+import type { DeflateCodec, DeflaterOptions, InflaterOptions } from "../../../src/protocol/extensions/deflate-codec.ts";
+import { pakoCodec } from "../../../src/protocol/extensions/pako-codec.ts";
 import { NO_RSV, type FrameProtocolView, type RsvBits } from "../../../src/protocol/extensions/extension.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../../../src/protocol/errors.ts";
 import { Opcode } from "../../../src/protocol/types.ts";
@@ -155,18 +151,20 @@ t.test("offer(): as wsproto makes it", async (t) => {
   throwsCode(t, () => new PerMessageDeflate({ clientMaxWindowBits: 8 }).offer(), LocalProtocolError, "WS_ERR_PMD_WINDOW_BITS", "a client cannot deflate with 8 bits");
 });
 
-t.test("parseExtensionItem: a real tokenizer", async (t) => {
-  t.same(parseExtensionItem("permessage-deflate"), { name: "permessage-deflate", params: [] });
-  t.same(parseExtensionItem(' permessage-deflate ;client_max_window_bits = "10" ;  server_no_context_takeover\t'), {
-    name: "permessage-deflate",
-    params: [
-      ["client_max_window_bits", "10"],
-      ["server_no_context_takeover", null],
-    ],
-  });
-  t.same(parseExtensionItem('x; a="q\\"u;o,te"; b=tok'), { name: "x", params: [["a", 'q"u;o,te'], ["b", "tok"]] });
-  for (const bad of ["", ";", "x;", "x; =1", "x; a=", 'x; a="open', "x y", "x; a b", "x;; a", "x; a=1 2", "x; a=\"\\", "x, y"]) {
-    t.equal(parseExtensionItem(bad), null, JSON.stringify(bad));
+t.test("offers are read with the header grammar's tokenizer (quotes, optional whitespace)", async (t) => {
+  t.equal(new PerMessageDeflate().fork().accept("permessage-deflate"), "");
+  t.equal(
+    new PerMessageDeflate().fork().accept(' permessage-deflate ;client_max_window_bits = "10" ;  server_no_context_takeover\t'),
+    "server_no_context_takeover; client_max_window_bits=10",
+  );
+  const p = "permessage-deflate";
+  const bits = "client_max_window_bits";
+  for (const bad of ["", ";", `${p};`, `${p}; =1`, `${p}; ${bits}=`, `${p}; ${bits}="open`, `${p} y`, `${p}; ${bits} 10`, `${p};; ${bits}`, `${p}; ${bits}=1 0`, `${p}; ${bits}="\\`, `${p}, ${p}`]) {
+    t.equal(new PerMessageDeflate().fork().accept(bad), null, JSON.stringify(bad));
+  }
+  // Not one item, or not valid header syntax: the client fails the connection.
+  for (const bad of ["permessage-deflate, permessage-deflate", 'permessage-deflate; server_max_window_bits="1 0"']) {
+    t.throws(() => new PerMessageDeflate().fork().finalize(bad), RemoteProtocolError, JSON.stringify(bad));
   }
 });
 

@@ -6,7 +6,8 @@ import t, { type Test } from "tap";
 import zlib from "node:zlib";
 import { WSConnection } from "../../../src/protocol/ws-connection.ts";
 import { Connection } from "../../../src/protocol/frames/connection.ts";
-import { PerMessageDeflate, type PerMessageDeflateOptions } from "../../../src/protocol/extensions/permessage-deflate.ts";
+import { PerMessageDeflate } from "../../../src/protocol/extensions/permessage-deflate.ts";
+import type { PerMessageDeflateOptions } from "../../../src/protocol/extensions/pmd-params.ts";
 import {
   AcceptConnection,
   BytesMessage,

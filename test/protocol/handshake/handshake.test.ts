@@ -1,9 +1,10 @@
-// H11Handshake and the extension negotiation functions
-// (src/protocol/handshake/handshake.ts), for both roles: request bytes, validation in
+// H11Handshake (src/protocol/handshake/handshake.ts with client.ts, server.ts,
+// rejection.ts), for both roles: request bytes, validation in
 // wsproto's order with its hints, the deliberate differences, rejections in
 // every framing, security checks on what we send, limits, trailing data.
 import t, { type Test } from "tap";
-import { H11Handshake, clientExtensionsHandshake, serverExtensionsHandshake } from "../../../src/protocol/handshake/handshake.ts";
+import { H11Handshake } from "../../../src/protocol/handshake/handshake.ts";
+import { Marker, lpe, rpe } from "../../helpers/handshake-checks.ts";
 import { LocalProtocolError, RemoteProtocolError } from "../../../src/protocol/errors.ts";
 import {
   AcceptConnection,
@@ -46,69 +47,8 @@ function response(extra = "", status = "101 Switching Protocols"): string {
   return `HTTP/1.1 ${status}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${NONCE_ACCEPT}\r\n${extra}\r\n`;
 }
 
-/** A test extension with public fields (the default fork() copies own fields). */
-class Marker extends Extension {
-  readonly name: string;
-  on = false;
-  offerValue: unknown;
-  acceptValue: unknown;
-  log: string[];
-  constructor(name = "x-marker", offerValue: unknown = true, acceptValue: unknown = true, log: string[] = []) {
-    super();
-    this.name = name;
-    this.offerValue = offerValue;
-    this.acceptValue = acceptValue;
-    this.log = log;
-  }
-  override enabled(): boolean {
-    return this.on;
-  }
-  override offer(): boolean | string {
-    return this.offerValue as boolean | string;
-  }
-  override accept(offer: string): boolean | string | null {
-    this.log.push(`accept ${offer}`);
-    if (this.acceptValue !== null && this.acceptValue !== false) this.on = true;
-    return this.acceptValue as boolean | string | null;
-  }
-  override finalize(offer: string): void {
-    this.log.push(`finalize ${offer}`);
-    if (offer.includes("refuse")) throw new TypeError("bad parameter");
-    this.on = true;
-  }
-}
-
 function client(options = {}): H11Handshake {
   return new H11Handshake(CLIENT, { random: sequentialRandom(), ...options });
-}
-
-function rpe(t: Test, fn: () => unknown, message: string | RegExp, status: number | null, code?: string): RemoteProtocolError | null {
-  try {
-    fn();
-  } catch (e) {
-    if (!(e instanceof RemoteProtocolError)) {
-      t.fail(`expected RemoteProtocolError, got ${String(e)}`);
-      return null;
-    }
-    if (typeof message === "string") t.equal(e.message, message);
-    else t.match(e.message, message);
-    if (status === null) t.equal(e.eventHint, null);
-    else t.equal((e.eventHint as RejectConnection | null)?.statusCode, status, `hint ${status}`);
-    if (code !== undefined) t.equal(e.code, code);
-    return e;
-  }
-  t.fail(`expected RemoteProtocolError ${String(message)}`);
-  return null;
-}
-
-function lpe(t: Test, fn: () => unknown, code: string | RegExp, what: string): void {
-  try {
-    fn();
-    t.fail(`${what}: expected LocalProtocolError`);
-  } catch (e) {
-    t.ok(e instanceof LocalProtocolError, `${what}: LocalProtocolError`);
-    if (e instanceof LocalProtocolError) t.match(e.code, code, `${what}: code`);
-  }
 }
 
 t.test("client request bytes", async (t) => {
@@ -358,6 +298,46 @@ t.test("client extension negotiation works on forks", async (t) => {
   t.notOk(pmd.enabled(), "the configured object is untouched");
   t.same(hs.extensions, accept.extensions);
   t.same(hs.connection!.extensions, accept.extensions);
+  t.equal(hs.extensionsHeader, "permessage-deflate; server_no_context_takeover", "the value received, for the layer above");
+});
+
+t.test("extensionsHeader: the negotiated Sec-WebSocket-Extensions value, for both roles", async (t) => {
+  // Client: "" until OPEN; the values of every Sec-WebSocket-Extensions header, joined.
+  const hs = client();
+  hs.send(new Request({ host: "h", target: "/", extensions: [new Marker("a"), new Marker("b")] }));
+  t.equal(hs.extensionsHeader, "");
+  hs.receiveData(enc(response("Sec-WebSocket-Extensions: a; x=1\r\nX-Other: 1\r\nSec-WebSocket-Extensions: b\r\n")));
+  t.equal(hs.extensionsHeader, "a; x=1, b");
+  const accept = events(hs)[0] as AcceptConnection;
+  t.notOk(accept.extraHeaders.some(([n]) => n === "sec-websocket-extensions"), "still not among extraHeaders");
+  // Client, nothing agreed.
+  const none = client();
+  none.send(new Request({ host: "h", target: "/", extensions: [new Marker("a")] }));
+  none.receiveData(enc(response()));
+  t.equal(none.state, ConnectionState.OPEN);
+  t.equal(none.extensionsHeader, "");
+  // Client, rejected: never set.
+  const rejected = client();
+  rejected.send(new Request({ host: "h", target: "/", extensions: [new Marker("a")] }));
+  rejected.receiveData(enc("HTTP/1.1 403 Forbidden\r\nSec-WebSocket-Extensions: a\r\ncontent-length: 0\r\n\r\n"));
+  t.equal(rejected.extensionsHeader, "");
+  // Server: exactly the value written in the 101.
+  const srv = server();
+  srv.receiveData(enc(request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits, x-b\r\n")));
+  events(srv);
+  t.equal(srv.extensionsHeader, "");
+  const bytes = dec(srv.send(new AcceptConnection({ extensions: [new PerMessageDeflate(), new Marker("x-b", true, "q=2")] })));
+  t.equal(srv.extensionsHeader, "permessage-deflate; client_max_window_bits=15, x-b; q=2");
+  t.match(bytes, `\r\nSec-WebSocket-Extensions: ${srv.extensionsHeader}\r\n`);
+  // Server: extensions configured but none offered, or none configured.
+  for (const extensions of [[new PerMessageDeflate()], []]) {
+    const plain = server();
+    plain.receiveData(enc(request()));
+    events(plain);
+    const head = dec(plain.send(new AcceptConnection({ extensions })));
+    t.notMatch(head, /Sec-WebSocket-Extensions/i);
+    t.equal(plain.extensionsHeader, "");
+  }
 });
 
 t.test("client: repeated Sec-WebSocket-Extensions headers are joined (deviation)", async (t) => {
@@ -750,50 +730,6 @@ t.test("initiateUpgradeConnection with the peer's request line: strict, answered
 
 // ---------------------------------------------------------------------------
 // The negotiation functions on their own (HTTP/2, RFC 8441)
-
-t.test("serverExtensionsHandshake", async (t) => {
-  const log: string[] = [];
-  const a = new Marker("a", true, true, log);
-  const b = new Marker("b", true, "x=1", log);
-  const c = new Marker("c", true, null, log);
-  const d = new Marker("d", true, "", log);
-  t.equal(serverExtensionsHandshake(["b; y", "a", "c", "d", "zzz"], [a, b, c, d]), "b; x=1, a, d");
-  t.same(log, ["accept b; y", "accept a", "accept c", "accept d"]);
-  t.equal(serverExtensionsHandshake([], [a]), null);
-  t.equal(serverExtensionsHandshake(["c"], [new Marker("c", true, false)]), null, "declined");
-  // The last accepted offer of a name wins, at the first position.
-  let n = 0;
-  const counting = new Marker("p");
-  counting.accept = (offer: string) => (offer.includes("no") ? null : `n=${++n}`);
-  t.equal(serverExtensionsHandshake(["p; v=1", "q", "p; v=2", "p; no"], [counting, new Marker("q")]), "p; n=2, q");
-  t.equal(serverExtensionsHandshake(["a; p=1, b"], [new Marker("a"), new Marker("b")]), "a, b", "a whole header value is fine");
-  rpe(t, () => serverExtensionsHandshake(["a b"], [a]), /Invalid Sec-WebSocket-Extensions/, 400, "WS_ERR_HANDSHAKE_EXTENSION");
-  lpe(t, () => serverExtensionsHandshake(["a"], [new Marker("a", true, "x\r\ny")]), /INVALID_EXTENSION/, "CRLF from accept()");
-  lpe(t, () => serverExtensionsHandshake(["a"], [new Marker("a", true, 5)]), /INVALID_EXTENSION/, "junk from accept()");
-  const throwing = new Marker("a");
-  throwing.accept = () => {
-    throw new RangeError("bug");
-  };
-  lpe(t, () => serverExtensionsHandshake(["a"], [throwing]), /INVALID_EXTENSION/, "accept() throws");
-  const forks = [new PerMessageDeflate().fork()];
-  t.equal(serverExtensionsHandshake(["permessage-deflate"], forks), "permessage-deflate");
-  t.ok(forks[0]!.enabled());
-});
-
-t.test("clientExtensionsHandshake", async (t) => {
-  const log: string[] = [];
-  const a = new Marker("a", true, true, log);
-  const b = new Marker("b", true, true, log);
-  t.same(clientExtensionsHandshake(["b; x=1", "a"], [a, b]), [b, a], "the server's order");
-  t.same(log, ["finalize b; x=1", "finalize a"]);
-  t.same(clientExtensionsHandshake([], [a]), []);
-  t.same(clientExtensionsHandshake([""], [a]), [], "an empty value accepts nothing");
-  rpe(t, () => clientExtensionsHandshake(["zzz"], [a]), "unrecognized extension zzz", 400, "WS_ERR_HANDSHAKE_EXTENSION");
-  rpe(t, () => clientExtensionsHandshake(["a", "a"], [new Marker("a")]), "extension a accepted twice", 400);
-  rpe(t, () => clientExtensionsHandshake(["a; refuse"], [new Marker("a")]), /refused the server's response/, 400);
-  const pmd = new PerMessageDeflate().fork();
-  rpe(t, () => clientExtensionsHandshake(["permessage-deflate; bogus"], [pmd]), /permessage-deflate/, 400);
-});
 
 t.test("events(): stopping early keeps the rest queued", async (t) => {
   const hs = client();
