@@ -142,6 +142,13 @@ export const WS_ERROR_CODES = [
   "WS_ERR_MESSAGE_HANDLER",
   /** The application's `onPing` or `onPong` callback threw (closed with 1011). */
   "WS_ERR_HANDLER",
+  // --- Topics across processes (wsproto/redis) ------------------------------
+  /** The Redis backplane lost a connection (it reconnects by itself; local subscribers are still served). */
+  "WS_ERR_BACKPLANE_DOWN",
+  /** The Redis backplane's buffer for an outage was full: messages were dropped for the other processes. */
+  "WS_ERR_BACKPLANE_DROPPED",
+  /** The Redis backplane could not subscribe. */
+  "WS_ERR_BACKPLANE_SUBSCRIBE",
   // --- Node adapters ---------------------------------------------------------
   /** The HTTP/2 extended CONNECT (RFC 8441) failed. */
   "WS_ERR_HTTP2",
