@@ -17,12 +17,11 @@
  * @module
  */
 import { createInterface } from "node:readline";
-import { parseArgs } from "node:util";
 import { CloseReason } from "../../protocol/types.ts";
 import { PerMessageDeflate } from "../../protocol/extensions/permessage-deflate.ts";
 import { WebSocketError } from "../../streams/session/types.ts";
 import { connectNodeWebSocket } from "../connect.ts";
-import type { ProgramNames } from "./echo-server.ts";
+import { parseCommandLine, usageError as failUsage, type ProgramNames } from "./command-line.ts";
 
 /**
  * Run the client with these command-line arguments (it exits the process
@@ -52,30 +51,18 @@ options:
   -h, --help        print this help and exit
 `;
 
-  /** A usage error: one line saying what is wrong, the usage line, exit 2 (no stack trace). */
-  function usageError(message: string): never {
-    process.stderr.write(`${names.prefix}: ${message}\n${USAGE}\nTry '${names.usage} --help' for more.\n`);
-    process.exit(2);
-  }
-
-  function parseCommandLine() {
-    try {
-      return parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: {
-          deflate: { type: "boolean", default: false },
-          subprotocol: { type: "string", multiple: true, default: [] },
-          help: { type: "boolean", short: "h", default: false },
-        },
-      });
-    } catch (e) {
-      // node:util's messages, less the advice about "--" that does not apply here.
-      return usageError((e instanceof Error ? e.message : String(e)).split(". To specify")[0]!.replace(/^Option/, "option").replace(/^Unknown/, "unknown"));
-    }
-  }
-
-  const { values, positionals } = parseCommandLine();
+  const usageError: (message: string) => never = (message) => failUsage(names, USAGE, message);
+  const { values, positionals } = parseCommandLine(
+    args,
+    names,
+    USAGE,
+    {
+      deflate: { type: "boolean", default: false },
+      subprotocol: { type: "string", multiple: true, default: [] },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    true,
+  );
   if (values.help) {
     process.stdout.write(HELP);
     process.exit(0);

@@ -18,19 +18,13 @@
  */
 import { createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { parseArgs } from "node:util";
 import { CloseReason } from "../../protocol/types.ts";
 import { PerMessageDeflate } from "../../protocol/extensions/permessage-deflate.ts";
 import { acceptWebSocket, type WebSocketSession } from "../../streams/websocket-stream.ts";
-import { fromNodeSocket } from "../index.ts";
+import { fromNodeSocket } from "../socket.ts";
+import { parseCommandLine, usageError as failUsage, type ProgramNames } from "./command-line.ts";
 
-/** How a command-line program names itself in its messages. */
-export interface ProgramNames {
-  /** Before each error message: `echo-server`, `wsproto serve`. */
-  prefix: string;
-  /** In the usage line: `echo-server.ts`, `wsproto serve`. */
-  usage: string;
-}
+export type { ProgramNames } from "./command-line.ts";
 
 /**
  * Run the echo server with these command-line arguments (it exits the
@@ -55,30 +49,19 @@ options:
   -h, --help   print this help and exit
 `;
 
-  /** A usage error: one line saying what is wrong, the usage line, exit 2 (no stack trace). */
-  function usageError(message: string): never {
-    process.stderr.write(`${names.prefix}: ${message}\n${USAGE}\nTry '${names.usage} --help' for more.\n`);
-    process.exit(2);
-  }
-
-  function parseCommandLine() {
-    try {
-      return parseArgs({
-        args: [...args],
-        options: {
-          port: { type: "string" },
-          host: { type: "string", default: "127.0.0.1" },
-          quiet: { type: "boolean", default: false },
-          help: { type: "boolean", short: "h", default: false },
-        },
-      }).values;
-    } catch (e) {
-      // node:util's messages, less the advice about "--" that does not apply here.
-      return usageError((e instanceof Error ? e.message : String(e)).split(". To specify")[0]!.replace(/^Option/, "option").replace(/^Unknown/, "unknown"));
-    }
-  }
-
-  const values = parseCommandLine();
+  const usageError: (message: string) => never = (message) => failUsage(names, USAGE, message);
+  const { values } = parseCommandLine(
+    args,
+    names,
+    USAGE,
+    {
+      port: { type: "string" },
+      host: { type: "string", default: "127.0.0.1" },
+      quiet: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    false,
+  );
   if (values.help) {
     process.stdout.write(HELP);
     process.exit(0);
