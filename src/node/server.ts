@@ -33,102 +33,19 @@
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from "node:http";
 import type { Server as HttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
-import { Readable, type Duplex } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import type { Duplex } from "node:stream";
 import { checkCloseReason, isSendableCloseCode } from "../protocol/close-codes.ts";
 import { LocalProtocolError } from "../protocol/errors.ts";
 import type { Request } from "../protocol/events.ts";
-import { reasonPhrase } from "../protocol/http/status.ts";
-import { acceptNodeUpgrade, nodeToFetchRequest, type NodeUpgradeOptions } from "./upgrade.ts";
+import { acceptNodeUpgrade, type NodeUpgradeOptions } from "./upgrade.ts";
 import { broadcast, DEFAULT_BACKPRESSURE_LIMIT, type BroadcastOptions as StreamsBroadcastOptions } from "../streams/broadcast.ts";
-import { responseHeaders, shortAnswer, upgradeRequired, type HttpAnswer, type HttpHandler } from "../streams/plain-http.ts";
-import type { AcceptDecision, HandlerContext, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
+import type { AcceptDecision, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
 import { endsConnection } from "../streams/app-errors.ts";
-import { Topics, type Backplane, type PublishOptions } from "../streams/topics.ts";
+import { Topics, type PublishOptions } from "../streams/topics.ts";
+import { serveHttp } from "./server-http.ts";
+import type { BroadcastOptions, ServerCloseOptions, ServerErrorContext, WebSocketServerOptions } from "./server-options.ts";
 
-/** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */
-export interface WebSocketServerOptions extends Omit<NodeUpgradeOptions, "onError"> {
-  /** Listen on this port (0: one the system picks) with an `http.Server` of its own. */
-  port?: number;
-  /** The address to listen on with `port`. @default all interfaces (Node's default) */
-  host?: string;
-  /** Attach to this HTTP(S) server's `'upgrade'` events (and, with `handleHttp`, its `'request'` events). */
-  server?: HttpServer | HttpsServer;
-  /** Listen nowhere: upgrades are handed in through {@link WebSocketServer.handleUpgrade}. */
-  noServer?: boolean;
-  /** Accept only this path (the request target without its query); others get 404. */
-  path?: string;
-  /**
-   * Accept only requests whose `Origin` is one of these (compared
-   * case-insensitively); others get 403. `""` in the list admits requests
-   * without an `Origin` header (non-browser clients). @default any origin
-   */
-  origins?: string[];
-  /**
-   * Called with each session once its handshake succeeded, and the request
-   * it answered. The server owns what it does: a throw or a rejected promise
-   * closes that session with 1011 and goes to `onError`; an error that only
-   * says the connection ended (the peer vanished: `WS_ERR_ABNORMAL_CLOSURE`)
-   * is not reported.
-   */
-  onSession?: (session: WebSocketSession, request: Request) => void | PromiseLike<void>;
-  /**
-   * Called with each failure of application code the server called
-   * (`onSession`, `handleRequest`, `handleHttp`, `onMessage`, `onPing`,
-   * `onPong`), after the session was closed with 1011 (or the request
-   * answered 500). A throw here is written to stderr, never to the process.
-   * @default one line on stderr naming the handler and the peer's address
-   */
-  onError?: (error: unknown, context: ServerErrorContext) => void;
-  /**
-   * Answers plain HTTP requests (not WebSocket upgrades) on a server it owns
-   * or is attached to: a WHATWG `Request` in, a `Response` out (its body
-   * streamed). Without it, an owned server answers 426 Upgrade Required. An
-   * `'upgrade'` to some other protocol (`Upgrade: h2c`) reaches it too,
-   * without its body. With `server`, it is attached to the server's
-   * `'request'` event: give it only to a server that has no request handler
-   * of its own.
-   */
-  handleHttp?: HttpHandler;
-  /**
-   * Bytes a connection may have waiting to be written before `broadcast`
-   * stops sending to it (uWebSockets' `maxBackpressure`). @default 1048576
-   */
-  backpressureLimit?: number;
-  /** Close (1008) a connection over `backpressureLimit` instead of skipping it. @default false */
-  closeOnBackpressureLimit?: boolean;
-  /**
-   * Carries {@link WebSocketServer.publish} to the server's other processes
-   * and brings theirs (`redisBackplane` from `wsproto/redis`); `close()`
-   * closes it. Its outages go to `onError`. @default none (this process only)
-   */
-  backplane?: Backplane;
-}
-
-/** Where an application failure reported to {@link WebSocketServerOptions.onError} happened. */
-export interface ServerErrorContext extends HandlerContext {
-  /** The handler that threw or rejected: `"onSession"`, `"handleRequest"`, `"handleHttp"`, `"onMessage"`, `"onPing"`, `"onPong"`. */
-  readonly handler: string;
-  /** The session it ran for (absent for `handleHttp` on a plain request). */
-  session?: WebSocketSession;
-  /** The peer's IP address, when the socket knows it. */
-  remoteAddress?: string;
-  /** The peer's port, when the socket knows it. */
-  remotePort?: number;
-}
-
-/** Options of {@link WebSocketServer.broadcast}. */
-export type BroadcastOptions = Pick<StreamsBroadcastOptions, "except" | "compress">;
-
-/** Options of {@link WebSocketServer.close}. */
-export interface ServerCloseOptions {
-  /** @default 1001 (going away) */
-  closeCode?: number;
-  /** @default "" */
-  reason?: string;
-  /** Milliseconds to wait for the closing handshakes before the remaining connections are destroyed. @default 5000 */
-  timeout?: number;
-}
+export type { BroadcastOptions, ServerCloseOptions, ServerErrorContext, WebSocketServerOptions } from "./server-options.ts";
 
 const DEFAULT_CLOSE_TIMEOUT = 5000;
 const noop = (): void => {};
@@ -175,7 +92,9 @@ export class WebSocketServer {
   };
 
   readonly #onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-    void this.#serveHttp(req, res);
+    void serveHttp(req, res, this.#options.handleHttp, this.#server !== null && "setSecureContext" in this.#server, (error) =>
+      this.#failed(error, "handleHttp", req.socket),
+    );
   };
 
   constructor(options: WebSocketServerOptions) {
@@ -505,34 +424,6 @@ export class WebSocketServer {
     await serverClosed;
     await topicsClosed;
   }
-
-  async #serveHttp(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const handleHttp = this.#options.handleHttp;
-    if (handleHttp === undefined) {
-      writeAnswer(res, upgradeRequired());
-      return;
-    }
-    let response: Response;
-    try {
-      response = await handleHttp(nodeToFetchRequest(req, this.#server !== null && "setSecureContext" in this.#server));
-      if (!(response instanceof Response)) throw new TypeError("handleHttp must return a Response");
-    } catch (error) {
-      // The client gets a 500; the application gets the exception (as for handleRequest).
-      this.#failed(error, "handleHttp", req.socket);
-      if (!res.headersSent) writeAnswer(res, shortAnswer(500, "The request handler failed."));
-      return;
-    }
-    res.writeHead(response.status, response.statusText || reasonPhrase(response.status), responseHeaders(response).flat());
-    if (response.body === null || req.method === "HEAD") {
-      res.end();
-      return;
-    }
-    try {
-      await pipeline(Readable.fromWeb(response.body as Parameters<typeof Readable.fromWeb>[0]), res);
-    } catch {
-      res.destroy();
-    }
-  }
 }
 
 /** The default `onError`: one line on stderr naming the handler and the peer. */
@@ -544,10 +435,4 @@ function reportToStderr(error: unknown, context: ServerErrorContext): void {
   } catch {
     // No stderr: nothing else to tell.
   }
-}
-
-/** Write a whole short answer (426, 500...) through node:http. */
-function writeAnswer(res: ServerResponse, answer: HttpAnswer): void {
-  res.writeHead(answer.status, answer.reason, answer.headers.flat());
-  res.end(answer.body);
 }
