@@ -9,8 +9,8 @@
  * Invariants:
  * - `resolveSessionOptions` throws a `LocalProtocolError` for a bad value
  *   before anything is sent; what it returns is frozen and never changes.
- * - Holds no state across calls: each session resolves its own (a server
- *   hands every connection a copy of its options anyway).
+ * - The one state across calls is the last resolved object, frozen and
+ *   shared by the sessions whose options resolve to the same values.
  * @module
  */
 import { LocalProtocolError } from "../../protocol/errors.ts";
@@ -75,11 +75,14 @@ export interface ResolvedSessionOptions {
 }
 
 /**
- * Check and resolve a session's options.
+ * Check and resolve a session's options. A server hands every connection a
+ * copy of the same options, so the last result is reused when every value
+ * matches: connections of one server share one frozen object instead of
+ * holding one each (~150 bytes per connection).
  * @throws LocalProtocolError for a negative duration or high-water mark.
  */
 export function resolveSessionOptions(options: AnySessionOptions): ResolvedSessionOptions {
-  return Object.freeze({
+  const resolved: ResolvedSessionOptions = {
     handshakeTimeout: timeoutOption(options.handshakeTimeout, DEFAULT_HANDSHAKE_TIMEOUT, "handshakeTimeout"),
     closeTimeout: timeoutOption(options.closeTimeout, DEFAULT_CLOSE_TIMEOUT, "closeTimeout"),
     pingInterval: timeoutOption(options.pingInterval, DEFAULT_PING_INTERVAL, "pingInterval"),
@@ -96,7 +99,19 @@ export function resolveSessionOptions(options: AnySessionOptions): ResolvedSessi
     onPing: options.onPing,
     onPong: options.onPong,
     onError: options.onError,
-  });
+  };
+  if (last !== null && sameOptions(last, resolved)) return last;
+  return (last = Object.freeze(resolved));
+}
+
+/** The last options resolved (frozen), reused while the next ones are the same. */
+let last: ResolvedSessionOptions | null = null;
+
+function sameOptions(a: ResolvedSessionOptions, b: ResolvedSessionOptions): boolean {
+  for (const key in b) {
+    if (!Object.is(a[key as keyof ResolvedSessionOptions], b[key as keyof ResolvedSessionOptions])) return false;
+  }
+  return true;
 }
 
 /** A non-negative number option, or its default. */
