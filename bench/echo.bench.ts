@@ -15,7 +15,7 @@
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
 import WebSocket, { WebSocketServer } from "ws";
-import type { WebSocketSession } from "../src/streams/websocket-stream.ts";
+import type { WebSocketSession } from "../src/streams/sessions.ts";
 import { compiledPackage, importCompiled } from "./compiled.ts";
 import { compare, printTable, type Row } from "./util.ts";
 
@@ -26,19 +26,19 @@ import { compare, printTable, type Row } from "./util.ts";
 // which puts functions in dictionary mode: about +10 KB per connection.)
 // BENCH_SOURCE=1 measures the .ts sources instead.
 type NodeModule = typeof import("../src/node/index.ts");
-type StreamsModule = typeof import("../src/streams/websocket-stream.ts");
+type StreamsModule = typeof import("../src/streams/sessions.ts");
 type ExtensionsModule = typeof import("../src/protocol/extensions/index.ts");
 async function loadOurs(): Promise<[NodeModule, StreamsModule, ExtensionsModule]> {
   if (process.env["BENCH_SOURCE"] === "1") {
     return Promise.all([
       import("../src/node/index.ts"),
-      import("../src/streams/websocket-stream.ts"),
+      import("../src/streams/sessions.ts"),
       import("../src/protocol/extensions/index.ts"),
     ]);
   }
   const dist = compiledPackage();
   const load = (path: string) => importCompiled<never>(dist, path);
-  return Promise.all([load("node/index.js"), load("streams/websocket-stream.js"), load("protocol/extensions/index.js")]);
+  return Promise.all([load("node/index.js"), load("streams/sessions.js"), load("protocol/extensions/index.js")]);
 }
 const [{ connectNodeWebSocket, fromNodeSocket, nodeZlibCodec, nodeMasker }, { acceptWebSocket }, { PerMessageDeflate }] = await loadOurs();
 // BENCH_CODEC=pako measures the portable engine; the default is what the Node

@@ -20,7 +20,7 @@ import { pathToFileURL } from "node:url";
 import type { PeerReply, PeerRequest, ServerStats } from "./protocol.ts";
 
 type NodeModule = typeof import("../../src/node/index.ts");
-type StreamsImplementation = import("../../src/streams/polyfill.ts").StreamsImplementation;
+type StreamsImplementation = import("../../src/streams/streams-implementation.ts").StreamsImplementation;
 
 const [impl, mode, nodeModule, app = "pipe"] = process.argv.slice(2);
 const deflate = mode === "deflate";

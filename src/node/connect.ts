@@ -38,7 +38,7 @@ import {
   type ConnectWebSocketOptions,
   type MessageChunk,
   type WebSocketSession,
-} from "../streams/websocket-stream.ts";
+} from "../streams/sessions.ts";
 import { DeferredClientPort, deferredTransport, type DeferredPortControl, type RequestHeadWritten } from "./deferred-port.ts";
 import { headerValue, readResponseHead } from "./http-head.ts";
 import { adapterOptionsOf, nodeExtensions } from "./options.ts";

@@ -26,7 +26,7 @@ import {
   type ConnectWebSocketOptions,
   type MessageChunk,
   type WebSocketSession,
-} from "../streams/websocket-stream.ts";
+} from "../streams/sessions.ts";
 import { DeferredClientPort, deferredTransport, type DeferredPortControl, type RequestHeadWritten } from "./deferred-port.ts";
 import { HTTP1_ONLY, headerValues } from "./http2.ts";
 import { adapterOptionsOf, nodeExtensions } from "./options.ts";

@@ -37,7 +37,7 @@ import type { HttpEvent, ResponseHead } from "../protocol/http/message.ts";
 import { HttpReader } from "../protocol/http/reader.ts";
 import type { Headers } from "../protocol/types.ts";
 import { transportPort, type TransportHandler, type TransportPort } from "../streams/transport.ts";
-import { acceptWebSocket, type AcceptWebSocketOptions, type MessageChunk, type WebSocketSession } from "../streams/websocket-stream.ts";
+import { acceptWebSocket, type AcceptWebSocketOptions, type MessageChunk, type WebSocketSession } from "../streams/sessions.ts";
 import { deferredTransport } from "./deferred-port.ts";
 import { adapterOptionsOf, nodeExtensions } from "./options.ts";
 import { nodeMasker } from "./masker.ts";

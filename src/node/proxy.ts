@@ -13,7 +13,7 @@ import { connect as netConnect, isIP, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { LocalProtocolError } from "../protocol/errors.ts";
 import { describeError } from "../streams/app-errors.ts";
-import { WebSocketError } from "../streams/websocket-stream.ts";
+import { WebSocketError } from "../streams/sessions.ts";
 import type { DeferredPortControl } from "./deferred-port.ts";
 import { readResponseHead, statusLine } from "./http-head.ts";
 import { bareHostname, parseWebSocketUrl, type WebSocketTarget } from "./url.ts";

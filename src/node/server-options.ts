@@ -10,7 +10,7 @@ import type { Request } from "../protocol/events.ts";
 import type { BroadcastOptions as StreamsBroadcastOptions } from "../streams/broadcast.ts";
 import type { HttpHandler } from "../streams/plain-http.ts";
 import type { Backplane } from "../streams/topics.ts";
-import type { HandlerContext, WebSocketSession } from "../streams/websocket-stream.ts";
+import type { HandlerContext, WebSocketSession } from "../streams/sessions.ts";
 import type { NodeUpgradeOptions } from "./upgrade.ts";
 
 /** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */

@@ -39,7 +39,7 @@ import { LocalProtocolError } from "../protocol/errors.ts";
 import type { Request } from "../protocol/events.ts";
 import { acceptNodeUpgrade, type NodeUpgradeOptions } from "./upgrade.ts";
 import { broadcast, DEFAULT_BACKPRESSURE_LIMIT, type BroadcastOptions as StreamsBroadcastOptions } from "../streams/broadcast.ts";
-import type { AcceptDecision, RejectDecision, WebSocketSession } from "../streams/websocket-stream.ts";
+import type { AcceptDecision, RejectDecision, WebSocketSession } from "../streams/sessions.ts";
 import { endsConnection } from "../streams/app-errors.ts";
 import { Topics, type PublishOptions } from "../streams/topics.ts";
 import { serveHttp } from "./server-http.ts";

@@ -19,7 +19,7 @@
  */
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
-import type { StreamsImplementation } from "../streams/polyfill.ts";
+import type { StreamsImplementation } from "../streams/streams-implementation.ts";
 import type { ByteTransport } from "../streams/transport.ts";
 
 /** The adapter's options, resolved (defaults applied, marks validated) by `fromNodeSocket`. */

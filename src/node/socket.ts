@@ -23,7 +23,7 @@
 import type { Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { LocalProtocolError } from "../protocol/errors.ts";
-import { streamsImplementation, type StreamsImplementation } from "../streams/polyfill.ts";
+import { streamsImplementation, type StreamsImplementation } from "../streams/streams-implementation.ts";
 import { TRANSPORT_PORT, type ByteTransport, type PortProvider, type TransportHandler, type TransportPort } from "../streams/transport.ts";
 import type { PeerInfo } from "../streams/session/types.ts";
 import { socketStreams } from "./socket-streams.ts";

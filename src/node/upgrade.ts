@@ -27,7 +27,7 @@ import {
   type AcceptWebSocketOptions,
   type MessageChunk,
   type WebSocketSession,
-} from "../streams/websocket-stream.ts";
+} from "../streams/sessions.ts";
 import { adapterOptionsOf, nodeExtensions } from "./options.ts";
 import { nodeMasker } from "./masker.ts";
 import { fromNodeSocket, peerAddress, type NodeSocketOptions } from "./socket.ts";

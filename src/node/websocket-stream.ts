@@ -26,7 +26,7 @@
  * @module
  */
 import { connectNodeWebSocket, type NodeConnectOptions } from "./connect.ts";
-import { WebSocketError, type WebSocketCloseInfo, type WebSocketSession, type WebSocketWritable } from "../streams/websocket-stream.ts";
+import { WebSocketError, type WebSocketCloseInfo, type WebSocketSession, type WebSocketWritable } from "../streams/sessions.ts";
 
 export { WebSocketError };
 

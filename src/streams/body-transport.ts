@@ -17,7 +17,7 @@
  * @module
  */
 import type { ByteTransport } from "./transport.ts";
-import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
+import { streamsImplementation, type StreamsImplementation } from "./streams-implementation.ts";
 
 /** The two bodies of a fetch-style exchange. */
 export interface BodyPair {

@@ -48,7 +48,7 @@ import { Pong, type Event } from "../protocol/events.ts";
 import { ConnectionState } from "../protocol/types.ts";
 import type { WSConnection } from "../protocol/ws-connection.ts";
 import { autoReply, type AutoReplyPolicy } from "../protocol/auto-reply.ts";
-import { streamsImplementation, type StreamsImplementation } from "./polyfill.ts";
+import { streamsImplementation, type StreamsImplementation } from "./streams-implementation.ts";
 import { WebSocketError } from "./session/types.ts";
 import { duration, Timer } from "./timers.ts";
 

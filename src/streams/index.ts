@@ -5,7 +5,7 @@
  * @module
  */
 export * from "./codec.ts";
-export * from "./websocket-stream.ts";
+export * from "./sessions.ts";
 export * from "./body-transport.ts";
 export * from "./broadcast.ts";
 export type { Backplane, BackplaneHandler, DeliverFunction, PublishOptions, TopicsOptions } from "./topics.ts";

@@ -27,7 +27,7 @@
  *   meanwhile is its own bound (see `wsproto/redis`).
  * @module
  */
-import type { WebSocketSession } from "./websocket-stream.ts";
+import type { WebSocketSession } from "./sessions.ts";
 
 /** What {@link Backplane.subscribe}'s handler receives: a message another process published. */
 export type BackplaneHandler = (topic: string, data: Uint8Array, binary: boolean) => void;

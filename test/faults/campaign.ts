@@ -24,7 +24,7 @@ import { createServer as createHttpServer } from "node:http";
 import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { deflateRawSync } from "node:zlib";
 import { acceptNodeUpgrade, connectNodeWebSocket, fromNodeSocket, WebSocketServer } from "../../src/node/index.ts";
-import { acceptWebSocket, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, type WebSocketSession } from "../../src/streams/sessions.ts";
 
 export const POINTS = ["handshake", "after-101", "frame-header", "payload", "fragmented", "compressed", "closing"] as const;
 type Point = (typeof POINTS)[number];

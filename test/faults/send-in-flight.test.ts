@@ -10,7 +10,7 @@ import t from "tap";
 import { once } from "node:events";
 import { createConnection, createServer, type Socket } from "node:net";
 import { fromNodeSocket, WebSocketServer } from "../../src/node/index.ts";
-import { acceptWebSocket, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, type WebSocketSession } from "../../src/streams/sessions.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const SESSION = { pingInterval: null, closeTimeout: 1000 } as const;

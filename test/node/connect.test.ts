@@ -13,7 +13,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import { acceptNodeUpgrade, connectNodeWebSocket, proxyFromEnvironment } from "../../src/node/index.ts";
-import { WebSocketError, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import { WebSocketError, type WebSocketSession } from "../../src/streams/sessions.ts";
 import { ROOT } from "../helpers/process.ts";
 import { rejection } from "../streams/_helpers.ts";
 

@@ -17,7 +17,7 @@ import {
   isHttp2WebSocketRequest,
   type Http2AcceptOptions,
 } from "../../src/node/index.ts";
-import { WebSocketError, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import { WebSocketError, type WebSocketSession } from "../../src/streams/sessions.ts";
 import { rejection } from "../streams/_helpers.ts";
 
 const cert = readFileSync(new URL("fixtures/test-cert.pem", import.meta.url));

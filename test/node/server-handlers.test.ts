@@ -10,7 +10,7 @@ import { once } from "node:events";
 import { createConnection, type Socket } from "node:net";
 import WebSocket from "ws";
 import { WebSocketServer, type ServerErrorContext } from "../../src/node/index.ts";
-import type { WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import type { WebSocketSession } from "../../src/streams/sessions.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const FAST = { pingInterval: null, closeTimeout: 2000, handshakeTimeout: 5000 } as const;

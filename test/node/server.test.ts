@@ -13,7 +13,7 @@ import WebSocket from "ws";
 import { acceptNodeUpgrade, fromNodeSocket, nodeZlibCodec, WebSocketServer } from "../../src/node/index.ts";
 import { PerMessageDeflate } from "../../src/protocol/extensions/permessage-deflate.ts";
 import type { DeflateCodec } from "../../src/protocol/extensions/deflate-codec.ts";
-import { acceptWebSocket } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket } from "../../src/streams/sessions.ts";
 
 const KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const UPGRADE = `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n`;

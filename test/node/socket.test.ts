@@ -14,7 +14,7 @@ import {
   fromNodeSocket,
   rawHeadersToHeaders,
 } from "../../src/node/index.ts";
-import { acceptWebSocket, connectWebSocket, WebSocketError } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, connectWebSocket, WebSocketError } from "../../src/streams/sessions.ts";
 import { liveBytes, sleep, rejection } from "../streams/_helpers.ts";
 
 async function listen(server: Server | HttpServer): Promise<number> {

@@ -11,7 +11,7 @@ import t, { type Test } from "tap";
 import { createConnection, type Socket } from "node:net";
 import WebSocket from "ws";
 import { WebSocketServer, Topics, type Backplane, type BackplaneHandler } from "../../src/node/index.ts";
-import type { WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import type { WebSocketSession } from "../../src/streams/sessions.ts";
 
 const FAST = { pingInterval: null, closeTimeout: 2000, handshakeTimeout: 5000 } as const;
 

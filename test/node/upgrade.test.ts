@@ -14,7 +14,7 @@ import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import WebSocket from "ws";
 import { acceptNodeUpgrade, fromNodeSocket, peerAddress, type NodeUpgradeOptions } from "../../src/node/index.ts";
-import { acceptWebSocket, WebSocketError, type HandlerContext, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, WebSocketError, type HandlerContext, type WebSocketSession } from "../../src/streams/sessions.ts";
 import { BIN, ROOT, startPeer, tsx } from "../helpers/process.ts";
 
 type Report = { error: unknown; context: HandlerContext };

@@ -7,7 +7,7 @@
 // which Bun runs too. Prints one JSON line.
 import { maskSelfCheck } from "../protocol/bytes/mask-check.ts";
 import { createConnection, createServer, type Socket as NetSocket } from "node:net";
-import { acceptWebSocket, connectWebSocket, type ByteTransport } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, connectWebSocket, type ByteTransport } from "../../src/streams/sessions.ts";
 import { fromNodeSocket } from "../../src/node/index.ts";
 import { PerMessageDeflate } from "../../src/protocol/extensions/index.ts";
 

@@ -3,7 +3,7 @@
 // { readable, writable } pair of byte streams), with and without
 // permessage-deflate. Prints one JSON line with what happened.
 import { maskSelfCheck } from "../protocol/bytes/mask-check.ts";
-import { acceptWebSocket, connectWebSocket } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, connectWebSocket } from "../../src/streams/sessions.ts";
 import { PerMessageDeflate } from "../../src/protocol/extensions/index.ts";
 
 declare const Deno: {

@@ -4,7 +4,7 @@
 import { WSConnection } from "../../src/protocol/ws-connection.ts";
 import { AcceptConnection, Request, type Event } from "../../src/protocol/events.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";
-import type { ByteTransport } from "../../src/streams/websocket-stream.ts";
+import type { ByteTransport } from "../../src/streams/sessions.ts";
 
 /** One direction of an in-memory link, counting bytes taken by the reader. */
 export interface Link {

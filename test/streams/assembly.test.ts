@@ -42,7 +42,7 @@ t.test("binary: few and many pieces, and a frame read in several chunks counts o
 });
 
 t.test("a session takes a binary frame read in many chunks whole from the engine: one allocation of its size, no assembly", async (t) => {
-  const { acceptWebSocket } = await import("../../src/streams/websocket-stream.ts");
+  const { acceptWebSocket } = await import("../../src/streams/sessions.ts");
   const { memoryPair, RawPeer } = await import("./_helpers.ts");
   const { ConnectionType } = await import("../../src/protocol/types.ts");
   for (const fragments of [false, true]) {

@@ -16,7 +16,7 @@ import { ConnectionType } from "../../src/protocol/types.ts";
 import { WSConnection } from "../../src/protocol/ws-connection.ts";
 import { WebSocketCodec } from "../../src/streams/codec.ts";
 import { connectNodeWebSocket, fromNodeSocket } from "../../src/node/index.ts";
-import { acceptWebSocket, WebSocketError, type AcceptWebSocketOptions, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, WebSocketError, type AcceptWebSocketOptions, type WebSocketSession } from "../../src/streams/sessions.ts";
 import type { Teardown } from "../helpers/process.ts";
 import { liveBytes, sleep } from "./_helpers.ts";
 

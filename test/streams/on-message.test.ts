@@ -3,7 +3,7 @@
 // fragments, and over real TCP through acceptNodeUpgrade.
 import t from "tap";
 import { createServer } from "node:http";
-import { acceptWebSocket, connectWebSocket, WebSocketError, type MessageChunk } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, connectWebSocket, WebSocketError, type MessageChunk } from "../../src/streams/sessions.ts";
 import { acceptNodeUpgrade, connectNodeWebSocket } from "../../src/node/index.ts";
 import { memoryPair, rejection, sleep } from "./_helpers.ts";
 

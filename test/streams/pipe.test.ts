@@ -3,7 +3,7 @@
 // back-pressure, how it ends (close, failure, preventClose), and the cases
 // that fall back to the streams implementation's own pipeTo.
 import t from "tap";
-import { acceptWebSocket, connectWebSocket, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, connectWebSocket, type WebSocketSession } from "../../src/streams/sessions.ts";
 import { memoryPair, sleep } from "./_helpers.ts";
 
 const FAST = { closeTimeout: 2000, handshakeTimeout: 2000 } as const;

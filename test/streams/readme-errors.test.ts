@@ -4,7 +4,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { LocalProtocolError } from "../../src/protocol/errors.ts";
-import { acceptWebSocket, connectWebSocket, WebSocketError } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, connectWebSocket, WebSocketError } from "../../src/streams/sessions.ts";
 import { memoryPair, rejection } from "./_helpers.ts";
 
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");

@@ -5,7 +5,7 @@ import t from "tap";
 import { createServer, type Socket } from "node:net";
 import { LocalProtocolError } from "../../src/protocol/errors.ts";
 import { connectNodeWebSocket, fromNodeSocket } from "../../src/node/index.ts";
-import { acceptWebSocket, WebSocketError, type AcceptWebSocketOptions, type WebSocketSession } from "../../src/streams/websocket-stream.ts";
+import { acceptWebSocket, WebSocketError, type AcceptWebSocketOptions, type WebSocketSession } from "../../src/streams/sessions.ts";
 import type { Teardown } from "../helpers/process.ts";
 import { rejection } from "./_helpers.ts";
 

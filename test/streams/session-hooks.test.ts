@@ -6,7 +6,7 @@ import { LocalProtocolError } from "../../src/protocol/errors.ts";
 import { TextMessage } from "../../src/protocol/events.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";
 import { acceptWebSocket, connectWebSocket } from "../../src/streams/session/session.ts";
-import { WebSocketError } from "../../src/streams/websocket-stream.ts";
+import { WebSocketError } from "../../src/streams/sessions.ts";
 import { memoryPair } from "./_helpers.ts";
 
 const FAST = { closeTimeout: 2000, pingInterval: null } as const;

@@ -20,7 +20,7 @@ import { createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { CloseReason } from "../../protocol/types.ts";
 import { PerMessageDeflate } from "../../protocol/extensions/permessage-deflate.ts";
-import { acceptWebSocket, type WebSocketSession } from "../../streams/websocket-stream.ts";
+import { acceptWebSocket, type WebSocketSession } from "../../streams/sessions.ts";
 import { fromNodeSocket } from "../socket.ts";
 import { parseCommandLine, usageError as failUsage, type ProgramNames } from "./command-line.ts";
 

@@ -25,7 +25,7 @@ import { AcceptConnection, RejectConnection, RejectData, Request } from "../../p
 import { LocalProtocolError, ProtocolError, RemoteProtocolError, type WsErrorCode } from "../../protocol/errors.ts";
 import { reasonPhrase } from "../../protocol/http/status.ts";
 import { answerForRefusal, answerPlainRequest, asksForWebSocket, type HttpAnswer } from "../plain-http.ts";
-import { streamsImplementation } from "../polyfill.ts";
+import { streamsImplementation } from "../streams-implementation.ts";
 import type { SessionCore } from "./core.ts";
 import * as failures from "./failures.ts";
 import { EMPTY, concat, encoder } from "./messages.ts";

@@ -17,7 +17,7 @@ import { LocalProtocolError } from "../../protocol/errors.ts";
 import type { Extension } from "../../protocol/extensions/extension.ts";
 import { PerMessageDeflate } from "../../protocol/extensions/index.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, pickConnectionOptions, type ConnectionOptions } from "../../protocol/options.ts";
-import type { StreamsImplementation } from "../polyfill.ts";
+import type { StreamsImplementation } from "../streams-implementation.ts";
 import { duration } from "../timers.ts";
 import { allocUninitialised } from "./messages.ts";
 import type { AcceptWebSocketOptions, ConnectWebSocketOptions, HandlerContext } from "./types.ts";

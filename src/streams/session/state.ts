@@ -20,7 +20,7 @@
 import type { Connection } from "../../protocol/frames/connection.ts";
 import type { Headers } from "../../protocol/types.ts";
 import type { WSConnection } from "../../protocol/ws-connection.ts";
-import type { StreamsImplementation } from "../polyfill.ts";
+import type { StreamsImplementation } from "../streams-implementation.ts";
 import type { Timer } from "../timers.ts";
 import type { TransportPort } from "../transport.ts";
 import type { SessionCore } from "./core.ts";

@@ -9,7 +9,7 @@
  * why does a forgotten `writer.write()` after the peer left crash nothing.
  * @module
  */
-import type { StreamsImplementation } from "../polyfill.ts";
+import type { StreamsImplementation } from "../streams-implementation.ts";
 import type { SessionCore } from "./core.ts";
 import { noop } from "./promises.ts";
 import type { WebSocketWritable } from "./types.ts";

@@ -12,7 +12,7 @@ import type { WebSocketSession } from "./session.ts";
 import type { Extension } from "../../protocol/extensions/extension.ts";
 import type { ConnectionOptions } from "../../protocol/options.ts";
 import type { Headers } from "../../protocol/types.ts";
-import type { StreamsImplementation } from "../polyfill.ts";
+import type { StreamsImplementation } from "../streams-implementation.ts";
 import type { HttpHandler } from "../plain-http.ts";
 
 /** A piece of a message, delivered when `fragments: true`; `messageFinished` marks the last piece. */

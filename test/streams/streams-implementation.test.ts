@@ -11,8 +11,8 @@ import {
   streamsImplementation,
   useStreamsImplementation,
   type StreamsImplementation,
-} from "../../src/streams/polyfill.ts";
-import { acceptWebSocket, connectWebSocket } from "../../src/streams/websocket-stream.ts";
+} from "../../src/streams/streams-implementation.ts";
+import { acceptWebSocket, connectWebSocket } from "../../src/streams/sessions.ts";
 import { WebSocketCodec } from "../../src/streams/codec.ts";
 import { Connection } from "../../src/protocol/frames/connection.ts";
 import { ConnectionType } from "../../src/protocol/types.ts";

@@ -19,7 +19,7 @@ import {
   connectWebSocket,
   WebSocketError,
   type MessageChunk,
-} from "../../src/streams/websocket-stream.ts";
+} from "../../src/streams/sessions.ts";
 import { hex, memoryPair, RawPeer, sleep, rejection } from "./_helpers.ts";
 
 const FAST = { closeTimeout: 2000, handshakeTimeout: 2000 } as const;
