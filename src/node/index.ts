@@ -14,7 +14,7 @@
  */
 export { fromNodeSocket, peerAddress, type NodeSocketOptions } from "./socket.ts";
 export { acceptNodeUpgrade, rawHeadersToHeaders, type NodeUpgradeOptions } from "./upgrade.ts";
-export { WebSocketServer, type WebSocketServerOptions, type BroadcastOptions, type ServerCloseOptions, type ServerErrorContext } from "./server.ts";
+export { WebSocketServer, type WebSocketServerOptions, type BroadcastOptions, type ServerCloseOptions, type ServerErrorContext, type SessionRequestInfo } from "./server.ts";
 export { Topics, type Backplane, type BackplaneHandler, type PublishOptions } from "../streams/topics.ts";
 export type { HttpHandler } from "../streams/plain-http.ts";
 export type { HandlerContext, PeerInfo } from "../streams/session/types.ts";

@@ -10,7 +10,7 @@ import type { Request } from "../protocol/events.ts";
 import type { BroadcastOptions as StreamsBroadcastOptions } from "../streams/broadcast.ts";
 import type { HttpHandler } from "../streams/plain-http.ts";
 import type { Backplane } from "../streams/topics.ts";
-import type { HandlerContext, WebSocketSession } from "../streams/sessions.ts";
+import type { HandlerContext, PeerInfo, WebSocketSession } from "../streams/sessions.ts";
 import type { NodeUpgradeOptions } from "./upgrade.ts";
 
 /** Options of {@link WebSocketServer}: where it listens, what it accepts, and every `acceptNodeUpgrade` option. */
@@ -38,7 +38,7 @@ export interface WebSocketServerOptions extends Omit<NodeUpgradeOptions, "onErro
    * says the connection ended (the peer vanished: `WS_ERR_ABNORMAL_CLOSURE`)
    * is not reported.
    */
-  onSession?: (session: WebSocketSession, request: Request) => void | PromiseLike<void>;
+  onSession?: (session: WebSocketSession, request: Request, info: SessionRequestInfo) => void | PromiseLike<void>;
   /**
    * Called with each failure of application code the server called
    * (`onSession`, `handleRequest`, `handleHttp`, `onMessage`, `onPing`,
@@ -95,4 +95,18 @@ export interface ServerCloseOptions {
   reason?: string;
   /** Milliseconds to wait for the closing handshakes before the remaining connections are destroyed. @default 5000 */
   timeout?: number;
+}
+
+/**
+ * The request a session came from, as `ws` users reach for it
+ * (`req.url`, `req.headers`, `req.socket.remoteAddress`): `onSession`'s third
+ * argument.
+ */
+export interface SessionRequestInfo {
+  /** The request's URL (`ws:` or `wss:`, the Host header and the target). */
+  readonly url: URL;
+  /** Its headers, by name (`info.headers.get("cookie")`), Host included. */
+  readonly headers: globalThis.Headers;
+  /** The peer's address (the same as `session.peer`). */
+  readonly peer: PeerInfo | null;
 }

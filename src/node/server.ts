@@ -43,9 +43,9 @@ import type { AcceptDecision, RejectDecision, WebSocketSession } from "../stream
 import { endsConnection } from "../streams/app-errors.ts";
 import { Topics, type PublishOptions } from "../streams/topics.ts";
 import { serveHttp } from "./server-http.ts";
-import type { BroadcastOptions, ServerCloseOptions, ServerErrorContext, WebSocketServerOptions } from "./server-options.ts";
+import type { BroadcastOptions, ServerCloseOptions, ServerErrorContext, SessionRequestInfo, WebSocketServerOptions } from "./server-options.ts";
 
-export type { BroadcastOptions, ServerCloseOptions, ServerErrorContext, WebSocketServerOptions } from "./server-options.ts";
+export type { BroadcastOptions, ServerCloseOptions, ServerErrorContext, SessionRequestInfo, WebSocketServerOptions } from "./server-options.ts";
 
 const DEFAULT_CLOSE_TIMEOUT = 5000;
 const noop = (): void => {};
@@ -220,7 +220,7 @@ export class WebSocketServer {
     if (onSession === undefined || tracked.request === null) return;
     let result: void | PromiseLike<void>;
     try {
-      result = onSession(session, tracked.request);
+      result = onSession(session, tracked.request, requestInfo(tracked.request, session, this.#server !== null && "setSecureContext" in this.#server));
     } catch (error) {
       this.#failed(error, "onSession", tracked.socket, session);
       return;
@@ -435,4 +435,24 @@ function reportToStderr(error: unknown, context: ServerErrorContext): void {
   } catch {
     // No stderr: nothing else to tell.
   }
+}
+
+/** `onSession`'s third argument: the request's URL and headers by name, and the peer. */
+function requestInfo(request: Request, session: WebSocketSession, secure: boolean): SessionRequestInfo {
+  const headers = new globalThis.Headers();
+  headers.append("host", request.host);
+  for (const [name, value] of request.extraHeaders) {
+    try {
+      headers.append(name, value);
+    } catch {
+      // A value WHATWG Headers refuses (it was valid HTTP to the handshake): left out.
+    }
+  }
+  let url: URL;
+  try {
+    url = new URL(request.target, `${secure ? "wss" : "ws"}://${request.host}`);
+  } catch {
+    url = new URL(request.target.startsWith("/") ? request.target : "/", secure ? "wss://localhost" : "ws://localhost");
+  }
+  return { url, headers, peer: session.peer };
 }

@@ -264,3 +264,24 @@ t.test("default onError: one line on stderr naming the handler and the peer; a t
   await until("a line", () => lines.length > 0);
   t.match(lines[0], /^wsproto: onError failed for 127\.0\.0\.1:\d+: Error: onError broke too\n$/, "the onError failure is written instead");
 });
+
+t.test("onSession's third argument: the request's URL, its headers by name, the peer", async (t) => {
+  let seen: { url: string; cookie: string | null; host: string | null; address: string | undefined; same: boolean } | null = null;
+  const { url } = await serve(t, {
+    onSession: (session, _request, info) => {
+      seen = {
+        url: info.url.href,
+        cookie: info.headers.get("cookie"),
+        host: info.headers.get("host"),
+        address: info.peer?.address,
+        same: info.peer === session.peer,
+      };
+      session.close();
+    },
+  });
+  const client = new WebSocket(`${url}room?name=ada`, { headers: { Cookie: "token=abc" } });
+  await once(client, "close");
+  t.ok(seen, "onSession ran");
+  const { port } = new URL(url);
+  t.same(seen, { url: `ws://127.0.0.1:${port}/room?name=ada`, cookie: "token=abc", host: `127.0.0.1:${port}`, address: "127.0.0.1", same: true });
+});
