@@ -41,8 +41,8 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
  * (masking in place). `mask` holds the 4 key bytes.
  * @example
  * ```ts
- * import { createRequire } from "node:module";
- * const { mask } = createRequire(import.meta.url)("bufferutil") as { mask: MaskFunction };
+ * // A native masker the platform layer loaded (on Node: bufferutil's, via wsproto/node's nodeMasker()).
+ * declare const mask: MaskFunction;
  * new Connection(ConnectionType.SERVER, { mask });
  * ```
  */

@@ -3,7 +3,7 @@
  * through a pool, so masking a frame does not cost one system call.
  *
  * Invariants: the core draws randomness only through a `RandomSource`
- * (never `Math.random`); the default pool holds 4 KiB and hands out each
+ * (never a non-cryptographic generator); the default pool holds 4 KiB and hands out each
  * byte once.
  * @module
  */

@@ -124,8 +124,8 @@ export class FrameReader {
   #pos = 0; // read offset into #chunks[#head]
   #buffered = 0; // unread bytes in all chunks
   // The chunk views were last cut from, with its buffer and offset: read
-  // once per chunk, not per frame (on a Node Buffer the two getters cost
-  // as much as the view itself). Dropped once every buffered byte is read.
+  // once per chunk, not per frame (on a platform's Uint8Array subclass the
+  // two getters cost as much as the view itself). Dropped once every buffered byte is read.
   #viewChunk: Uint8Array | null = null;
   #viewBuffer: ArrayBufferLike | null = null;
   #viewOffset = 0;
@@ -378,7 +378,7 @@ export class FrameReader {
           maskCopyWith(this.#mask, chunk, q, out, filled, m, key, phase);
           phase = (phase + m) & 3;
         } else {
-          // A plain view, not `subarray` (a Node Buffer's goes through its species constructor).
+          // A plain view, not `subarray` (a Uint8Array subclass's goes through its species constructor).
           out.set(q === 0 && m === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + q, m), filled);
         }
         filled += m;

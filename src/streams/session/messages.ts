@@ -53,7 +53,8 @@ export function toMessage(chunk: unknown): AnyMessage {
 
 /**
  * An uninitialised byte array where the platform has one (Node, Bun and Deno
- * have `Buffer.allocUnsafeSlow`, found at run time, never imported): a
+ * have an uninitialised allocator on their global byte-buffer class, found
+ * at run time, never imported): a
  * message assembled from pieces is written over in full, so zero-filling it
  * first would only cost a second pass over its bytes.
  */
