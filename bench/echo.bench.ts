@@ -10,6 +10,10 @@
  * first use, so an untouched client holds none); and the bare TCP socket
  * pairs alone, for reference.
  *
+ * Then one message at a time (each waits for its echo), in both of our
+ * styles (streams; onMessage + send) against ws: ECHO_ONE=only runs just
+ * these, ECHO_ONE=0 skips them.
+ *
  * Run: `npm run bench -- echo` (or `node --import tsx --expose-gc bench/echo.bench.ts`);
  * BENCH_QUICK=1 for fewer rounds and 200 connections.
  */
@@ -17,7 +21,7 @@ import { connect, createServer, type Server, type Socket } from "node:net";
 import WebSocket, { WebSocketServer } from "ws";
 import type { WebSocketSession } from "../src/streams/sessions.ts";
 import { compiledPackage, importCompiled } from "./compiled.ts";
-import { compare, printTable, type Row } from "./util.ts";
+import { compare, median, printTable, type Row } from "./util.ts";
 
 // What users run is the compiled package (dist/, plain JS), so that is what
 // is measured: the sources are compiled with the package's build config into
@@ -96,6 +100,45 @@ async function oursClient(port: number, deflate: boolean): Promise<EchoClient> {
     async roundTrip(payload, count) {
       for (let i = 0; i < count; i++) void writer.write(payload);
       for (let i = 0; i < count; i++) await reader.read();
+    },
+    async close() {
+      ws.close({ closeCode: 1000 });
+      await ws.closed;
+    },
+  };
+}
+
+/** The callback style at both ends: the server echoes in `onMessage` with `session.send`, the client sends and takes echoes in `onMessage`. */
+async function oursCallbackServer(): Promise<{ port: number; close: () => void }> {
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    const ws = acceptWebSocket(fromNodeSocket(socket), {
+      extensions: [],
+      mask: nodeMasker(),
+      onMessage: (message, session) => session.send(message),
+    });
+    ws.closed.catch(() => {});
+  });
+  const port = await listen(server);
+  return { port, close: () => server.close() };
+}
+
+async function oursCallbackClient(port: number): Promise<EchoClient> {
+  let pending = 0;
+  let done: (() => void) | null = null;
+  const ws = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, {
+    extensions: [],
+    onMessage: () => {
+      if (--pending === 0) done?.();
+    },
+  });
+  await ws.opened;
+  return {
+    roundTrip(payload, count) {
+      pending = count;
+      const finished = new Promise<void>((r) => (done = r));
+      for (let i = 0; i < count; i++) void ws.send(payload);
+      return finished;
     },
     async close() {
       ws.close({ closeCode: 1000 });
@@ -194,6 +237,49 @@ async function throughput(): Promise<Row[]> {
   return rows;
 }
 
+/**
+ * One message at a time, no compression: each message waits for its echo
+ * before the next is sent, so every layer's cost per message shows (and,
+ * for large ones, every pass over the bytes). Ours in both styles (streams:
+ * a reader and a writer against a server piping its readable into its
+ * writable; callbacks: `onMessage` and `send` at both ends) against ws, in
+ * alternating rounds; BENCH_ROUNDS (default 9) rounds, medians.
+ */
+async function oneAtATime(): Promise<Row[]> {
+  const sizes: Array<[string, number, number]> = [
+    ["16 B", 16, 1.05],
+    ["64 KiB", 64 * 1024, 1.2],
+    ["1 MiB", 1024 * 1024, 1.2],
+  ];
+  const streamsServer = await oursServer(false);
+  const callbackServer = await oursCallbackServer();
+  const wsSrv = await wsServer(false);
+  const clients = {
+    streams: await oursClient(streamsServer.port, false),
+    callbacks: await oursCallbackClient(callbackServer.port),
+    ws: await wsClient(wsSrv.port, false),
+  };
+  const rounds = quick ? 3 : Number(process.env["BENCH_ROUNDS"] ?? 9);
+  const rows: Row[] = [];
+  for (const [name, bytes, target] of sizes) {
+    if (sizesOnly !== null && !sizesOnly.includes(name)) continue;
+    const payload = new Uint8Array(bytes);
+    for (let i = 0; i < bytes; i++) payload[i] = 97 + ((i * 7) % 26);
+    const runs: Record<keyof typeof clients, number[]> = { streams: [], callbacks: [], ws: [] };
+    for (let r = 0; r < rounds; r++) {
+      for (const key of ["streams", "callbacks", "ws"] as const) runs[key].push(await measure(clients[key], payload, 1));
+    }
+    const ws = median(runs.ws);
+    rows.push({ name: `echo ${name}, one at a time (streams)`, unit: " msg/s", ours: median(runs.streams), baseline: ws, baselineName: "ws", target });
+    rows.push({ name: `echo ${name}, one at a time (onMessage + send)`, unit: " msg/s", ours: median(runs.callbacks), baseline: ws, baselineName: "ws", target });
+  }
+  for (const client of Object.values(clients)) await client.close();
+  streamsServer.close();
+  callbackServer.close();
+  wsSrv.close();
+  return rows;
+}
+
 // ---- memory per idle connection ----------------------------------------------------
 
 function gc(): void {
@@ -265,9 +351,13 @@ async function socketsOnly(count: number): Promise<number> {
   return perPair;
 }
 
-const rows = await throughput();
-printTable("Echo over loopback TCP (round trips, both ends in one process)", rows);
-for (const r of rows) console.log(`${r.name}: ${(r.ours / r.baseline).toFixed(2)}x ws`);
+// ECHO_ONE=only runs just the one-at-a-time rows; ECHO_ONE=0 skips them.
+const one = process.env["ECHO_ONE"];
+if (one !== "only") {
+  const rows = await throughput();
+  printTable("Echo over loopback TCP (a window of messages per round trip, both ends in one process)", rows);
+}
+if (one !== "0") printTable("Echo over loopback TCP, one message at a time (no compression, both ends in one process)", await oneAtATime());
 
 if (process.env["ECHO_MEMORY"] === "0") process.exit(0);
 const N = quick ? 200 : 1000;

@@ -69,6 +69,46 @@ export const allocUninitialised: (size: number) => Uint8Array = (() => {
   };
 })();
 
+/** Arrays this large or larger may be reused (smaller ones come cheaply from the platform's pool or the frame slab). */
+const RECYCLE_MIN = 64 * 1024;
+/** The largest array kept for reuse: the one spare never holds more than this. */
+const RECYCLE_MAX = 16 * 1024 * 1024;
+/** Arrays {@link allocateRecycled} made (of a reusable size): only these are ever reused. */
+const recyclable = new WeakSet<Uint8Array>();
+/** One array nothing references any more, for the next allocation of exactly its size (process-wide: one at most). */
+let spare: Uint8Array | null = null;
+
+/**
+ * The session's allocator (the engine's `allocate`, for frames it builds and
+ * messages it assembles): {@link allocUninitialised}, except that an array
+ * of exactly the size of the last one given back ({@link recycle}) is that
+ * array again. Fresh pages are what a large message costs most (the first
+ * write into each page faults it in), so an echo, a relay or a stream of
+ * equal-sized messages writes into warm memory instead. Every byte of an
+ * array handed out is written over (a frame, or a message assembled
+ * whole), so nothing of its previous use survives.
+ */
+export function allocateRecycled(size: number): Uint8Array {
+  const reused = spare;
+  if (reused !== null && reused.byteLength === size) {
+    spare = null;
+    return reused;
+  }
+  const out = allocUninitialised(size);
+  if (size >= RECYCLE_MIN && size <= RECYCLE_MAX) recyclable.add(out);
+  return out;
+}
+
+/**
+ * Give back an array {@link allocateRecycled} made once nothing references
+ * it: a frame the transport took whole (its `bufferedAmount()` was 0 right
+ * after the write: the kernel has the bytes), or a message a direct pipe
+ * wrote on that the application never saw. Any other array is ignored.
+ */
+export function recycle(bytes: unknown): void {
+  if (recyclable.has(bytes as Uint8Array)) spare = bytes as Uint8Array;
+}
+
 /** Concatenate byte arrays of known total size into an uninitialised array (one array is returned as is). */
 export function concat(parts: readonly Uint8Array[], total: number): Uint8Array {
   if (parts.length === 1) return parts[0]!;

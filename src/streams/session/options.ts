@@ -19,7 +19,7 @@ import { PerMessageDeflate } from "../../protocol/extensions/index.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, pickConnectionOptions, type ConnectionOptions } from "../../protocol/options.ts";
 import type { StreamsImplementation } from "../streams-implementation.ts";
 import { duration } from "../timers.ts";
-import { allocUninitialised } from "./messages.ts";
+import { allocateRecycled } from "./messages.ts";
 import type { AcceptWebSocketOptions, ConnectWebSocketOptions, HandlerContext } from "./types.ts";
 
 /** Default `handshakeTimeout` (ms). */
@@ -145,6 +145,6 @@ export function connectionOptions(options: ConnectionOptions & { fragments?: boo
   // `fragments: true` pieces stream as they arrive.
   const whole = options.wholeFramesUpTo ?? (options.fragments === true ? undefined : (options.maxFrameSize ?? options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE));
   if (whole !== undefined) picked.wholeFramesUpTo = whole;
-  picked.allocate = options.allocate ?? allocUninitialised;
+  picked.allocate = options.allocate ?? allocateRecycled;
   return picked;
 }

@@ -24,7 +24,7 @@ import { Message } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
 import type { SessionCore } from "./core.ts";
 import * as failures from "./failures.ts";
-import { messageSize, toMessage } from "./messages.ts";
+import { messageSize, recycle, toMessage } from "./messages.ts";
 import { SENT, handled, noop, rejected } from "./promises.ts";
 import { sessionStreamClasses } from "./stream-classes.ts";
 import type { AnyMessage, WebSocketWritable } from "./types.ts";
@@ -115,7 +115,12 @@ function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefine
     }
     below = s.write(parts[0]!);
   } else {
-    below = s.write(s.engine.send(message));
+    const frame = s.engine.send(message);
+    below = s.write(frame);
+    // The transport took the whole frame at once (the kernel has its bytes):
+    // its array serves the next one of the same size (if the session's
+    // allocator made it: see messages.ts).
+    if (port.bufferedAmount?.() === 0) recycle(frame);
   }
   // A write resolves as the transport takes the bytes.
   return below ? undefined : port.drain().then(undefined, (error: unknown) => Promise.reject(s.writeFailure(error)));

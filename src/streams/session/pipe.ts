@@ -31,6 +31,7 @@
  * @module
  */
 import type { SessionCore } from "./core.ts";
+import { recycle } from "./messages.ts";
 import type { DirectPipe } from "./state.ts";
 import type { WebSocketWritable } from "./types.ts";
 
@@ -89,7 +90,13 @@ export function pipeMessage(s: SessionCore, pipe: DirectPipe, message: unknown):
     destinationFailed(s, pipe, error);
     return;
   }
-  if (written === undefined) return;
+  if (written === undefined) {
+    // The destination took the message whole (copied into its frame, or its
+    // bytes handed to the kernel) and the application never saw it: its
+    // array can hold the next message of its size (messages.ts).
+    if (message instanceof Uint8Array) recycle(message);
+    return;
+  }
   pipe.blocked = true;
   written.then(
     () => {

@@ -1,0 +1,181 @@
+// Reused arrays (streams/session/messages.ts): a large frame the socket took
+// whole, and a message a direct pipe wrote on unseen, hold the next array of
+// their size. Reuse must never show: every message the application keeps
+// stays intact, frames the socket still holds are never written over (a peer
+// that stops reading), and only arrays the session's allocator made are
+// reused.
+import t from "tap";
+import { createServer, type Server } from "node:net";
+import { connectNodeWebSocket, fromNodeSocket } from "../../src/node/index.ts";
+import { acceptWebSocket, type WebSocketSession } from "../../src/streams/sessions.ts";
+import { allocateRecycled, recycle } from "../../src/streams/session/messages.ts";
+import { sleep } from "../streams/_helpers.ts";
+
+const FAST = { closeTimeout: 2000, handshakeTimeout: 2000 } as const;
+const SIZE = 256 * 1024;
+
+/** Message `i`: every byte depends on `i` and its position, so a byte from another message or frame shows. */
+function message(i: number, size = SIZE): Uint8Array {
+  const out = new Uint8Array(size);
+  for (let p = 0; p < size; p++) out[p] = (p * 31 + i * 7 + (p >>> 8)) & 0xff;
+  return out;
+}
+
+/** The first index at which `got` is not message `i`, or -1. */
+function firstDifference(got: Uint8Array, i: number): number {
+  const want = message(i, got.byteLength);
+  for (let p = 0; p < got.byteLength; p++) if (got[p] !== want[p]) return p;
+  return -1;
+}
+
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as { port: number }).port;
+}
+
+/** A TCP server accepting sessions with `options`; `onSession` gets each. */
+async function serve(t: Tap.Test, options: object, onSession: (ws: WebSocketSession) => void): Promise<number> {
+  const sessions: WebSocketSession[] = [];
+  const server = createServer((socket) => {
+    const ws = acceptWebSocket(fromNodeSocket(socket), { ...FAST, extensions: [], ...options });
+    sessions.push(ws);
+    ws.closed.catch(() => {});
+    onSession(ws);
+  });
+  const port = await listen(server);
+  t.teardown(() => {
+    for (const s of sessions) s.close();
+    server.close();
+  });
+  return port;
+}
+
+type Tap = { Test: { teardown(fn: () => unknown): void } };
+declare namespace Tap {
+  type Test = { teardown(fn: () => unknown): void };
+}
+
+t.test("the allocator reuses only what it made, only at exactly its size, and hands each array out once", async (t) => {
+  const a = allocateRecycled(SIZE);
+  recycle(a);
+  const b = allocateRecycled(SIZE);
+  t.equal(b, a, "the array given back is the next one of its size");
+  t.not(allocateRecycled(SIZE), a, "and only once");
+  recycle(b);
+  t.not(allocateRecycled(SIZE + 1), b, "another size gets a fresh array");
+  t.equal(allocateRecycled(SIZE), b, "the spare waited for its size");
+  const foreign = new Uint8Array(SIZE);
+  recycle(foreign);
+  t.not(allocateRecycled(SIZE), foreign, "an array the allocator did not make is never reused");
+  const small = allocateRecycled(1024);
+  recycle(small);
+  t.not(allocateRecycled(1024), small, "small arrays are not kept (the platform's pool serves them)");
+  recycle("text");
+  recycle(null);
+  t.pass("anything else given back is ignored");
+});
+
+t.test("an echo over TCP (direct pipe), one at a time and in bursts: every message the client keeps stays intact", async (t) => {
+  const port = await serve(t, {}, (ws) => {
+    ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+  });
+  const client = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, { ...FAST, extensions: [] });
+  const { readable, writable } = await client.opened;
+  const reader = readable.getReader();
+  const writer = writable.getWriter();
+  const kept: Uint8Array[] = [];
+  for (let i = 0; i < 24; i++) {
+    await writer.write(message(i));
+    kept.push((await reader.read()).value as Uint8Array);
+  }
+  for (let burst = 0; burst < 3; burst++) {
+    const base = kept.length;
+    for (let i = 0; i < 16; i++) void writer.write(message(base + i));
+    for (let i = 0; i < 16; i++) kept.push((await reader.read()).value as Uint8Array);
+  }
+  const bad = kept.map((m, i) => [i, firstDifference(m, i)]).filter(([, at]) => at !== -1);
+  t.same(bad, [], `all ${kept.length} messages intact after the whole exchange`);
+  t.equal(new Set(kept.map((m) => m.buffer)).size, kept.length, "no two kept messages share memory");
+  client.close({ closeCode: 1000 });
+  await client.closed;
+});
+
+t.test("an onMessage echo over TCP: messages handed to the application are never reused", async (t) => {
+  const seen: Uint8Array[] = [];
+  const port = await serve(
+    t,
+    {
+      onMessage: (m: Uint8Array, s: WebSocketSession) => {
+        seen.push(m);
+        return s.send(m);
+      },
+    },
+    () => {},
+  );
+  const received: Uint8Array[] = [];
+  let wake: (() => void) | null = null;
+  const client = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, {
+    ...FAST,
+    extensions: [],
+    onMessage: (m) => {
+      received.push(m as Uint8Array);
+      wake?.();
+    },
+  });
+  await client.opened;
+  const count = 30;
+  for (let i = 0; i < count; i++) {
+    const arrived = new Promise<void>((resolve) => (wake = resolve));
+    await client.send(message(i));
+    await arrived;
+  }
+  t.same(
+    seen.map((m, i) => firstDifference(m, i)).filter((at) => at !== -1),
+    [],
+    "every message the server's handler kept is intact",
+  );
+  t.same(
+    received.map((m, i) => firstDifference(m, i)).filter((at) => at !== -1),
+    [],
+    "every message the client's handler kept is intact",
+  );
+  client.close({ closeCode: 1000 });
+  await client.closed;
+});
+
+t.test("frames the socket still holds are not written over: a peer that stops reading, then reads everything", async (t) => {
+  const received: Uint8Array[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let all!: () => void;
+  const done = new Promise<void>((resolve) => (all = resolve));
+  const count = 40;
+  const port = await serve(
+    t,
+    {
+      onMessage: async (m: Uint8Array) => {
+        received.push(m);
+        if (received.length === 1) await held; // the server stops reading: the client's socket buffer fills
+        if (received.length === count) all();
+      },
+    },
+    () => {},
+  );
+  const client = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, { ...FAST, extensions: [] });
+  await client.opened;
+  // Sent without waiting (send() does not queue behind back-pressure): the
+  // socket soon holds frames it has not sent (its bufferedAmount is not 0)
+  // while the next frames of the same size are built.
+  for (let i = 0; i < count; i++) void client.send(message(i)).catch(() => {});
+  await sleep(200);
+  t.ok(client.bufferedAmount > 0 || received.length < count, "the client's socket holds frames the server has not read");
+  release();
+  await done;
+  t.same(
+    received.map((m, i) => firstDifference(m, i)).filter((at) => at !== -1),
+    [],
+    `all ${count} messages arrived intact`,
+  );
+  client.close({ closeCode: 1000 });
+  await client.closed;
+});
