@@ -147,6 +147,46 @@ async function oursCallbackClient(port: number): Promise<EchoClient> {
   };
 }
 
+/**
+ * The floor under every WebSocket library on Node: a bare TCP echo of the
+ * same bytes (a frame's worth, client header included), the server writing
+ * back each chunk as it arrives, the client waiting for all of them.
+ */
+async function bareTcp(): Promise<{ client: EchoClient; close: () => void }> {
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    socket.on("data", (chunk) => socket.write(chunk));
+  });
+  const port = await listen(server);
+  const socket = connect(port, "127.0.0.1");
+  socket.setNoDelay(true);
+  await new Promise((r) => socket.once("connect", r));
+  let remaining = 0;
+  let done: (() => void) | null = null;
+  socket.on("data", (chunk: Buffer) => {
+    remaining -= chunk.byteLength;
+    if (remaining <= 0) done?.();
+  });
+  const frames = new Map<number, Buffer>();
+  return {
+    client: {
+      roundTrip(payload, count) {
+        const length = payload.byteLength + (payload.byteLength < 126 ? 6 : payload.byteLength < 65536 ? 8 : 14);
+        let frame = frames.get(length);
+        if (frame === undefined) frames.set(length, (frame = Buffer.alloc(length, 0x61)));
+        remaining = length * count;
+        const finished = new Promise<void>((r) => (done = r));
+        for (let i = 0; i < count; i++) socket.write(frame);
+        return finished;
+      },
+      async close() {
+        socket.destroy();
+      },
+    },
+    close: () => server.close(),
+  };
+}
+
 // ---- ws --------------------------------------------------------------------
 
 function wsDeflate(deflate: boolean): false | { threshold: number } {
@@ -243,7 +283,8 @@ async function throughput(): Promise<Row[]> {
  * for large ones, every pass over the bytes). Ours in both styles (streams:
  * a reader and a writer against a server piping its readable into its
  * writable; callbacks: `onMessage` and `send` at both ends) against ws, in
- * alternating rounds; BENCH_ROUNDS (default 9) rounds, medians.
+ * alternating rounds; BENCH_ROUNDS (default 9) rounds, medians. Beside
+ * them, a bare TCP echo of the same bytes: the limit no library can pass.
  */
 async function oneAtATime(): Promise<Row[]> {
   const sizes: Array<[string, number, number]> = [
@@ -254,10 +295,12 @@ async function oneAtATime(): Promise<Row[]> {
   const streamsServer = await oursServer(false);
   const callbackServer = await oursCallbackServer();
   const wsSrv = await wsServer(false);
+  const bare = await bareTcp();
   const clients = {
     streams: await oursClient(streamsServer.port, false),
     callbacks: await oursCallbackClient(callbackServer.port),
     ws: await wsClient(wsSrv.port, false),
+    tcp: bare.client,
   };
   const rounds = quick ? 3 : Number(process.env["BENCH_ROUNDS"] ?? 9);
   const rows: Row[] = [];
@@ -265,17 +308,20 @@ async function oneAtATime(): Promise<Row[]> {
     if (sizesOnly !== null && !sizesOnly.includes(name)) continue;
     const payload = new Uint8Array(bytes);
     for (let i = 0; i < bytes; i++) payload[i] = 97 + ((i * 7) % 26);
-    const runs: Record<keyof typeof clients, number[]> = { streams: [], callbacks: [], ws: [] };
+    const runs: Record<keyof typeof clients, number[]> = { streams: [], callbacks: [], ws: [], tcp: [] };
     for (let r = 0; r < rounds; r++) {
-      for (const key of ["streams", "callbacks", "ws"] as const) runs[key].push(await measure(clients[key], payload, 1));
+      for (const key of ["streams", "callbacks", "ws", "tcp"] as const) runs[key].push(await measure(clients[key], payload, 1));
     }
     const ws = median(runs.ws);
+    // The limit: no library can beat the bare echo, so its ratio to ws is the most any could reach.
+    rows.push({ name: `echo ${name}, one at a time: bare TCP echo (the limit)`, unit: " msg/s", ours: median(runs.tcp), baseline: ws, baselineName: "ws" });
     rows.push({ name: `echo ${name}, one at a time (streams)`, unit: " msg/s", ours: median(runs.streams), baseline: ws, baselineName: "ws", target });
     rows.push({ name: `echo ${name}, one at a time (onMessage + send)`, unit: " msg/s", ours: median(runs.callbacks), baseline: ws, baselineName: "ws", target });
   }
   for (const client of Object.values(clients)) await client.close();
   streamsServer.close();
   callbackServer.close();
+  bare.close();
   wsSrv.close();
   return rows;
 }

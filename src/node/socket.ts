@@ -148,6 +148,8 @@ class NodeSocketPort implements TransportPort {
   /** A chunk is being handed to the handler (its writes are flushed when it returns). */
   #delivering = false;
   #drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> | null = null;
+  /** Bytes the socket took are done with once its `writableLength` says so (a write's callback has run). */
+  readonly handsOffWrites = true;
 
   constructor(socket: Socket | Duplex, options: NodeSocketOptions) {
     this.#socket = socket;

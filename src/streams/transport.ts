@@ -57,6 +57,13 @@ export interface TransportPort {
   drain(): Promise<void>;
   /** Optional: bytes written to the port and not yet handed to the peer's connection (the kernel). */
   bufferedAmount?(): number;
+  /**
+   * Optional: `true` when the port keeps no reference to bytes it has handed
+   * on (a socket's kernel copied them), so that once `bufferedAmount()` is 0
+   * every array written before may be reused. A port over WHATWG streams
+   * cannot promise it: a sink may keep the chunks it was given.
+   */
+  readonly handsOffWrites?: boolean;
   /** End our side once everything queued is written (TCP FIN). */
   end(): Promise<void>;
   /** Drop the transport now (both directions); idempotent. */

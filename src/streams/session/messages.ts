@@ -71,8 +71,8 @@ export const allocUninitialised: (size: number) => Uint8Array = (() => {
 
 /** Arrays this large or larger may be reused (smaller ones come cheaply from the platform's pool or the frame slab). */
 const RECYCLE_MIN = 64 * 1024;
-/** The largest array kept for reuse: the one spare never holds more than this. */
-const RECYCLE_MAX = 16 * 1024 * 1024;
+/** The largest array kept for reuse: the process holds at most one spare, of at most this size. */
+const RECYCLE_MAX = 4 * 1024 * 1024 + 64;
 /** Arrays {@link allocateRecycled} made (of a reusable size): only these are ever reused. */
 const recyclable = new WeakSet<Uint8Array>();
 /** One array nothing references any more, for the next allocation of exactly its size (process-wide: one at most). */

@@ -117,13 +117,21 @@ function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefine
   } else {
     const frame = s.engine.send(message);
     below = s.write(frame);
-    // The transport took the whole frame at once (the kernel has its bytes):
-    // its array serves the next one of the same size (if the session's
-    // allocator made it: see messages.ts).
-    if (port.bufferedAmount?.() === 0) recycle(frame);
+    if (port.handsOffWrites === true) {
+      // Once the transport has handed every byte on (the kernel has them),
+      // the frame's array serves the next one of its size (if the session's
+      // allocator made it: messages.ts): at once, or when it drained.
+      if (port.bufferedAmount!() === 0) recycle(frame);
+      else if (!below) return port.drain().then(() => recycleIfHandedOn(port, frame), (error: unknown) => Promise.reject(s.writeFailure(error)));
+    }
   }
   // A write resolves as the transport takes the bytes.
   return below ? undefined : port.drain().then(undefined, (error: unknown) => Promise.reject(s.writeFailure(error)));
+}
+
+/** Reuse `frame`'s array if the transport holds nothing any more. */
+function recycleIfHandedOn(port: SessionCore["port"], frame: Uint8Array): void {
+  if (port.bufferedAmount!() === 0) recycle(frame);
 }
 
 /** `WebSocketSession.send`: one message past the writable's queue; its rejections are marked handled. */

@@ -90,16 +90,18 @@ export function pipeMessage(s: SessionCore, pipe: DirectPipe, message: unknown):
     destinationFailed(s, pipe, error);
     return;
   }
+  // Once the destination is done with the message (copied into its frame,
+  // or its bytes handed to the kernel), nothing references its array (the
+  // application never saw it): it can hold the next message of its size
+  // (messages.ts).
   if (written === undefined) {
-    // The destination took the message whole (copied into its frame, or its
-    // bytes handed to the kernel) and the application never saw it: its
-    // array can hold the next message of its size (messages.ts).
-    if (message instanceof Uint8Array) recycle(message);
+    recycle(message);
     return;
   }
   pipe.blocked = true;
   written.then(
     () => {
+      recycle(message);
       pipe.blocked = false;
       if (s.pipe === pipe) s.resumeReading();
     },
