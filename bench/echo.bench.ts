@@ -40,7 +40,8 @@ async function loadOurs(): Promise<[NodeModule, StreamsModule, ExtensionsModule]
       import("../src/protocol/extensions/index.ts"),
     ]);
   }
-  const dist = compiledPackage();
+  // BENCH_DIST=dir measures a package compiled elsewhere (another commit, for before/after).
+  const dist = process.env["BENCH_DIST"] ?? compiledPackage();
   const load = (path: string) => importCompiled<never>(dist, path);
   return Promise.all([load("node/index.js"), load("streams/sessions.js"), load("protocol/extensions/index.js")]);
 }
