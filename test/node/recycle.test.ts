@@ -1,14 +1,14 @@
 // Reused arrays (streams/session/messages.ts): a large frame the socket took
-// whole, and a message a direct pipe wrote on unseen, hold the next array of
-// their size. Reuse must never show: every message the application keeps
-// stays intact, frames the socket still holds are never written over (a peer
-// that stops reading), and only arrays the session's allocator made are
-// reused.
+// whole, or a message a direct pipe wrote on unseen, holds the next array of
+// its size that the application will not see. Reuse must never show: every
+// message the application keeps stays intact (and none is ever a reused
+// array), frames the socket still holds are never written over (a peer that
+// stops reading), and only arrays the session's allocator made are reused.
 import t from "tap";
 import { createServer, type Server } from "node:net";
 import { connectNodeWebSocket, fromNodeSocket } from "../../src/node/index.ts";
 import { acceptWebSocket, type WebSocketSession } from "../../src/streams/sessions.ts";
-import { allocateRecycled, recycle } from "../../src/streams/session/messages.ts";
+import { allocateRecycled, recycle, reuseArrays } from "../../src/streams/session/messages.ts";
 import { sleep } from "../streams/_helpers.ts";
 
 const FAST = { closeTimeout: 2000, handshakeTimeout: 2000 } as const;
@@ -55,24 +55,47 @@ declare namespace Tap {
   type Test = { teardown(fn: () => unknown): void };
 }
 
-t.test("the allocator reuses only what it made, only at exactly its size, and hands each array out once", async (t) => {
-  const a = allocateRecycled(SIZE);
+/** `allocateRecycled(size)` with reuse on, as transmit does for a frame (and inbound for a piped message). */
+function frameArray(size: number): Uint8Array {
+  const previous = reuseArrays(true);
+  try {
+    return allocateRecycled(size);
+  } finally {
+    reuseArrays(previous);
+  }
+}
+
+t.test("the allocator reuses only frames it made, only for frames of exactly their size, each once", async (t) => {
+  const a = frameArray(SIZE);
   recycle(a);
-  const b = allocateRecycled(SIZE);
-  t.equal(b, a, "the array given back is the next one of its size");
-  t.not(allocateRecycled(SIZE), a, "and only once");
+  t.ok(allocateRecycled(SIZE) !== a, "a received message's array is always fresh");
+  const b = frameArray(SIZE);
+  t.ok(b === a, "the frame given back is the next frame of its size");
+  t.ok(frameArray(SIZE) !== a, "and only once");
   recycle(b);
-  t.not(allocateRecycled(SIZE + 1), b, "another size gets a fresh array");
-  t.equal(allocateRecycled(SIZE), b, "the spare waited for its size");
+  t.ok(frameArray(SIZE + 1) !== b, "another size gets a fresh array");
+  t.ok(frameArray(SIZE) === b, "the spare waited for its size");
+  const message = allocateRecycled(SIZE);
+  recycle(message);
+  t.ok(frameArray(SIZE) !== message, "a message's array is never taken back");
   const foreign = new Uint8Array(SIZE);
   recycle(foreign);
-  t.not(allocateRecycled(SIZE), foreign, "an array the allocator did not make is never reused");
-  const small = allocateRecycled(1024);
+  t.ok(frameArray(SIZE) !== foreign, "nor an array the allocator did not make");
+  const small = frameArray(1024);
   recycle(small);
-  t.not(allocateRecycled(1024), small, "small arrays are not kept (the platform's pool serves them)");
-  recycle("text");
-  recycle(null);
-  t.pass("anything else given back is ignored");
+  t.ok(frameArray(1024) !== small, "small frames are not kept (the frame slab serves them)");
+  const [x, y, z] = [frameArray(SIZE), frameArray(SIZE + 14), frameArray(SIZE + 8)];
+  recycle(x);
+  recycle(y);
+  t.ok(frameArray(SIZE) === x, "two sizes are kept side by side (an echo's messages and frames)");
+  t.ok(frameArray(SIZE + 14) === y, "...both of them");
+  recycle(x);
+  recycle(y);
+  recycle(z);
+  t.ok(frameArray(SIZE + 8) === z, "a third size pushes out the older of the two");
+  t.ok(frameArray(SIZE + 14) === y, "and keeps the newer");
+  t.ok(frameArray(SIZE) !== x, "the older is gone");
+  t.equal(reuseArrays(false), false, "reuse is off again after each use");
 });
 
 t.test("an echo over TCP (direct pipe), one at a time and in bursts: every message the client keeps stays intact", async (t) => {
@@ -175,6 +198,40 @@ t.test("frames the socket still holds are not written over: a peer that stops re
     received.map((m, i) => firstDifference(m, i)).filter((at) => at !== -1),
     [],
     `all ${count} messages arrived intact`,
+  );
+  client.close({ closeCode: 1000 });
+  await client.closed;
+});
+
+t.test("a direct pipe's messages are not reused while the socket still holds them: a client that stops reading its echoes", async (t) => {
+  const port = await serve(t, {}, (ws) => {
+    ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
+  });
+  const received: Uint8Array[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let all!: () => void;
+  const done = new Promise<void>((resolve) => (all = resolve));
+  const count = 40;
+  const client = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, {
+    ...FAST,
+    extensions: [],
+    onMessage: async (m) => {
+      received.push(m as Uint8Array);
+      if (received.length === 1) await held; // the client stops reading: the server's echoes back up in its socket
+      if (received.length === count) all();
+    },
+  });
+  await client.opened;
+  for (let i = 0; i < count; i++) void client.send(message(i)).catch(() => {});
+  await sleep(300);
+  t.ok(received.length < count, "the echoes wait in the server's socket while the client does not read");
+  release();
+  await done;
+  t.same(
+    received.map((m, i) => firstDifference(m, i)).filter((at) => at !== -1),
+    [],
+    `all ${count} echoes arrived intact`,
   );
   client.close({ closeCode: 1000 });
   await client.closed;

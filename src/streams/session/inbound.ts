@@ -25,7 +25,7 @@ import { Timer } from "../timers.ts";
 import { MessageAssembler } from "./assembly.ts";
 import type { SessionCore } from "./core.ts";
 import * as failures from "./failures.ts";
-import { messageSize, plainBytes } from "./messages.ts";
+import { messageSize, plainBytes, reuseArrays } from "./messages.ts";
 import { SENT } from "./promises.ts";
 import { sessionStreamClasses } from "./stream-classes.ts";
 import type { AnyMessage } from "./types.ts";
@@ -114,8 +114,19 @@ export function drainEvents(s: SessionCore): void {
         return;
       }
       let event: Event | null;
-      if (connection !== null) event = connection.nextEvent();
-      else {
+      if (connection !== null) {
+        if (s.pipe === null) event = connection.nextEvent();
+        else {
+          // A message for a direct pipe never reaches the application: its
+          // array may be one the pipe gave back (messages.ts).
+          const previous = reuseArrays(true);
+          try {
+            event = connection.nextEvent();
+          } finally {
+            reuseArrays(previous);
+          }
+        }
+      } else {
         const next = events!.next();
         event = next.done === true ? null : next.value;
       }

@@ -69,44 +69,79 @@ export const allocUninitialised: (size: number) => Uint8Array = (() => {
   };
 })();
 
-/** Arrays this large or larger may be reused (smaller ones come cheaply from the platform's pool or the frame slab). */
+/** Arrays this large or larger are reused (smaller ones come cheaply from the frame slab or the platform's pool). */
 const RECYCLE_MIN = 64 * 1024;
-/** The largest array kept for reuse: the process holds at most one spare, of at most this size. */
+/** The largest array kept for reuse. */
 const RECYCLE_MAX = 4 * 1024 * 1024 + 64;
-/** Arrays {@link allocateRecycled} made (of a reusable size): only these are ever reused. */
+/** Arrays {@link allocateRecycled} made while reuse was on (of a reusable size): only these are ever reused. */
 const recyclable = new WeakSet<Uint8Array>();
-/** One array nothing references any more, for the next allocation of exactly its size (process-wide: one at most). */
-let spare: Uint8Array | null = null;
+/**
+ * Arrays nothing references any more, for the next allocation of exactly
+ * their size (process-wide: two at most, of different sizes, so that an
+ * echo's frames and messages do not push each other out).
+ */
+let spareA: Uint8Array | null = null;
+let spareB: Uint8Array | null = null;
+/** What is allocated now never reaches the application ({@link reuseArrays}). */
+let reusing = false;
 
 /**
- * The session's allocator (the engine's `allocate`, for frames it builds and
- * messages it assembles): {@link allocUninitialised}, except that an array
- * of exactly the size of the last one given back ({@link recycle}) is that
- * array again. Fresh pages are what a large message costs most (the first
- * write into each page faults it in), so an echo, a relay or a stream of
- * equal-sized messages writes into warm memory instead. Every byte of an
- * array handed out is written over (a frame, or a message assembled
- * whole), so nothing of its previous use survives.
+ * The session's allocator (the engine's `allocate`): {@link allocUninitialised},
+ * except while {@link reuseArrays} is on (an outbound frame being built, a
+ * message a direct pipe will write on): then an array given back
+ * ({@link recycle}) of exactly the size asked for is that array again.
+ * Fresh pages are what a large message costs most (the first write into
+ * each page faults it in), so an echo, a relay or a stream of equal-sized
+ * messages writes into warm memory instead. Every byte of such an array is
+ * written (a frame, or a message assembled whole), so nothing of its
+ * previous use survives. Arrays the application gets are always fresh: it
+ * keeps them as long as it likes (and one reused and then dropped would
+ * have lived long enough to cost a full garbage collection).
  */
 export function allocateRecycled(size: number): Uint8Array {
-  const reused = spare;
-  if (reused !== null && reused.byteLength === size) {
-    spare = null;
-    return reused;
+  if (!reusing) return allocUninitialised(size);
+  let reused: Uint8Array | null = null;
+  if (spareA !== null && spareA.byteLength === size) {
+    reused = spareA;
+    spareA = null;
+  } else if (spareB !== null && spareB.byteLength === size) {
+    reused = spareB;
+    spareB = null;
   }
+  if (reused !== null) return reused;
   const out = allocUninitialised(size);
   if (size >= RECYCLE_MIN && size <= RECYCLE_MAX) recyclable.add(out);
   return out;
 }
 
 /**
- * Give back an array {@link allocateRecycled} made once nothing references
- * it: a frame the transport took whole (its `bufferedAmount()` was 0 right
- * after the write: the kernel has the bytes), or a message a direct pipe
- * wrote on that the application never saw. Any other array is ignored.
+ * Turn reuse on (while an outbound frame is built, or a direct pipe's
+ * source takes its next event) or back off; returns the previous setting,
+ * to restore.
+ */
+export function reuseArrays(on: boolean): boolean {
+  const previous = reusing;
+  reusing = on;
+  return previous;
+}
+
+/**
+ * Give back an array once nothing references it: a frame the transport
+ * took every byte of (its `bufferedAmount()` was 0 after the write: the
+ * kernel has them), or a message a direct pipe wrote on (copied into a
+ * frame, or handed to the kernel). Any array {@link allocateRecycled} did
+ * not make while reuse was on is ignored.
  */
 export function recycle(bytes: unknown): void {
-  if (recyclable.has(bytes as Uint8Array)) spare = bytes as Uint8Array;
+  if (!recyclable.has(bytes as Uint8Array)) return;
+  const array = bytes as Uint8Array;
+  if (spareB === array) spareB = null; // (never held twice)
+  if (spareA === null || spareA.byteLength === array.byteLength) spareA = array;
+  else {
+    // The newest is A; the one it replaces becomes B, and B's goes.
+    spareB = spareA;
+    spareA = array;
+  }
 }
 
 /** Concatenate byte arrays of known total size into an uninitialised array (one array is returned as is). */

@@ -24,7 +24,7 @@ import { Message } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
 import type { SessionCore } from "./core.ts";
 import * as failures from "./failures.ts";
-import { messageSize, recycle, toMessage } from "./messages.ts";
+import { messageSize, recycle, reuseArrays, toMessage } from "./messages.ts";
 import { SENT, handled, noop, rejected } from "./promises.ts";
 import { sessionStreamClasses } from "./stream-classes.ts";
 import type { AnyMessage, WebSocketWritable } from "./types.ts";
@@ -115,12 +115,19 @@ function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefine
     }
     below = s.write(parts[0]!);
   } else {
-    const frame = s.engine.send(message);
+    // Frames of 64 KiB and more may reuse the array of one the transport is done with (messages.ts).
+    let frame: Uint8Array;
+    const previous = reuseArrays(true);
+    try {
+      frame = s.engine.send(message);
+    } finally {
+      reuseArrays(previous);
+    }
     below = s.write(frame);
     if (port.handsOffWrites === true) {
       // Once the transport has handed every byte on (the kernel has them),
-      // the frame's array serves the next one of its size (if the session's
-      // allocator made it: messages.ts): at once, or when it drained.
+      // the frame's array serves the next one of its size: at once, or when
+      // it drained.
       if (port.bufferedAmount!() === 0) recycle(frame);
       else if (!below) return port.drain().then(() => recycleIfHandedOn(port, frame), (error: unknown) => Promise.reject(s.writeFailure(error)));
     }

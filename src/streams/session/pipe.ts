@@ -93,7 +93,7 @@ export function pipeMessage(s: SessionCore, pipe: DirectPipe, message: unknown):
   // Once the destination is done with the message (copied into its frame,
   // or its bytes handed to the kernel), nothing references its array (the
   // application never saw it): it can hold the next message of its size
-  // (messages.ts).
+  // (inbound.ts assembles a piped message with reuse on; messages.ts).
   if (written === undefined) {
     recycle(message);
     return;
