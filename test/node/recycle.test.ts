@@ -28,13 +28,42 @@ function firstDifference(got: Uint8Array, i: number): number {
   return -1;
 }
 
+/**
+ * A receiver that stops on the first message until `release()` (its
+ * `onMessage` holds the session's reading meanwhile) and resolves `done`
+ * once `count` messages arrived.
+ */
+function stalledReceiver(count: number): {
+  received: Uint8Array[];
+  onMessage: (m: unknown) => Promise<void>;
+  release: () => void;
+  done: Promise<void>;
+} {
+  const received: Uint8Array[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  let all!: () => void;
+  const done = new Promise<void>((resolve) => (all = resolve));
+  const onMessage = async (m: unknown): Promise<void> => {
+    received.push(m as Uint8Array);
+    if (received.length === 1) await held;
+    if (received.length === count) all();
+  };
+  return { received, onMessage, release, done };
+}
+
+/** The indexes of the messages that are not message `i` (at their index). */
+function corrupted(messages: Uint8Array[]): number[] {
+  return messages.map((m, i) => (firstDifference(m, i) === -1 ? -1 : i)).filter((i) => i !== -1);
+}
+
 async function listen(server: Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return (server.address() as { port: number }).port;
 }
 
 /** A TCP server accepting sessions with `options`; `onSession` gets each. */
-async function serve(t: Tap.Test, options: object, onSession: (ws: WebSocketSession) => void): Promise<number> {
+async function serve(t: { teardown(fn: () => unknown): void }, options: object, onSession: (ws: WebSocketSession) => void): Promise<number> {
   const sessions: WebSocketSession[] = [];
   const server = createServer((socket) => {
     const ws = acceptWebSocket(fromNodeSocket(socket), { ...FAST, extensions: [], ...options });
@@ -50,10 +79,6 @@ async function serve(t: Tap.Test, options: object, onSession: (ws: WebSocketSess
   return port;
 }
 
-type Tap = { Test: { teardown(fn: () => unknown): void } };
-declare namespace Tap {
-  type Test = { teardown(fn: () => unknown): void };
-}
 
 /** `allocateRecycled(size)` with reuse on, as transmit does for a frame (and inbound for a piped message). */
 function frameArray(size: number): Uint8Array {
@@ -116,8 +141,7 @@ t.test("an echo over TCP (direct pipe), one at a time and in bursts: every messa
     for (let i = 0; i < 16; i++) void writer.write(message(base + i));
     for (let i = 0; i < 16; i++) kept.push((await reader.read()).value as Uint8Array);
   }
-  const bad = kept.map((m, i) => [i, firstDifference(m, i)]).filter(([, at]) => at !== -1);
-  t.same(bad, [], `all ${kept.length} messages intact after the whole exchange`);
+  t.same(corrupted(kept), [], `all ${kept.length} messages intact after the whole exchange`);
   t.equal(new Set(kept.map((m) => m.buffer)).size, kept.length, "no two kept messages share memory");
   client.close({ closeCode: 1000 });
   await client.closed;
@@ -152,38 +176,17 @@ t.test("an onMessage echo over TCP: messages handed to the application are never
     await client.send(message(i));
     await arrived;
   }
-  t.same(
-    seen.map((m, i) => firstDifference(m, i)).filter((at) => at !== -1),
-    [],
-    "every message the server's handler kept is intact",
-  );
-  t.same(
-    received.map((m, i) => firstDifference(m, i)).filter((at) => at !== -1),
-    [],
-    "every message the client's handler kept is intact",
-  );
+  t.same(corrupted(seen), [], "every message the server's handler kept is intact");
+  t.same(corrupted(received), [], "every message the client's handler kept is intact");
   client.close({ closeCode: 1000 });
   await client.closed;
 });
 
 t.test("frames the socket still holds are not written over: a peer that stops reading, then reads everything", async (t) => {
-  const received: Uint8Array[] = [];
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let all!: () => void;
-  const done = new Promise<void>((resolve) => (all = resolve));
   const count = 40;
-  const port = await serve(
-    t,
-    {
-      onMessage: async (m: Uint8Array) => {
-        received.push(m);
-        if (received.length === 1) await held; // the server stops reading: the client's socket buffer fills
-        if (received.length === count) all();
-      },
-    },
-    () => {},
-  );
+  // The server stops reading after the first message: the client's socket buffer fills.
+  const server = stalledReceiver(count);
+  const port = await serve(t, { onMessage: server.onMessage }, () => {});
   const client = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, { ...FAST, extensions: [] });
   await client.opened;
   // Sent without waiting (send() does not queue behind back-pressure): the
@@ -191,14 +194,10 @@ t.test("frames the socket still holds are not written over: a peer that stops re
   // while the next frames of the same size are built.
   for (let i = 0; i < count; i++) void client.send(message(i)).catch(() => {});
   await sleep(200);
-  t.ok(client.bufferedAmount > 0 || received.length < count, "the client's socket holds frames the server has not read");
-  release();
-  await done;
-  t.same(
-    received.map((m, i) => firstDifference(m, i)).filter((at) => at !== -1),
-    [],
-    `all ${count} messages arrived intact`,
-  );
+  t.ok(client.bufferedAmount > 0 || server.received.length < count, "the client's socket holds frames the server has not read");
+  server.release();
+  await server.done;
+  t.same(corrupted(server.received), [], `all ${count} messages arrived intact`);
   client.close({ closeCode: 1000 });
   await client.closed;
 });
@@ -207,32 +206,17 @@ t.test("a direct pipe's messages are not reused while the socket still holds the
   const port = await serve(t, {}, (ws) => {
     ws.opened.then(({ readable, writable }) => readable.pipeTo(writable)).catch(() => {});
   });
-  const received: Uint8Array[] = [];
-  let release!: () => void;
-  const held = new Promise<void>((resolve) => (release = resolve));
-  let all!: () => void;
-  const done = new Promise<void>((resolve) => (all = resolve));
   const count = 40;
-  const client = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, {
-    ...FAST,
-    extensions: [],
-    onMessage: async (m) => {
-      received.push(m as Uint8Array);
-      if (received.length === 1) await held; // the client stops reading: the server's echoes back up in its socket
-      if (received.length === count) all();
-    },
-  });
+  // The client stops reading after the first echo: the server's echoes back up in its socket.
+  const receiver = stalledReceiver(count);
+  const client = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, { ...FAST, extensions: [], onMessage: receiver.onMessage });
   await client.opened;
   for (let i = 0; i < count; i++) void client.send(message(i)).catch(() => {});
   await sleep(300);
-  t.ok(received.length < count, "the echoes wait in the server's socket while the client does not read");
-  release();
-  await done;
-  t.same(
-    received.map((m, i) => firstDifference(m, i)).filter((at) => at !== -1),
-    [],
-    `all ${count} echoes arrived intact`,
-  );
+  t.ok(receiver.received.length < count, "the echoes wait in the server's socket while the client does not read");
+  receiver.release();
+  await receiver.done;
+  t.same(corrupted(receiver.received), [], `all ${count} echoes arrived intact`);
   client.close({ closeCode: 1000 });
   await client.closed;
 });
