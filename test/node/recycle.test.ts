@@ -214,6 +214,20 @@ t.test("a direct pipe's messages are not reused while the socket still holds the
   for (let i = 0; i < count; i++) void client.send(message(i)).catch(() => {});
   await sleep(300);
   t.ok(receiver.received.length < count, "the echoes wait in the server's socket while the client does not read");
+  // Meanwhile another connection to the same server echoes messages of the
+  // same size, one at a time: its piped messages would take any array given
+  // back too early (one still in the first connection's socket).
+  const other = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, { ...FAST, extensions: [] });
+  const o = await other.opened;
+  const writer = o.writable.getWriter();
+  const reader = o.readable.getReader();
+  const echoed: Uint8Array[] = [];
+  for (let i = 0; i < 20; i++) {
+    await writer.write(message(i));
+    echoed.push((await reader.read()).value as Uint8Array);
+  }
+  t.same(corrupted(echoed), [], "the other connection's echoes are intact");
+  other.close({ closeCode: 1000 });
   receiver.release();
   await receiver.done;
   t.same(corrupted(receiver.received), [], `all ${count} echoes arrived intact`);
