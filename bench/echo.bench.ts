@@ -71,6 +71,26 @@ async function listen(server: Server | WebSocketServer): Promise<number> {
   return (server.address() as { port: number }).port;
 }
 
+/**
+ * Round trips counted in units (messages, or bytes for the bare echo):
+ * `start(units)` before sending, `received(units)` as echoes arrive; the
+ * promise `start` returns resolves once all of them came back.
+ */
+function echoCounter(): { start(units: number): Promise<void>; received(units: number): void } {
+  let remaining = 0;
+  let done: (() => void) | null = null;
+  return {
+    start(units) {
+      remaining = units;
+      return new Promise<void>((r) => (done = r));
+    },
+    received(units) {
+      remaining -= units;
+      if (remaining <= 0) done?.();
+    },
+  };
+}
+
 // ---- ours ------------------------------------------------------------------
 
 function oursExtensions(deflate: boolean) {
@@ -125,19 +145,12 @@ async function oursCallbackServer(): Promise<{ port: number; close: () => void }
 }
 
 async function oursCallbackClient(port: number): Promise<EchoClient> {
-  let pending = 0;
-  let done: (() => void) | null = null;
-  const ws = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, {
-    extensions: [],
-    onMessage: () => {
-      if (--pending === 0) done?.();
-    },
-  });
+  const echoes = echoCounter();
+  const ws = connectNodeWebSocket(`ws://127.0.0.1:${port}/`, { extensions: [], onMessage: () => echoes.received(1) });
   await ws.opened;
   return {
     roundTrip(payload, count) {
-      pending = count;
-      const finished = new Promise<void>((r) => (done = r));
+      const finished = echoes.start(count);
       for (let i = 0; i < count; i++) void ws.send(payload);
       return finished;
     },
@@ -162,12 +175,8 @@ async function bareTcp(): Promise<{ client: EchoClient; close: () => void }> {
   const socket = connect(port, "127.0.0.1");
   socket.setNoDelay(true);
   await new Promise((r) => socket.once("connect", r));
-  let remaining = 0;
-  let done: (() => void) | null = null;
-  socket.on("data", (chunk: Buffer) => {
-    remaining -= chunk.byteLength;
-    if (remaining <= 0) done?.();
-  });
+  const echoes = echoCounter();
+  socket.on("data", (chunk: Buffer) => echoes.received(chunk.byteLength));
   const frames = new Map<number, Buffer>();
   return {
     client: {
@@ -175,8 +184,7 @@ async function bareTcp(): Promise<{ client: EchoClient; close: () => void }> {
         const length = payload.byteLength + (payload.byteLength < 126 ? 6 : payload.byteLength < 65536 ? 8 : 14);
         let frame = frames.get(length);
         if (frame === undefined) frames.set(length, (frame = Buffer.alloc(length, 0x61)));
-        remaining = length * count;
-        const finished = new Promise<void>((r) => (done = r));
+        const finished = echoes.start(length * count);
         for (let i = 0; i < count; i++) socket.write(frame);
         return finished;
       },
@@ -206,15 +214,11 @@ async function wsServer(deflate: boolean): Promise<{ port: number; close: () => 
 async function wsClient(port: number, deflate: boolean): Promise<EchoClient> {
   const ws = new WebSocket(`ws://127.0.0.1:${port}/`, { perMessageDeflate: wsDeflate(deflate) });
   await new Promise((r) => ws.once("open", r));
-  let pending = 0;
-  let done: (() => void) | null = null;
-  ws.on("message", () => {
-    if (--pending === 0) done?.();
-  });
+  const echoes = echoCounter();
+  ws.on("message", () => echoes.received(1));
   return {
     roundTrip(payload, count) {
-      pending = count;
-      const finished = new Promise<void>((r) => (done = r));
+      const finished = echoes.start(count);
       for (let i = 0; i < count; i++) ws.send(payload, { binary: true });
       return finished;
     },

@@ -70,7 +70,7 @@ export const allocUninitialised: (size: number) => Uint8Array = (() => {
 })();
 
 /** Arrays this large or larger are reused (smaller ones come cheaply from the frame slab or the platform's pool). */
-const RECYCLE_MIN = 64 * 1024;
+export const REUSABLE_MIN = 64 * 1024;
 /** The largest array kept for reuse. */
 const RECYCLE_MAX = 4 * 1024 * 1024 + 64;
 /** Arrays {@link allocateRecycled} made while reuse was on (of a reusable size): only these are ever reused. */
@@ -110,7 +110,7 @@ export function allocateRecycled(size: number): Uint8Array {
   }
   if (reused !== null) return reused;
   const out = allocUninitialised(size);
-  if (size >= RECYCLE_MIN && size <= RECYCLE_MAX) recyclable.add(out);
+  if (size >= REUSABLE_MIN && size <= RECYCLE_MAX) recyclable.add(out);
   return out;
 }
 

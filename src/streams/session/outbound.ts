@@ -24,7 +24,7 @@ import { Message } from "../../protocol/events.ts";
 import { ConnectionState } from "../../protocol/types.ts";
 import type { SessionCore } from "./core.ts";
 import * as failures from "./failures.ts";
-import { messageSize, recycle, reuseArrays, toMessage } from "./messages.ts";
+import { REUSABLE_MIN, messageSize, recycle, reuseArrays, toMessage } from "./messages.ts";
 import { SENT, handled, noop, rejected } from "./promises.ts";
 import { sessionStreamClasses } from "./stream-classes.ts";
 import type { AnyMessage, WebSocketWritable } from "./types.ts";
@@ -111,29 +111,37 @@ function transmit(s: SessionCore, message: AnyMessage): Promise<void> | undefine
     const parts = s.connection!.sendParts(message);
     if (parts.length === 2) {
       const done = port.writeBorrowed(parts[0]!, parts[1]!);
-      return done === undefined ? undefined : done.then(undefined, (error: unknown) => Promise.reject(s.writeFailure(error)));
+      return done === undefined ? undefined : asWriteFailure(s, done);
     }
     below = s.write(parts[0]!);
   } else {
-    // Frames of 64 KiB and more may reuse the array of one the transport is done with (messages.ts).
-    let frame: Uint8Array;
-    const previous = reuseArrays(true);
-    try {
-      frame = s.engine.send(message);
-    } finally {
-      reuseArrays(previous);
-    }
+    const frame = frameOf(s, message);
     below = s.write(frame);
-    if (port.handsOffWrites === true) {
+    if (frame.byteLength >= REUSABLE_MIN && port.handsOffWrites === true) {
       // Once the transport has handed every byte on (the kernel has them),
       // the frame's array serves the next one of its size: at once, or when
       // it drained.
       if (port.bufferedAmount!() === 0) recycle(frame);
-      else if (!below) return port.drain().then(() => recycleIfHandedOn(port, frame), (error: unknown) => Promise.reject(s.writeFailure(error)));
+      else if (!below) return asWriteFailure(s, port.drain(), () => recycleIfHandedOn(port, frame));
     }
   }
   // A write resolves as the transport takes the bytes.
-  return below ? undefined : port.drain().then(undefined, (error: unknown) => Promise.reject(s.writeFailure(error)));
+  return below ? undefined : asWriteFailure(s, port.drain());
+}
+
+/** The engine's frame for `message`, built with reuse on: a large one may take an array the transport is done with (messages.ts). */
+function frameOf(s: SessionCore, message: AnyMessage): Uint8Array {
+  const previous = reuseArrays(true);
+  try {
+    return s.engine.send(message);
+  } finally {
+    reuseArrays(previous);
+  }
+}
+
+/** `written`, then `then`; a transport failure rejects as the session's write failure. */
+function asWriteFailure(s: SessionCore, written: Promise<void>, then?: () => void): Promise<void> {
+  return written.then(then, (error: unknown) => Promise.reject(s.writeFailure(error)));
 }
 
 /** Reuse `frame`'s array if the transport holds nothing any more. */
