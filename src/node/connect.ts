@@ -44,6 +44,7 @@ import { headerValue, readResponseHead } from "./http-head.ts";
 import { adapterOptionsOf, nodeExtensions } from "./options.ts";
 import { openTunnel, parseProxyUrl, proxyFromEnvironment } from "./proxy.ts";
 import { fromNodeSocket, type NodeSocketOptions } from "./socket.ts";
+import { connectLendingReads } from "./lent-reads.ts";
 import { parseWebSocketUrl, serverName, type WebSocketTarget } from "./url.ts";
 
 /** Where a connection goes: what a {@link NodeConnectOptions.createConnection} hook receives. */
@@ -127,7 +128,8 @@ export function connectNodeWebSocket(
   let transport: ByteTransport;
   if (proxy === false && maxRedirects === 0 && options.createConnection === undefined) {
     // The plain case: no step before the handshake, the socket goes straight to the session.
-    const socket = openDirect(target, options.tls);
+    // Nothing but the session reads it: its reads may land in the shared buffer (lent-reads.ts).
+    const socket = openDirect(target, options.tls, true);
     transport = fromNodeSocket(socket, adapterOptions);
   } else {
     const port = new DeferredClientPort((request, control) =>
@@ -245,10 +247,13 @@ async function openHop(
   return secure;
 }
 
-function openDirect(target: WebSocketTarget, tls: TlsConnectionOptions | undefined): Socket {
+/** A direct connection to `target`; over plain TCP with `lendReads`, one whose reads only its port takes (lent-reads.ts). */
+function openDirect(target: WebSocketTarget, tls: TlsConnectionOptions | undefined, lendReads = false): Socket {
   const socket = target.secure
     ? tlsConnect({ ...serverName(target), ...tls, host: target.hostname, port: target.port })
-    : netConnect({ host: target.hostname, port: target.port });
+    : lendReads
+      ? connectLendingReads(target.hostname, target.port)
+      : netConnect({ host: target.hostname, port: target.port });
   socket.setNoDelay(true);
   return socket;
 }

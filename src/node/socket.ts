@@ -27,6 +27,7 @@ import { streamsImplementation, type StreamsImplementation } from "../streams/st
 import { TRANSPORT_PORT, type ByteTransport, type PortProvider, type TransportHandler, type TransportPort } from "../streams/transport.ts";
 import type { PeerInfo } from "../streams/session/types.ts";
 import { socketStreams } from "./socket-streams.ts";
+import { lentReadsOf, type LentReads } from "./lent-reads.ts";
 
 /** Options of {@link fromNodeSocket}. */
 export interface NodeSocketOptions {
@@ -150,9 +151,14 @@ class NodeSocketPort implements TransportPort {
   #drainWaiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> | null = null;
   /** Bytes the socket took are done with once its `writableLength` says so (a write's callback has run). */
   readonly handsOffWrites = true;
+  /** The socket reads into a shared buffer (lent-reads.ts): each chunk is valid only while it is delivered. */
+  readonly lendsReads: boolean;
+  readonly #lent: LentReads | undefined;
 
   constructor(socket: Socket | Duplex, options: NodeSocketOptions) {
     this.#socket = socket;
+    this.#lent = lentReadsOf(socket);
+    this.lendsReads = this.#lent !== undefined;
     this.#head = options.head ?? EMPTY;
     this.#writeHighWaterMark = options.writableHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     socket.allowHalfOpen = options.allowHalfOpen ?? true;
@@ -167,11 +173,18 @@ class NodeSocketPort implements TransportPort {
     socket.on("error", NodeSocketPort.#onError);
     socket.on("close", NodeSocketPort.#onClose);
     socket.on("drain", NodeSocketPort.#onDrain);
+    const lent = this.#lent;
+    if (lent !== undefined) lent.deliver = (chunk) => this.#deliver(chunk);
     // An HTTP 'upgrade' socket may have been left paused; the session may have paused us already.
     if (!this.#paused) socket.resume();
     const head = this.#head;
     this.#head = EMPTY;
     if (head.byteLength > 0) this.#deliver(head);
+    const early = lent?.early ?? null;
+    if (early !== null) {
+      lent!.early = null;
+      this.#deliver(early);
+    }
     if (socket.readableEnded) this.#end();
     else if (socket.destroyed) this.#close();
   }

@@ -73,6 +73,20 @@ export interface ConnectionOptions {
    * @default `null`: WebAssembly SIMD from 1 KiB, a JavaScript word loop below (and where WebAssembly is missing)
    */
   mask?: MaskFunction | null;
+  /**
+   * The arrays given to `receiveData` are lent, not given: the caller will
+   * overwrite them (a transport that reads into one reused buffer). The
+   * engine then never hands out or keeps a view of them: every payload it
+   * hands out is a copy (unmasked while copied, still one pass per byte), a
+   * whole frame of up to 4 MiB is copied into its own array as its bytes
+   * arrive, and `releaseInput()` copies the unread bytes it still holds.
+   * Call `releaseInput()` after taking the events a chunk made (or as many
+   * as you will take now), before overwriting the chunk. A peer's frame
+   * header may then make the engine reserve up to 4 MiB beyond what it sent
+   * (never more than `maxFrameSize`).
+   * @default false (`receiveData` takes ownership of each chunk)
+   */
+  borrowedInput?: boolean;
 }
 
 /** {@link ConnectionOptions} with every default applied. */
@@ -85,6 +99,7 @@ export interface ResolvedConnectionOptions {
   readonly wholeFramesUpTo: number;
   readonly allocate: ((size: number) => Uint8Array) | null;
   readonly mask: MaskFunction | null;
+  readonly borrowedInput: boolean;
 }
 
 export const DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024 * 1024;
@@ -103,6 +118,7 @@ export function resolveOptions(options: ConnectionOptions = {}): ResolvedConnect
     wholeFramesUpTo: positive(options.wholeFramesUpTo, 0, "wholeFramesUpTo"),
     allocate: allocator(options.allocate),
     mask: masker(options.mask),
+    borrowedInput: flag(options.borrowedInput, "borrowedInput"),
   };
 }
 
@@ -113,6 +129,14 @@ function positive(value: number | undefined, fallback: number, name: string): nu
       `${name} must be a non-negative integer or Infinity, got ${String(value)}`,
       "WS_ERR_INVALID_OPTION",
     );
+  }
+  return value;
+}
+
+function flag(value: unknown, name: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== "boolean") {
+    throw new LocalProtocolError(`${name} must be a boolean, got ${typeof value}`, "WS_ERR_INVALID_OPTION");
   }
   return value;
 }
@@ -152,5 +176,6 @@ export function pickConnectionOptions(options: ConnectionOptions): ConnectionOpt
   if (options.wholeFramesUpTo !== undefined) out.wholeFramesUpTo = options.wholeFramesUpTo;
   if (options.allocate !== undefined) out.allocate = options.allocate;
   if (options.mask !== undefined) out.mask = options.mask;
+  if (options.borrowedInput !== undefined) out.borrowedInput = options.borrowedInput;
   return out;
 }

@@ -163,6 +163,23 @@ export class WSConnection {
   }
 
   /**
+   * With `borrowedInput` (ConnectionOptions): copy what the engine still
+   * holds of the chunks given to `receiveData`, so that the caller may
+   * overwrite them; call it after taking the events (as many as you take
+   * now). Does nothing without `borrowedInput`.
+   * @example
+   * ```ts
+   * const ws = new WSConnection(ConnectionType.CLIENT, { borrowedInput: true });
+   * ws.receiveData(readBuffer.subarray(0, n));
+   * for (const event of ws.events()) handle(event);
+   * ws.releaseInput(); // readBuffer may be overwritten now
+   * ```
+   */
+  releaseInput(): void {
+    this.handshake.releaseInput();
+  }
+
+  /**
    * Pending events: the handshake's, then the connection's (parsed as you
    * pull). Stopping early loses nothing: the rest comes next time.
    */
@@ -227,6 +244,7 @@ export class WSConnection {
     this.receiveData(data);
     const live: Event[] = [...this.handshake.events()];
     if (this.connection !== null) live.push(...this.connection.events());
+    this.releaseInput();
     for (const event of live) {
       this.#pending.push(event);
       const answer = autoReply(event, this.state, ANSWER_ALL);

@@ -64,6 +64,13 @@ export interface TransportPort {
    * cannot promise it: a sink may keep the chunks it was given.
    */
   readonly handsOffWrites?: boolean;
+  /**
+   * Optional: `true` when the chunks given to `handler.data` are lent: valid
+   * only until that call returns (the port reads into one reused buffer).
+   * The session then copies whatever it keeps (the engine's
+   * `borrowedInput`).
+   */
+  readonly lendsReads?: boolean;
   /** End our side once everything queued is written (TCP FIN). */
   end(): Promise<void>;
   /** Drop the transport now (both directions); idempotent. */

@@ -387,3 +387,55 @@ t.test("events(): stopping early loses nothing (both styles)", async (t) => {
   t.same(merged([...server.events()]), [["text", "d"]]);
   t.equal(server.connection, server.handshake.connection, "connection is the handshake's");
 });
+
+t.test("borrowedInput: the handshake's answer and the first frames in one lent chunk, overwritten after releaseInput(), arrive intact", async (t) => {
+  for (const role of [CLIENT, SERVER] as const) {
+    const client = new WSConnection(CLIENT, { random: sequentialRandom(), ...(role === CLIENT ? { borrowedInput: true, wholeFramesUpTo: 1 << 20 } : {}) });
+    const server = new WSConnection(SERVER, role === SERVER ? { borrowedInput: true, wholeFramesUpTo: 1 << 20 } : {});
+    const receiver = role === CLIENT ? client : server;
+    const lent = new Uint8Array(4096);
+    const kept: Event[] = [];
+    const feed = (bytes: Uint8Array, at: number): void => {
+      // Two reads through the one lent array: the cut at `at` may fall in the head or in a frame.
+      for (const part of [bytes.subarray(0, at), bytes.subarray(at)]) {
+        lent.set(part);
+        receiver.receiveData(lent.subarray(0, part.length));
+        kept.push(...receiver.events());
+        receiver.releaseInput();
+        lent.fill(0xee);
+      }
+    };
+    const request = client.send(new Request({ host: "example.com", target: "/" }));
+    if (role === SERVER) {
+      // A client's frames right behind its request (made by a frame-level client: ours waits for the answer).
+      const framer = new Connection(CLIENT);
+      const frames = concatBytes([request, framer.send(new TextMessage({ data: "early" })), framer.send(new BytesMessage({ data: new Uint8Array(200).fill(9) }))]);
+      feed(frames, request.length - 3);
+      // The bytes after the request head wait for the accept (copies of the lent reads).
+      server.send(new AcceptConnection({}));
+      kept.push(...server.events());
+    } else {
+      server.receiveData(request);
+      [...server.events()];
+      const reply = concatBytes([
+        server.send(new AcceptConnection({})),
+        server.send(new TextMessage({ data: "early" })),
+        server.send(new BytesMessage({ data: new Uint8Array(200).fill(9) })),
+      ]);
+      feed(reply, reply.length - 150);
+    }
+    const brief = kept.map((e) => (e instanceof TextMessage ? e.data : e instanceof BytesMessage ? `${e.data.length}:${e.data.every((b) => b === 9)}` : e.type));
+    t.same(brief.filter((b) => b !== "Request" && b !== "AcceptConnection"), ["early", "200:true"], `${role === CLIENT ? "client" : "server"}: nothing of the lent array kept`);
+  }
+  t.throws(() => new WSConnection(CLIENT, { borrowedInput: "yes" as unknown as boolean }), { code: "WS_ERR_INVALID_OPTION" });
+});
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

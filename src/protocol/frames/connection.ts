@@ -236,6 +236,16 @@ export class Connection {
   }
 
   /**
+   * With `borrowedInput` (ConnectionOptions): copy the unread bytes still
+   * held of the chunks given to `receiveData`, so that the caller may
+   * overwrite them. Call it after taking the events a chunk made (as many as
+   * you take now). Does nothing without `borrowedInput`.
+   */
+  releaseInput(): void {
+    this.#proto.releaseInput();
+  }
+
+  /**
    * The events the received bytes make, parsed as this generator is pulled;
    * it returns when more bytes are needed. A frame violation by the peer
    * comes out as a `CloseConnection` (origin `"protocol-error"`) carrying the

@@ -174,6 +174,11 @@ export class FrameProtocol implements FrameReaderHooks {
     if (!this.#dead) this.#reader.push(data);
   }
 
+  /** Copy what is still held of lent chunks (ConnectionOptions.borrowedInput). */
+  releaseInput(): void {
+    this.#reader.release();
+  }
+
   /**
    * Parse the next event from the buffered bytes, or `null` when more bytes
    * are needed (or parsing has ended). A violation by the peer comes out as a

@@ -61,6 +61,8 @@ export interface FrameReaderOptions {
   allocate?: ((size: number) => Uint8Array) | null;
   /** Unmasks payloads from 64 bytes on (`ConnectionOptions.mask`). @default the built-in masking */
   mask?: MaskFunction | null;
+  /** Chunks are lent, not given (`ConnectionOptions.borrowedInput`). @default false */
+  borrowedInput?: boolean;
 }
 
 /**
@@ -94,6 +96,16 @@ const EMPTY: Uint8Array = new Uint8Array(0);
 // Header bytes that span chunks are gathered here; used only within one
 // synchronous call (every byte is read before a hook runs), so it is shared.
 const HEADER_SCRATCH = new Uint8Array(10);
+/**
+ * With borrowed input, a whole frame up to this many payload bytes gets its
+ * array as soon as its payload starts, so that each lent chunk is copied
+ * once, straight into it. Larger ones are kept as copies of the chunks
+ * until complete (a second pass): a peer's header alone never makes the
+ * reader reserve more than this beyond what it sent.
+ */
+export const ASSEMBLE_AHEAD_MAX = 4 * 1024 * 1024;
+/** Payloads this small are copied byte by byte (cheaper than making a view to copy from). */
+const SMALL_COPY = 64;
 
 /**
  * An incremental frame parser over a list of received chunks (never
@@ -119,6 +131,12 @@ export class FrameReader {
   #whole = false;
   readonly #allocate: ((size: number) => Uint8Array) | null;
   readonly #mask: MaskFunction | null;
+  /** Chunks are lent (see the module notes). */
+  readonly #borrowed: boolean;
+  /** Lent chunks at the end of #chunks, pushed since the last {@link release}. */
+  #lent = 0;
+  /** With borrowed input: the array a whole frame's payload is being copied into as it arrives. */
+  #assembly: Uint8Array | null = null;
   #chunks: Uint8Array[] = [];
   #head = 0; // index of the first chunk with unread bytes
   #pos = 0; // read offset into #chunks[#head]
@@ -150,6 +168,7 @@ export class FrameReader {
     this.#wholeUpTo = options.wholeFramesUpTo ?? 0;
     this.#allocate = options.allocate ?? null;
     this.#mask = options.mask ?? null;
+    this.#borrowed = options.borrowedInput === true;
   }
 
   /** Unread bytes held. */
@@ -166,11 +185,37 @@ export class FrameReader {
     return this.#chunks[this.#head]![this.#pos]! & 0x0f;
   }
 
-  /** Append a received chunk. The reader keeps it and may unmask it in place. */
+  /**
+   * Append a received chunk. The reader keeps it and may unmask it in place;
+   * with borrowed input it only reads it, until {@link release}.
+   */
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     this.#chunks.push(chunk);
     this.#buffered += chunk.length;
+    if (this.#borrowed) this.#lent++;
+  }
+
+  /**
+   * With borrowed input: copy the unread bytes of the chunks lent since the
+   * last call into arrays of the reader's own, so that the caller may
+   * overwrite its chunks. Does nothing otherwise.
+   */
+  release(): void {
+    const lent = this.#lent;
+    if (lent === 0) return;
+    this.#lent = 0;
+    const chunks = this.#chunks;
+    for (let i = Math.max(this.#head, chunks.length - lent); i < chunks.length; i++) {
+      const chunk = chunks[i]!;
+      const from = i === this.#head ? this.#pos : 0;
+      const own = new Uint8Array(chunk.length - from);
+      own.set(from === 0 ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + from, own.length));
+      chunks[i] = own;
+      if (i === this.#head) this.#pos = 0;
+    }
+    this.#viewChunk = null;
+    this.#viewBuffer = null;
   }
 
   /** Drop every buffered byte (the parser is dead). */
@@ -179,6 +224,8 @@ export class FrameReader {
     this.#head = 0;
     this.#pos = 0;
     this.#buffered = 0;
+    this.#lent = 0;
+    this.#assembly = null;
     this.#viewChunk = null;
     this.#viewBuffer = null;
   }
@@ -208,7 +255,12 @@ export class FrameReader {
     if (this.#buffered < remaining) {
       // Control frames wait for their whole payload, and so do binary
       // frames up to #wholeUpTo (gathered once complete); others stream.
-      if (this.#whole || this.#buffered === 0) return false;
+      if (this.#buffered === 0) return false;
+      if (this.#whole) {
+        // Lent chunks go straight into the payload's array as they arrive.
+        if (this.#borrowed && this.#length <= ASSEMBLE_AHEAD_MAX) this.#assembleAhead();
+        return false;
+      }
       n = this.#buffered;
     }
     const payload = n === 0 ? EMPTY : this.#take(n, this.#masked);
@@ -316,6 +368,7 @@ export class FrameReader {
       this.#chunks.length = 0;
       this.#head = 0;
       this.#pos = 0;
+      this.#lent = 0;
       // Hold no consumed chunk (an idle connection keeps nothing it read).
       this.#viewChunk = null;
       this.#viewBuffer = null;
@@ -345,10 +398,14 @@ export class FrameReader {
   #take(n: number, masked: boolean): Uint8Array {
     const c = this.#chunks[this.#head]!;
     const p = this.#pos;
-    const key = this.#maskKey;
-    let phase = this.#consumed & 3;
     let out: Uint8Array;
-    if (c.length - p >= n) {
+    const assembly = this.#assembly;
+    if (assembly !== null) {
+      // The rest of a frame assembled as it arrived.
+      this.#copyOut(assembly, this.#consumed, n, masked);
+      this.#assembly = null;
+      out = assembly;
+    } else if (c.length - p >= n && !this.#borrowed) {
       // A plain view (not `subarray`, which goes through the species
       // constructor, e.g. a Node buffer subclass, at several times the cost).
       if (p === 0 && n === c.length) {
@@ -362,32 +419,66 @@ export class FrameReader {
         out = new Uint8Array(this.#viewBuffer!, this.#viewOffset + p, n);
       }
       if (masked) {
+        const key = this.#maskKey;
+        const phase = this.#consumed & 3;
         if (n < NATIVE_MIN || this.#mask === null) maskInPlace(out, 0, n, key, phase);
         else maskCopyWith(this.#mask, out, 0, out, 0, n, key, phase);
       }
     } else {
-      out = this.#allocate === null ? new Uint8Array(n) : allocated(this.#allocate, n);
-      let filled = 0;
-      let i = this.#head;
-      let q = p;
-      while (filled < n) {
-        const chunk = this.#chunks[i]!;
-        const m = Math.min(chunk.length - q, n - filled);
-        if (masked) {
-          // Unmasked while copied, from the chunk straight into the payload's array.
-          maskCopyWith(this.#mask, chunk, q, out, filled, m, key, phase);
-          phase = (phase + m) & 3;
-        } else {
-          // A plain view, not `subarray` (a Uint8Array subclass's goes through its species constructor).
-          out.set(q === 0 && m === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + q, m), filled);
-        }
-        filled += m;
-        i++;
-        q = 0;
-      }
+      // Spanning chunks (or lent ones): one array of the payload's size.
+      out = this.#newArray(n);
+      this.#copyOut(out, 0, n, masked);
     }
     this.#advance(n);
     return out;
+  }
+
+  /** A payload's array, from the caller's `allocate` when given. */
+  #newArray(n: number): Uint8Array {
+    return this.#allocate === null ? new Uint8Array(n) : allocated(this.#allocate, n);
+  }
+
+  /**
+   * With borrowed input, the part of a whole frame's payload received so
+   * far into the frame's array (made now if this is its first part), so
+   * that no lent chunk is kept for it.
+   */
+  #assembleAhead(): void {
+    const n = this.#buffered;
+    this.#assembly ??= this.#newArray(this.#length);
+    this.#copyOut(this.#assembly, this.#consumed, n, this.#masked);
+    this.#consumed += n;
+    this.#advance(n);
+  }
+
+  /**
+   * Copy the next `n` unread payload bytes (without consuming them) into
+   * `out` at `offset`, unmasked while copied when `masked` (the key phase
+   * from the bytes of the frame consumed so far): one pass over each byte.
+   */
+  #copyOut(out: Uint8Array, offset: number, n: number, masked: boolean): void {
+    const key = this.#maskKey;
+    let phase = this.#consumed & 3;
+    let filled = 0;
+    let i = this.#head;
+    let q = this.#pos;
+    while (filled < n) {
+      const chunk = this.#chunks[i]!;
+      const m = Math.min(chunk.length - q, n - filled);
+      if (masked) {
+        // Unmasked while copied, from the chunk straight into the payload's array.
+        maskCopyWith(this.#mask, chunk, q, out, offset + filled, m, key, phase);
+        phase = (phase + m) & 3;
+      } else if (m <= SMALL_COPY) {
+        for (let j = 0; j < m; j++) out[offset + filled + j] = chunk[q + j]!;
+      } else {
+        // A plain view, not `subarray` (a Uint8Array subclass's goes through its species constructor).
+        out.set(q === 0 && m === chunk.length ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset + q, m), offset + filled);
+      }
+      filled += m;
+      i++;
+      q = 0;
+    }
   }
 
 }

@@ -263,6 +263,14 @@ export class H11Handshake {
     this.#read((events) => reader.push(data, events));
   }
 
+  /**
+   * With `borrowedInput`: copy what the connection still holds of the chunks
+   * given to `receiveData` (the HTTP reader keeps only copies of them).
+   */
+  releaseInput(): void {
+    this.#connection?.releaseInput();
+  }
+
   /** The events received so far (each yielded once; stopping early keeps the rest queued). */
   *events(): Generator<Event, void, undefined> {
     while (this.#events.length > 0) yield this.#events.shift()!;

@@ -69,6 +69,8 @@ const END: HttpEvent = Object.freeze({ type: "end" });
  * (`"request"`, a server's view) or responses to a GET (`"response"`, a
  * client's view). Feed bytes with {@link HttpReader.push} and the end of the
  * stream with {@link HttpReader.end}; both return the events completed so far.
+ * It keeps only copies of the bytes it is given (a caller may overwrite them:
+ * the engine's `borrowedInput` relies on it).
  * @example
  * ```ts
  * const reader = new HttpReader("response", { maxHeadSize: 16384, maxHeaders: 128 });

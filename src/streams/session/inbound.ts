@@ -84,13 +84,18 @@ export function receive(s: SessionCore, data: Uint8Array | null, feed?: () => vo
   const connection = s.engine;
   if (connection.state === ConnectionState.CLOSED) return; // after the close handshake or a rejection: discard
   try {
-    if (feed) feed();
-    else connection.receiveData(data);
-  } catch (error) {
-    unexpected(s, error);
-    return;
+    try {
+      if (feed) feed();
+      else connection.receiveData(data);
+    } catch (error) {
+      unexpected(s, error);
+      return;
+    }
+    if (!s.deciding && !s.readPaused) drainEvents(s);
+  } finally {
+    // A lent chunk (TransportPort.lendsReads) is overwritten once this returns: the engine copies what it still holds of it.
+    if (s.port.lendsReads === true) connection.releaseInput();
   }
-  if (!s.deciding && !s.readPaused) drainEvents(s);
 }
 
 /**

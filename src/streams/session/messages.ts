@@ -51,6 +51,9 @@ export function toMessage(chunk: unknown): AnyMessage {
   );
 }
 
+/** Arrays this small are made by `new Uint8Array` (V8 keeps them on its heap). */
+const SMALL_ARRAY = 64;
+
 /**
  * An uninitialised byte array where the platform has one (Node, Bun and Deno
  * have an uninitialised allocator on their global byte-buffer class, found
@@ -63,6 +66,8 @@ export const allocUninitialised: (size: number) => Uint8Array = (() => {
   const allocUnsafeSlow = buffer?.allocUnsafeSlow;
   if (typeof allocUnsafeSlow !== "function") return (size: number) => new Uint8Array(size);
   return (size: number) => {
+    // Small ones live on the JS heap (no allocation of their own to zero-fill or free).
+    if (size <= SMALL_ARRAY) return new Uint8Array(size);
     // Hand out a plain Uint8Array view: a Buffer's slice() shares memory, which users of Uint8Array do not expect.
     const b = allocUnsafeSlow.call(buffer, size);
     return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

@@ -136,8 +136,8 @@ export function defaultExtensions(): Extension[] {
   return [new PerMessageDeflate({ threshold: 1024 })];
 }
 
-/** The engine's options picked out of a session's. */
-export function connectionOptions(options: ConnectionOptions & { fragments?: boolean }): ConnectionOptions {
+/** The engine's options picked out of a session's; `lentReads` when the transport lends its chunks (`TransportPort.lendsReads`). */
+export function connectionOptions(options: ConnectionOptions & { fragments?: boolean }, lentReads = false): ConnectionOptions {
   const picked = pickConnectionOptions(options);
   // A session that delivers whole messages takes binary frames whole from the
   // engine: unmasked straight from the received chunks into one array of the
@@ -146,5 +146,6 @@ export function connectionOptions(options: ConnectionOptions & { fragments?: boo
   const whole = options.wholeFramesUpTo ?? (options.fragments === true ? undefined : (options.maxFrameSize ?? options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE));
   if (whole !== undefined) picked.wholeFramesUpTo = whole;
   picked.allocate = options.allocate ?? allocateRecycled;
+  if (lentReads) picked.borrowedInput = true;
   return picked;
 }

@@ -84,8 +84,9 @@ export class WebSocketSession<R = string | Uint8Array> {
   /** @internal Use {@link connectWebSocket} or {@link acceptWebSocket}. */
   constructor(type: ConnectionType, transport: ByteTransport, init: AnySessionOptions) {
     const options = resolveSessionOptions(init);
-    const engine = new WSConnection(type, connectionOptions(init));
-    const s = new SessionCore(type === ConnectionType.CLIENT, engine, options, init, transportPort(transport), PARTS);
+    const port = transportPort(transport);
+    const engine = new WSConnection(type, connectionOptions(init, port.lendsReads === true));
+    const s = new SessionCore(type === ConnectionType.CLIENT, engine, options, init, port, PARTS);
     this.#s = s;
     s.session = this;
     this.connection = engine;

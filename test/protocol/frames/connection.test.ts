@@ -2,6 +2,7 @@
 // client and a server wired together in memory.
 import t from "tap";
 import { Connection } from "../../../src/protocol/frames/connection.ts";
+import { ASSEMBLE_AHEAD_MAX } from "../../../src/protocol/frames/frame-reader.ts";
 import { LocalProtocolError } from "../../../src/protocol/errors.ts";
 import {
   AcceptConnection,
@@ -496,3 +497,64 @@ t.test("nextEvent() pulls the same events as events(), one at a time, including 
     t.match(viaNext.events, /"close",1000,"bye","remote"\],\["close",1006/);
   }
 });
+
+t.test("borrowedInput: a whole frame up to 4 MiB gets its array at its first payload bytes; a larger one only once complete; both intact", async (t) => {
+  const sizes: number[] = [];
+  const allocate = (size: number): Uint8Array => {
+    sizes.push(size);
+    return new Uint8Array(size);
+  };
+  const receiver = (): Connection => new Connection(ConnectionType.SERVER, { borrowedInput: true, wholeFramesUpTo: Infinity, allocate });
+  const sender = new Connection(ConnectionType.CLIENT, { random: sequentialRandom() });
+  for (const size of [ASSEMBLE_AHEAD_MAX, ASSEMBLE_AHEAD_MAX + 1]) {
+    sizes.length = 0;
+    const data = Uint8Array.from({ length: size }, (_, i) => (i * 7 + (i >> 12)) & 0xff);
+    const wire = sender.send(new BytesMessage({ data }));
+    const s = receiver();
+    const lent = new Uint8Array(65536);
+    const events: Event[] = [];
+    for (let at = 0; at < wire.length; at += lent.length) {
+      const part = wire.subarray(at, at + lent.length);
+      lent.set(part);
+      s.receiveData(lent.subarray(0, part.length));
+      events.push(...s.events());
+      s.releaseInput();
+      lent.fill(0xee);
+      if (at === 0) {
+        // After the first read: the 4 MiB frame has its array; the larger one has nothing reserved.
+        t.same(sizes, size <= ASSEMBLE_AHEAD_MAX ? [size] : [], `${size}: reserved after the first read`);
+      }
+    }
+    t.equal(events.length, 1, `${size}: one message`);
+    const got = (events[0] as BytesMessage).data;
+    t.ok(got.length === size && got.every((b, i) => b === data[i]), `${size}: intact`);
+    t.same(sizes, [size], `${size}: one array of the payload's size`);
+  }
+});
+
+t.test("borrowedInput: events left in the engine (not pulled before releaseInput()) survive the lent chunk's reuse", async (t) => {
+  const sender = new Connection(ConnectionType.SERVER);
+  const s = new Connection(ConnectionType.CLIENT, { borrowedInput: true });
+  const wire = concatAll([1, 2, 3].map((n) => sender.send(new BytesMessage({ data: new Uint8Array(10 * n).fill(n) }))));
+  const lent = wire.slice();
+  s.receiveData(lent);
+  const first = s.nextEvent() as BytesMessage;
+  s.releaseInput();
+  lent.fill(0);
+  const rest = pull(s) as BytesMessage[];
+  t.same([first, ...rest].map((m) => [m.data.length, m.data.every((b) => b === m.data.length / 10)]), [
+    [10, true],
+    [20, true],
+    [30, true],
+  ]);
+});
+
+function concatAll(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
