@@ -164,7 +164,9 @@ async function oursCallbackClient(port: number): Promise<EchoClient> {
 /**
  * The floor under every WebSocket library on Node: a bare TCP echo of the
  * same bytes (a frame's worth, client header included), the server writing
- * back each chunk as it arrives, the client waiting for all of them.
+ * back each chunk as it arrives, the client counting them as they land in
+ * one reused buffer (Node's `onread`, as our client's reads do) and waiting
+ * for all of them.
  */
 async function bareTcp(): Promise<{ client: EchoClient; close: () => void }> {
   const server = createServer((socket) => {
@@ -172,11 +174,20 @@ async function bareTcp(): Promise<{ client: EchoClient; close: () => void }> {
     socket.on("data", (chunk) => socket.write(chunk));
   });
   const port = await listen(server);
-  const socket = connect(port, "127.0.0.1");
+  const echoes = echoCounter();
+  const socket = connect({
+    port,
+    host: "127.0.0.1",
+    onread: {
+      buffer: new Uint8Array(64 * 1024),
+      callback: (n: number) => {
+        echoes.received(n);
+        return true;
+      },
+    },
+  });
   socket.setNoDelay(true);
   await new Promise((r) => socket.once("connect", r));
-  const echoes = echoCounter();
-  socket.on("data", (chunk: Buffer) => echoes.received(chunk.byteLength));
   const frames = new Map<number, Buffer>();
   return {
     client: {
