@@ -6,14 +6,14 @@
 // application not reading for a while (reading paused, bytes left in the
 // engine); over several connections at once.
 import t from "tap";
-import { createServer, type Server, type Socket } from "node:net";
+import { createServer, type Socket } from "node:net";
 import { connectNodeWebSocket, fromNodeSocket } from "../../src/node/index.ts";
 import { connectLendingReads } from "../../src/node/lent-reads.ts";
-import { acceptWebSocket, type WebSocketSession } from "../../src/streams/sessions.ts";
+import type { WebSocketSession } from "../../src/streams/sessions.ts";
 import { TRANSPORT_PORT, type PortProvider } from "../../src/streams/transport.ts";
 import { sleep } from "../streams/_helpers.ts";
+import { FAST, listen, serve } from "./_tcp.ts";
 
-const FAST = { closeTimeout: 2000, handshakeTimeout: 2000 } as const;
 
 /** Message `i` of `size` bytes: every byte depends on `i` and its position. */
 function message(i: number, size: number): Uint8Array {
@@ -29,27 +29,6 @@ function intact(got: unknown, i: number, size: number): boolean {
   return true;
 }
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return (server.address() as { port: number }).port;
-}
-
-/** A server whose sessions run `onSession`. */
-async function serve(t: { teardown(fn: () => unknown): void }, options: object, onSession: (ws: WebSocketSession) => void): Promise<number> {
-  const sessions: WebSocketSession[] = [];
-  const server = createServer((socket) => {
-    const ws = acceptWebSocket(fromNodeSocket(socket), { ...FAST, extensions: [], ...options });
-    sessions.push(ws);
-    ws.closed.catch(() => {});
-    onSession(ws);
-  });
-  const port = await listen(server);
-  t.teardown(() => {
-    for (const s of sessions) s.close();
-    server.close();
-  });
-  return port;
-}
 
 // Sizes around every boundary: header lengths (125/126, 65535/65536), a read (64 KiB), the assembly cap (4 MiB);
 // small ones after large ones, so that they sit in the middle of a read.

@@ -5,13 +5,12 @@
 // array), frames the socket still holds are never written over (a peer that
 // stops reading), and only arrays the session's allocator made are reused.
 import t from "tap";
-import { createServer, type Server } from "node:net";
-import { connectNodeWebSocket, fromNodeSocket } from "../../src/node/index.ts";
-import { acceptWebSocket, type WebSocketSession } from "../../src/streams/sessions.ts";
+import { connectNodeWebSocket } from "../../src/node/index.ts";
+import type { WebSocketSession } from "../../src/streams/sessions.ts";
 import { allocateRecycled, recycle, reuseArrays } from "../../src/streams/session/messages.ts";
 import { sleep } from "../streams/_helpers.ts";
+import { FAST, serve } from "./_tcp.ts";
 
-const FAST = { closeTimeout: 2000, handshakeTimeout: 2000 } as const;
 const SIZE = 256 * 1024;
 
 /** Message `i`: every byte depends on `i` and its position, so a byte from another message or frame shows. */
@@ -57,27 +56,6 @@ function corrupted(messages: Uint8Array[]): number[] {
   return messages.map((m, i) => (firstDifference(m, i) === -1 ? -1 : i)).filter((i) => i !== -1);
 }
 
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return (server.address() as { port: number }).port;
-}
-
-/** A TCP server accepting sessions with `options`; `onSession` gets each. */
-async function serve(t: { teardown(fn: () => unknown): void }, options: object, onSession: (ws: WebSocketSession) => void): Promise<number> {
-  const sessions: WebSocketSession[] = [];
-  const server = createServer((socket) => {
-    const ws = acceptWebSocket(fromNodeSocket(socket), { ...FAST, extensions: [], ...options });
-    sessions.push(ws);
-    ws.closed.catch(() => {});
-    onSession(ws);
-  });
-  const port = await listen(server);
-  t.teardown(() => {
-    for (const s of sessions) s.close();
-    server.close();
-  });
-  return port;
-}
 
 
 /** `allocateRecycled(size)` with reuse on, as transmit does for a frame (and inbound for a piped message). */

@@ -23,6 +23,7 @@ import { PerMessageDeflate } from "../../src/protocol/extensions/permessage-defl
 import { H11Handshake } from "../../src/protocol/handshake/handshake.ts";
 import { Connection } from "../../src/protocol/frames/connection.ts";
 import { sequentialRandom } from "../../src/protocol/bytes/random.ts";
+import { concatBytes } from "../../src/protocol/bytes/encoding.ts";
 import { ConnectionState, ConnectionType } from "../../src/protocol/types.ts";
 import type { ConnectionOptions } from "../../src/protocol/options.ts";
 
@@ -429,13 +430,3 @@ t.test("borrowedInput: the handshake's answer and the first frames in one lent c
   }
   t.throws(() => new WSConnection(CLIENT, { borrowedInput: "yes" as unknown as boolean }), { code: "WS_ERR_INVALID_OPTION" });
 });
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

@@ -242,7 +242,7 @@ export class FrameReader {
       let c = this.#chunks[this.#head]!;
       let p = this.#pos;
       if (c.length - p < 4) {
-        this.#gather(HEADER_SCRATCH, 4);
+        this.#copyOut(HEADER_SCRATCH, 0, 4, false);
         c = HEADER_SCRATCH;
         p = 0;
       }
@@ -284,7 +284,7 @@ export class FrameReader {
     if (c.length - p < 10 && this.#buffered > c.length - p) {
       // The header may span chunks: look at it through the scratch buffer.
       const n = Math.min(10, this.#buffered);
-      this.#gather(HEADER_SCRATCH, n);
+      this.#copyOut(HEADER_SCRATCH, 0, n, false);
       c = HEADER_SCRATCH;
       p = 0;
     }
@@ -344,21 +344,6 @@ export class FrameReader {
     this.#consumed = 0;
     this.#stage = masked ? STAGE_KEY : STAGE_PAYLOAD;
     return true;
-  }
-
-  /** Copy the next `n` unread bytes (n <= buffered) into `into` without consuming them. */
-  #gather(into: Uint8Array, n: number): void {
-    let filled = 0;
-    let i = this.#head;
-    let p = this.#pos;
-    while (filled < n) {
-      const c = this.#chunks[i]!;
-      const m = Math.min(c.length - p, n - filled);
-      for (let j = 0; j < m; j++) into[filled + j] = c[p + j]!;
-      filled += m;
-      i++;
-      p = 0;
-    }
   }
 
   /** Consume the next `n` unread bytes (n <= buffered). */
@@ -452,9 +437,10 @@ export class FrameReader {
   }
 
   /**
-   * Copy the next `n` unread payload bytes (without consuming them) into
-   * `out` at `offset`, unmasked while copied when `masked` (the key phase
-   * from the bytes of the frame consumed so far): one pass over each byte.
+   * Copy the next `n` unread bytes (without consuming them) into `out` at
+   * `offset`: header bytes that span chunks, or payload bytes, unmasked
+   * while copied when `masked` (the key phase from the bytes of the frame
+   * consumed so far): one pass over each byte.
    */
   #copyOut(out: Uint8Array, offset: number, n: number, masked: boolean): void {
     const key = this.#maskKey;

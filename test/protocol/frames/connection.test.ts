@@ -3,6 +3,7 @@
 import t from "tap";
 import { Connection } from "../../../src/protocol/frames/connection.ts";
 import { ASSEMBLE_AHEAD_MAX } from "../../../src/protocol/frames/frame-reader.ts";
+import { concatBytes } from "../../../src/protocol/bytes/encoding.ts";
 import { LocalProtocolError } from "../../../src/protocol/errors.ts";
 import {
   AcceptConnection,
@@ -535,7 +536,7 @@ t.test("borrowedInput: a whole frame up to 4 MiB gets its array at its first pay
 t.test("borrowedInput: events left in the engine (not pulled before releaseInput()) survive the lent chunk's reuse", async (t) => {
   const sender = new Connection(ConnectionType.SERVER);
   const s = new Connection(ConnectionType.CLIENT, { borrowedInput: true });
-  const wire = concatAll([1, 2, 3].map((n) => sender.send(new BytesMessage({ data: new Uint8Array(10 * n).fill(n) }))));
+  const wire = concatBytes([1, 2, 3].map((n) => sender.send(new BytesMessage({ data: new Uint8Array(10 * n).fill(n) }))));
   const lent = wire.slice();
   s.receiveData(lent);
   const first = s.nextEvent() as BytesMessage;
@@ -548,13 +549,3 @@ t.test("borrowedInput: events left in the engine (not pulled before releaseInput
     [30, true],
   ]);
 });
-
-function concatAll(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}

@@ -13,6 +13,7 @@ import { BytesMessage, CloseConnection, Ping, Pong, TextMessage, type Event } fr
 import { PerMessageDeflate } from "../../../src/protocol/extensions/permessage-deflate.ts";
 import type { Extension } from "../../../src/protocol/extensions/extension.ts";
 import { ConnectionState, ConnectionType } from "../../../src/protocol/types.ts";
+import { concatBytes } from "../../../src/protocol/bytes/encoding.ts";
 const toHex = (bytes: Uint8Array): string => Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("hex");
 
 const NUM_RUNS = Number(process.env["PROPERTY_RUNS"] ?? 150);
@@ -95,15 +96,7 @@ function chunk(bytes: Uint8Array, cuts: number[]): Uint8Array[] {
   return out;
 }
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
+const concat = (parts: Uint8Array[]): Uint8Array => concatBytes(parts);
 
 /** What the receiving application sees: whole messages, pings, pongs, the close. */
 type Outcome = Array<[string, string]>;
